@@ -1,0 +1,202 @@
+package callgraph
+
+import (
+	"regexp"
+	"sort"
+
+	"github.com/klp-audit/klp-audit/ipadump"
+)
+
+// Builder turns dump records into a Graph. Nodes and edges are only ever
+// created through getOrCreate and addEdge, so merging happens in one place.
+type Builder struct {
+	g       *Graph
+	edgeIdx map[edgeKey]int32
+	copies  map[copyKey]uint8 // per (node, dump, order): seen, removed
+	dumpIdx map[string]int32
+}
+
+type edgeKey struct {
+	from, to int32
+	kind     EdgeKind
+	raw      string
+}
+
+// copyKey is one copy of a node in one dump: GCC's order numbers tell the
+// copies apart (a recursive-inlining copy of walk is "walk" again).
+type copyKey struct {
+	node, dump int32
+	order      int32
+}
+
+const (
+	copySeen    = 1
+	copyRemoved = 2
+)
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{
+		g: &Graph{
+			index:  make(map[NodeID]int32),
+			byName: make(map[string][]int32),
+			tuIdx:  make(map[string]int),
+		},
+		edgeIdx: make(map[edgeKey]int32),
+		copies:  make(map[copyKey]uint8),
+		dumpIdx: make(map[string]int32),
+	}
+}
+
+// AddDump adds the records read from one dump. Records must come from d.
+func (b *Builder) AddDump(d ipadump.Dump, recs []ipadump.Record) {
+	g := b.g
+	g.stats.Dumps++
+	ti, ok := g.tuIdx[d.TU]
+	if !ok {
+		ti = len(g.tus)
+		g.tuIdx[d.TU] = ti
+		g.tus = append(g.tus, TU{Name: d.TU, Object: d.Object, HasObject: d.HasObject, LTO: d.Kind.LTO()})
+	}
+	g.tus[ti].Dumps = append(g.tus[ti].Dumps, d.Path)
+	di, ok := b.dumpIdx[d.Path]
+	if !ok {
+		di = int32(len(g.dumps))
+		b.dumpIdx[d.Path] = di
+		g.dumps = append(g.dumps, d.Path)
+	}
+	lto := d.Kind.LTO()
+	for i := range recs {
+		r := &recs[i]
+		g.stats.Records++
+		from := b.getOrCreate(r.Orig, d.TU, lto)
+		b.copies[copyKey{from, di, int32(r.Orig.Order)}] |= copySeen
+		if r.Kind == ipadump.Removal {
+			g.stats.Removes++
+			b.copies[copyKey{from, di, int32(r.Orig.Order)}] |= copyRemoved
+			continue
+		}
+		g.stats.Clones++
+		to := b.getOrCreate(r.Clone, d.TU, lto)
+		b.copies[copyKey{to, di, int32(r.Clone.Order)}] |= copySeen
+		b.addEdge(from, to, di, r)
+	}
+}
+
+func (b *Builder) getOrCreate(d ipadump.Decl, tu string, lto bool) int32 {
+	g := b.g
+	id := NodeID{Name: d.Name, TU: tu}
+	if i, ok := g.index[id]; ok {
+		n := &g.nodes[i]
+		if lto && d.File != n.File && !contains(n.Files, d.File) {
+			n.Files = append(n.Files, d.File)
+		}
+		return i
+	}
+	i := int32(len(g.nodes))
+	g.nodes = append(g.nodes, Node{ID: id, File: d.File, Line: d.Line, Col: d.Col, Files: []string{d.File}, LTO: lto})
+	g.index[id] = i
+	g.byName[d.Name] = append(g.byName[d.Name], i)
+	return i
+}
+
+func (b *Builder) addEdge(from, to, dump int32, r *ipadump.Record) {
+	g := b.g
+	k := edgeKey{from, to, r.Transform, r.Suffix}
+	if e, ok := b.edgeIdx[k]; ok {
+		g.edges[e].count++
+		return
+	}
+	b.edgeIdx[k] = int32(len(g.edges))
+	g.edges = append(g.edges, edge{
+		from: from, to: to, kind: r.Transform, raw: r.Suffix,
+		dump: dump, line: int32(r.Pos.Line), count: 1,
+	})
+	// A clone line makes To a copy of From; a later "inlining to" line
+	// naming To again (GCC re-registers clones that way) does not undo it.
+	if r.Transform != ipadump.Inline && from != to {
+		n := &g.nodes[to]
+		if !containsKind(n.CloneOf, r.Transform) {
+			n.CloneOf = append(n.CloneOf, r.Transform)
+		}
+	}
+}
+
+var cloneSuffixRE = regexp.MustCompile(`\.(constprop|isra|part|simdclone)\.[0-9]+$`)
+
+// Graph finishes the build and returns the graph. The Builder must not be
+// used afterwards.
+func (b *Builder) Graph() *Graph {
+	g := b.g
+	// Removal: a node is removed when every copy the dumps mention is.
+	state := make([]uint8, len(g.nodes)) // bit 0: some copy kept, bit 1: some removed
+	for k, v := range b.copies {
+		if v&copyRemoved != 0 {
+			state[k.node] |= 2
+		} else {
+			state[k.node] |= 1
+		}
+	}
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		n.Removed = state[i] == 2
+		if len(n.CloneOf) == 0 {
+			// A clone whose creating line is in no dump read (e.g. only
+			// its inlining is recorded): its name still says what it is.
+			if m := cloneSuffixRE.FindStringSubmatch(n.ID.Name); m != nil {
+				n.CloneOf = []EdgeKind{ipadump.ParseTransform(m[1])}
+			}
+		}
+		sort.Strings(n.Files)
+	}
+	// Deterministic adjacency: by target, then kind.
+	g.out = make([][]int32, len(g.nodes))
+	g.in = make([][]int32, len(g.nodes))
+	for e := range g.edges {
+		ed := &g.edges[e]
+		g.out[ed.from] = append(g.out[ed.from], int32(e))
+		g.in[ed.to] = append(g.in[ed.to], int32(e))
+	}
+	for i := range g.out {
+		sortEdges(g, g.out[i], func(e *edge) int32 { return e.to })
+		sortEdges(g, g.in[i], func(e *edge) int32 { return e.from })
+	}
+	sort.Slice(g.tus, func(i, j int) bool { return g.tus[i].Name < g.tus[j].Name })
+	for i, t := range g.tus {
+		g.tuIdx[t.Name] = i
+		sort.Strings(g.tus[i].Dumps)
+	}
+	b.g, b.copies, b.edgeIdx = nil, nil, nil
+	return g
+}
+
+// sortEdges orders edge indices by the node key picks (by TU, then name),
+// then kind, so traversal and output never depend on input order.
+func sortEdges(g *Graph, idx []int32, key func(*edge) int32) {
+	sort.Slice(idx, func(i, j int) bool {
+		a, b := &g.edges[idx[i]], &g.edges[idx[j]]
+		ka, kb := key(a), key(b)
+		if ka != kb {
+			return less(g.nodes[ka].ID, g.nodes[kb].ID)
+		}
+		return a.kind < b.kind
+	})
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsKind(xs []EdgeKind, k EdgeKind) bool {
+	for _, x := range xs {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}

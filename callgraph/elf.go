@@ -1,0 +1,67 @@
+package callgraph
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ObjectsDefining returns, in input order, the objects among paths whose
+// ELF symbol table defines a function symbol named name. It answers for
+// functions that no dump line mentions: GCC records only transformations,
+// so a function it neither inlined nor cloned, or an out-of-line copy of a
+// header inline in a unit that did not transform it, appears in no dump.
+// Objects that cannot be read are reported in the error (a list) and
+// skipped: the caller must treat its answer as incomplete then.
+func ObjectsDefining(paths []string, name string, workers int) ([]string, error) {
+	if workers <= 0 {
+		workers = 2
+	}
+	found := make([]bool, len(paths))
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				found[i], errs[i] = definesFunc(paths[i], name)
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []string
+	for i, p := range paths {
+		if found[i] {
+			out = append(out, p)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func definesFunc(path, name string) (bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("object %s: %w", path, err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		if errors.Is(err, elf.ErrNoSymbols) {
+			return false, fmt.Errorf("object %s: no symbol table", path)
+		}
+		return false, fmt.Errorf("object %s: %w", path, err)
+	}
+	for _, s := range syms {
+		if s.Name == name && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {
+			return true, nil
+		}
+	}
+	return false, nil
+}

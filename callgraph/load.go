@@ -1,0 +1,107 @@
+package callgraph
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/klp-audit/klp-audit/ipadump"
+)
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	// StripPrefixes are removed from declaration files (absolute build
+	// directories, say).
+	StripPrefixes []string
+	// Workers is the number of dumps parsed at once; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Load reads every dump and builds the graph. Dumps are parsed in parallel
+// and added in the order given, so the graph does not depend on timing.
+// Problems (unreadable files, malformed lines) do not stop the load: they
+// are returned together as an ipadump.ErrorList, sorted by dump and line,
+// and a caller must treat the graph as incomplete when the error is non-nil.
+func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type result struct {
+		recs []ipadump.Record
+		errs ipadump.ErrorList
+	}
+	results := make([]chan result, len(dumps))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	jobs := make(chan int)
+	// At most 4 parsed dumps per worker wait for the builder.
+	window := make(chan struct{}, 4*workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// One reader per worker: its buffer and interner serve every
+			// dump the worker parses.
+			rd := ipadump.NewReader(nil, "")
+			rd.StripPrefixes(opt.StripPrefixes)
+			for i := range jobs {
+				recs, errs := readDump(rd, dumps[i].Path)
+				results[i] <- result{recs, errs}
+			}
+		}()
+	}
+	go func() {
+		for i := range dumps {
+			window <- struct{}{}
+			jobs <- i
+		}
+		close(jobs)
+	}()
+	b := NewBuilder()
+	var errs ipadump.ErrorList
+	for i, d := range dumps {
+		r := <-results[i]
+		<-window
+		b.AddDump(d, r.recs)
+		errs = append(errs, r.errs...)
+	}
+	wg.Wait()
+	errs.Sort()
+	return b.Graph(), errs.Err()
+}
+
+func readDump(r *ipadump.Reader, path string) ([]ipadump.Record, ipadump.ErrorList) {
+	var errs ipadump.ErrorList
+	f, err := os.Open(path)
+	if err != nil {
+		errs.Add(fmt.Errorf("reading dump: %w", err))
+		return nil, errs
+	}
+	defer f.Close()
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	r.Reset(f, path)
+	// Record lines are 100 to 200 bytes; preallocate to avoid regrowth.
+	recs := make([]ipadump.Record, 0, size/128+1)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// A bad line is reported and the next one read; after an
+			// I/O error the reader answers io.EOF.
+			errs.Add(err)
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return recs, errs
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// EvidenceOptions say where the build's dumps are. Every verb that reads a
+// build embeds them.
+type EvidenceOptions struct {
+	Builds        []string
+	DumpLists     []string
+	StripPrefixes []string
+}
+
+func (o *EvidenceOptions) bind(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Builds, "build", nil,
+		"kernel build `DIR` holding *.ipa-clones dumps beside the objects (repeatable)")
+	fl.StringArrayVar(&o.DumpLists, "dumps-from", nil,
+		"`FILE` listing dump paths, one per line (repeatable)")
+	fl.StringArrayVar(&o.StripPrefixes, "strip-prefix", nil,
+		"remove `PREFIX` (an absolute build directory) from source paths (repeatable)")
+	_ = cmd.MarkFlagDirname("build")
+	_ = cmd.MarkFlagFilename("dumps-from")
+}
+
+// evidence is what was read of a build.
+type evidence struct {
+	graph    *callgraph.Graph
+	dumps    []ipadump.Dump
+	problems []report.Problem
+	inputs   report.Inputs
+}
+
+// loadEvidence discovers and reads the dumps. Errors that leave nothing to
+// answer from are returned; problems that only make the answer incomplete
+// are collected in evidence.problems.
+func loadEvidence(o *EvidenceOptions) (*evidence, error) {
+	if len(o.Builds) == 0 && len(o.DumpLists) == 0 {
+		return nil, inputErrorf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
+	}
+	ev := &evidence{}
+	ev.inputs.Builds = o.Builds
+	ev.inputs.DumpLists = o.DumpLists
+	var errs ipadump.ErrorList
+	if len(o.Builds) > 0 {
+		ds, err := ipadump.Discover(o.Builds...)
+		addErrs(&errs, err)
+		ev.dumps = append(ev.dumps, ds...)
+	}
+	for _, l := range o.DumpLists {
+		f, err := os.Open(l)
+		if err != nil {
+			return nil, inputErrorf("dump list: %v", err)
+		}
+		ds, err := ipadump.DumpsFromList(f, l)
+		f.Close()
+		addErrs(&errs, err)
+		ev.dumps = append(ev.dumps, ds...)
+	}
+	if len(ev.dumps) == 0 {
+		msg := "no *.ipa-clones dumps found in " + strings.Join(append(append([]string{}, o.Builds...), o.DumpLists...), ", ") +
+			": build the kernel with KCFLAGS=-fdump-ipa-clones (kbuild leaves mm/oom_kill.c.000i.ipa-clones beside mm/oom_kill.o)"
+		if len(errs) > 0 {
+			msg += "\n" + joinErrs(errs)
+		}
+		return nil, inputErrorf("%s", msg)
+	}
+	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: o.StripPrefixes})
+	addErrs(&errs, err)
+	ev.graph = g
+	st := g.Stats()
+	ev.inputs.Dumps = st.Dumps
+	ev.inputs.TUs = len(g.TUs())
+	ev.inputs.Records = st.Records
+	for _, e := range errs {
+		ev.problems = append(ev.problems, problemOf(e))
+	}
+	return ev, nil
+}
+
+func addErrs(l *ipadump.ErrorList, err error) {
+	if err == nil {
+		return
+	}
+	var el ipadump.ErrorList
+	if errors.As(err, &el) {
+		*l = append(*l, el...)
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		*l = append(*l, j.Unwrap()...)
+		return
+	}
+	l.Add(err)
+}
+
+func joinErrs(errs []error) string {
+	s := make([]string, len(errs))
+	for i, e := range errs {
+		s[i] = "  " + e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+func problemOf(err error) report.Problem {
+	var pe *ipadump.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Err.Error()
+		if pe.Text != "" {
+			msg += fmt.Sprintf(" in %q", pe.Text)
+		}
+		if pe.Want != "" {
+			msg += ", want " + pe.Want
+		}
+		return report.Problem{File: pe.Dump, Line: pe.Line, Message: msg}
+	}
+	var perr *os.PathError
+	if errors.As(err, &perr) {
+		return report.Problem{File: perr.Path, Message: err.Error()}
+	}
+	return report.Problem{File: "", Message: err.Error()}
+}
+
+// objectsOf returns the objects paired with the dumps that exist on disk,
+// one per translation unit.
+func (ev *evidence) objectsOf() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range ev.dumps {
+		if d.HasObject && !seen[d.Object] {
+			seen[d.Object] = true
+			out = append(out, d.Object)
+		}
+	}
+	return out
+}
+
+// tuOfObject returns the TU whose object path is obj.
+func (ev *evidence) tuOfObject(obj string) string {
+	for _, d := range ev.dumps {
+		if d.Object == obj {
+			return d.TU
+		}
+	}
+	return filepath.ToSlash(obj)
+}

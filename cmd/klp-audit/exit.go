@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes. Documented in the root command's help and in README.md.
+const (
+	// ExitOK: the answer is complete.
+	ExitOK = 0
+	// ExitIncomplete: an answer was printed, but evidence was missing or
+	// unreadable, so it may be short. Never treat it as safe.
+	ExitIncomplete = 1
+	// ExitUsage: bad flags or input (no dumps, unknown function); no answer.
+	ExitUsage = 2
+)
+
+const exitCodesHelp = `Exit status:
+  0  the answer is complete
+  1  an answer was printed but evidence was missing or unreadable
+     (malformed dump lines, unreadable files): it may be short, never safe
+  2  usage or input error: bad flags, no dumps found, unknown function`
+
+// errIncomplete is returned by a command that printed its answer but read
+// incomplete evidence; the problems were already reported.
+var errIncomplete = errors.New("evidence incomplete")
+
+// inputError is an input the command cannot answer for (no dumps, unknown
+// function). It is printed as is, without usage.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func inputErrorf(format string, a ...any) error {
+	return &inputError{fmt.Sprintf(format, a...)}
+}
+
+// exitCode maps an error returned by a command to the exit status.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errIncomplete):
+		return ExitIncomplete
+	}
+	return ExitUsage
+}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// ImpactedOptions are the inputs of "klp-audit impacted".
+type ImpactedOptions struct {
+	Streams *Streams
+	EvidenceOptions
+	Func   string
+	File   string
+	TU     string
+	Format string
+}
+
+func newImpactedCmd(s *Streams, runF func(*ImpactedOptions) error) *cobra.Command {
+	opts := &ImpactedOptions{Streams: s}
+	cmd := &cobra.Command{
+		Use:   "impacted --func NAME --build DIR",
+		Short: "List the functions that carry the code of a function",
+		Long: `List every function that contains the code of NAME after GCC's
+inter-procedural optimisations: the functions NAME was inlined into, its
+.constprop, .isra, .part and simd clones, and transitively everything those
+were inlined into. A livepatch that fixes NAME must replace each of them that
+exists in the running kernel (vmlinux or the module), or the old code keeps
+running.
+
+Each entry carries its reason chain, for example
+  percpu_ref_put_many -constprop-> percpu_ref_put_many.constprop.0
+    -inlined into-> css_put -inlined into-> cgroup_bpf_release
+and entries are grouped by translation unit (object file): a static or
+header inline function is a different function in every unit that has it,
+so one name can need several klp_func entries (told apart by old_sympos).
+Use --file or --tu to keep one of them.
+
+A function that no dump line mentions, but that an object defines, is listed
+as carrying only its own code there. When any dump line or file cannot be
+read, the answer is marked incomplete and the exit status is 1.`,
+		Example: `  # Every function that holds percpu_ref_put_many's code, as a tree
+  klp-audit impacted --build ~/linux --func percpu_ref_put_many
+
+  # The static helper of one file only, as a YAML report for review
+  klp-audit impacted --build ~/linux --func oom_badness --file mm/oom_kill.c --format yaml
+
+  # One translation unit, as a Graphviz graph
+  klp-audit impacted --build ~/linux --func css_put --tu kernel/cgroup/cgroup.o --format dot | dot -Tsvg >css_put.svg
+
+  # Dumps listed in a file, as kgraft-analysis-tool takes them
+  find ~/linux -name '*.ipa-clones' >dumps.txt
+  klp-audit impacted --dumps-from dumps.txt --func css_put --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := report.ParseFormat(opts.Format); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runImpacted(opts)
+		},
+	}
+	opts.EvidenceOptions.bind(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Func, "func", "", "function `NAME` the fix changes (assembler name, as in vmlinux)")
+	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c or include/linux/percpu-refcount.h)")
+	fl.StringVar(&opts.TU, "tu", "", "keep only translation unit `OBJ` (e.g. mm/oom_kill.o)")
+	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml, json or dot")
+	_ = cmd.MarkFlagRequired("func")
+	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		out := make([]string, len(report.Formats))
+		for i, f := range report.Formats {
+			out[i] = string(f)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func runImpacted(opts *ImpactedOptions) error {
+	format, err := report.ParseFormat(opts.Format)
+	if err != nil {
+		return err
+	}
+	ev, err := loadEvidence(&opts.EvidenceOptions)
+	if err != nil {
+		return err
+	}
+	g := ev.graph
+	s := opts.Streams
+
+	all := g.Lookup(opts.Func)
+	// Objects that define the function although no dump line mentions it
+	// in their unit: GCC left those copies untouched.
+	var untouched []string
+	if defs, err := callgraph.ObjectsDefining(ev.objectsOf(), opts.Func, 0); err != nil || len(defs) > 0 {
+		addProblems(ev, err)
+		inGraph := map[string]bool{}
+		for _, id := range all {
+			inGraph[id.TU] = true
+		}
+		for _, obj := range defs {
+			if tu := ev.tuOfObject(obj); !inGraph[tu] {
+				untouched = append(untouched, tu)
+			}
+		}
+	}
+	if len(all) == 0 && len(untouched) == 0 {
+		msg := fmt.Sprintf("function %q is in none of the %d dumps read and no object defines it", opts.Func, len(ev.dumps))
+		if sug := g.Suggest(opts.Func, 8); len(sug) > 0 {
+			msg += "; closest known names: " + strings.Join(sug, ", ")
+		}
+		if len(ev.problems) > 0 {
+			msg += fmt.Sprintf("\n(%d problems reading the build; it may be in what could not be read)", len(ev.problems))
+		}
+		return inputErrorf("%s", msg)
+	}
+
+	file := ipadump.NormalizePath(opts.File, opts.StripPrefixes)
+	var starts []callgraph.NodeID
+	for _, id := range all {
+		n, _ := g.Node(id)
+		if opts.File != "" && !matchFile(n, file) || opts.TU != "" && !matchTU(id.TU, opts.TU) {
+			continue
+		}
+		starts = append(starts, id)
+	}
+	var keptUntouched []string
+	for _, tu := range untouched {
+		if opts.TU != "" && !matchTU(tu, opts.TU) || opts.File != "" && !fileMayBeIn(file, tu) {
+			continue
+		}
+		keptUntouched = append(keptUntouched, tu)
+	}
+	if len(starts) == 0 && len(keptUntouched) == 0 {
+		return inputErrorf("function %q is not in the selected translation units or files; it is in: %s",
+			opts.Func, strings.Join(whereIs(g, all, untouched), ", "))
+	}
+	if tus := countTUs(starts, keptUntouched); tus > 1 && opts.File == "" && opts.TU == "" {
+		fmt.Fprintf(s.Err, "note: %s is a separate function in %d translation units; all are shown (narrow with --file or --tu)\n",
+			opts.Func, tus)
+	}
+
+	imp := g.Impacted(starts...)
+	res := impactResult(ev, opts, imp, keptUntouched)
+	for _, p := range res.Problems {
+		fmt.Fprintln(s.Err, problemString(p))
+	}
+	if err := report.Render(s.Out, res, format); err != nil {
+		return err
+	}
+	if !res.Complete {
+		fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %d problems reading the build; the list may be short\n", len(res.Problems))
+		return errIncomplete
+	}
+	return nil
+}
+
+func addProblems(ev *evidence, err error) {
+	if err == nil {
+		return
+	}
+	var l ipadump.ErrorList
+	addErrs(&l, err)
+	for _, e := range l {
+		ev.problems = append(ev.problems, problemOf(e))
+	}
+}
+
+func problemString(p report.Problem) string {
+	switch {
+	case p.File != "" && p.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
+	case p.File != "" && !strings.Contains(p.Message, p.File):
+		return p.File + ": " + p.Message
+	}
+	return p.Message
+}
+
+func impactResult(ev *evidence, opts *ImpactedOptions, imp *callgraph.Impact, untouched []string) *report.Result {
+	g := ev.graph
+	res := &report.Result{
+		SchemaVersion: report.SchemaVersion,
+		Tool:          report.Tool{Name: "klp-audit", Version: version(), Revision: toolRevision()},
+		Inputs:        ev.inputs,
+		Query:         report.Query{Command: "impacted", Function: opts.Func, File: opts.File, TU: opts.TU},
+		Complete:      len(ev.problems) == 0,
+		Problems:      ev.problems,
+	}
+	for _, r := range imp.Nodes {
+		n, _ := g.Node(r.ID)
+		e := report.Entry{
+			Name: r.ID.Name, TU: r.ID.TU, SourceFile: n.File, SourceLine: n.Line,
+			Depth: r.Depth, Reached: "queried", RemovedInDump: n.Removed, InCycle: r.InCycle, LTO: n.LTO,
+		}
+		for _, k := range n.CloneOf {
+			e.CloneOf = append(e.CloneOf, callgraph.KindName(k, ""))
+		}
+		for _, st := range r.Chain {
+			e.Chain = append(e.Chain, stepOf(st))
+		}
+		if len(e.Chain) > 0 {
+			e.Reached = e.Chain[len(e.Chain)-1].How
+		}
+		res.Entries = append(res.Entries, e)
+	}
+	for _, tu := range untouched {
+		res.Entries = append(res.Entries, report.Entry{Name: opts.Func, TU: tu, Reached: "queried", NotInDump: true})
+	}
+	sort.SliceStable(res.Entries, func(i, j int) bool {
+		a, b := res.Entries[i], res.Entries[j]
+		if a.TU != b.TU {
+			return a.TU < b.TU
+		}
+		if a.Depth != b.Depth {
+			return a.Depth < b.Depth
+		}
+		return a.Name < b.Name
+	})
+	for _, e := range imp.Edges {
+		res.Edges = append(res.Edges, stepOf(e))
+	}
+	tus := map[string]bool{}
+	for _, e := range res.Entries {
+		tus[e.TU] = true
+		if e.RemovedInDump {
+			res.Summary.Removed++
+		}
+	}
+	res.Summary.Functions = len(res.Entries)
+	res.Summary.TUs = len(tus)
+	return res
+}
+
+func stepOf(e callgraph.Edge) report.Step {
+	return report.Step{
+		From: e.From.Name, To: e.To.Name, TU: e.From.TU,
+		How: callgraph.KindName(e.Kind, e.Unknown), Evidence: e.Evidence.String(),
+	}
+}
+
+// matchFile reports whether node n is declared in file: the same
+// normalised path, or one is the other with leading directories (an
+// absolute path given for a relative one, or the reverse).
+func matchFile(n *callgraph.Node, file string) bool {
+	for _, f := range n.Files {
+		if f == file || strings.HasSuffix(f, "/"+file) || strings.HasSuffix(file, "/"+f) {
+			return true
+		}
+	}
+	return false
+}
+
+// fileMayBeIn reports whether a function found only in tu's symbol table
+// (so with no declaration file known) may be declared in file: a .c file
+// only in its own unit; any other file (a header) anywhere.
+func fileMayBeIn(file, tu string) bool {
+	if path.Ext(file) != ".c" {
+		return true
+	}
+	stem := strings.TrimSuffix(file, ".c")
+	tuStem := strings.TrimSuffix(tu, path.Ext(tu))
+	return stem == tuStem || strings.HasSuffix(stem, "/"+tuStem) || strings.HasSuffix(tuStem, "/"+stem)
+}
+
+// matchTU reports whether the translation unit tu is the one the user
+// named: its object path with or without extension, or its source path.
+func matchTU(tu, want string) bool {
+	want = path.Clean(want)
+	if tu == want {
+		return true
+	}
+	ts := strings.TrimSuffix(tu, path.Ext(tu))
+	ws := strings.TrimSuffix(want, path.Ext(want))
+	return ts == ws || strings.HasSuffix(ws, "/"+ts) || strings.HasSuffix(ts, "/"+ws)
+}
+
+func whereIs(g *callgraph.Graph, all []callgraph.NodeID, untouched []string) []string {
+	var out []string
+	for _, id := range all {
+		n, _ := g.Node(id)
+		out = append(out, fmt.Sprintf("%s (declared in %s)", id.TU, strings.Join(n.Files, ", ")))
+	}
+	for _, tu := range untouched {
+		out = append(out, tu+" (symbol only)")
+	}
+	sort.Strings(out)
+	return out
+}
+
+func countTUs(starts []callgraph.NodeID, untouched []string) int {
+	tus := map[string]bool{}
+	for _, s := range starts {
+		tus[s.TU] = true
+	}
+	for _, t := range untouched {
+		tus[t] = true
+	}
+	return len(tus)
+}

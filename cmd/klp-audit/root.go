@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs klp-audit with args and returns the exit status.
+func Main(args []string, s *Streams) int {
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil && !errorsIsIncomplete(err) {
+		fmt.Fprintln(s.Err, "klp-audit:", err)
+	}
+	return exitCode(err)
+}
+
+func errorsIsIncomplete(err error) bool { return exitCode(err) == ExitIncomplete }
+
+func newRootCmd(s *Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "klp-audit",
+		Short: "Which functions must a kernel livepatch replace?",
+		Long: `klp-audit tells a Linux kernel livepatch author which functions must be
+replaced for a source-based livepatch to be safe.
+
+GCC inlines, clones (.constprop, .isra, .part) and splits functions, so a fix
+to foo() may have to ship as new versions of functions the source patch never
+touched, each named by its own klp_func. klp-audit reads the compiler's own
+record of those decisions (-fdump-ipa-clones dumps, which kbuild leaves beside
+each object when the kernel is built with KCFLAGS=-fdump-ipa-clones) and
+answers with the complete set, with the reason for every entry.
+
+` + exitCodesHelp,
+		Example: `  # Which functions carry the code of percpu_ref_put_many?
+  klp-audit impacted --build ~/linux --func percpu_ref_put_many
+
+  # Only the copy declared in mm/oom_kill.c, as YAML for code review
+  klp-audit impacted --build ~/linux --func oom_badness --file mm/oom_kill.c --format yaml`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
+	root.AddCommand(newImpactedCmd(s, nil))
+	return root
+}
+
+// version returns the module version and VCS revision the binary was
+// built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value
+		case "vcs.modified":
+			if st.Value == "true" {
+				modified = "-dirty"
+			}
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += " (" + rev + modified + ")"
+	}
+	return v
+}
+
+// toolRevision returns the VCS revision alone, for reports.
+func toolRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, st := range bi.Settings {
+		if st.Key == "vcs.revision" {
+			return st.Value
+		}
+	}
+	return ""
+}

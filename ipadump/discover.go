@@ -1,0 +1,276 @@
+package ipadump
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// DumpKind says which compilation step wrote a dump.
+type DumpKind uint8
+
+const (
+	// UnitDump is written when one translation unit is compiled
+	// (mm/oom_kill.c.000i.ipa-clones beside mm/oom_kill.o).
+	UnitDump DumpKind = iota + 1
+	// WPADump holds the whole-program (LTO) decisions of a link
+	// (vmlinux.wpa.000i.ipa-clones); its edges cross translation units.
+	WPADump
+	// LTransDump is written by one LTO partition (prog.ltrans0.ltrans.000i.ipa-clones).
+	LTransDump
+)
+
+func (k DumpKind) String() string {
+	switch k {
+	case UnitDump:
+		return "unit"
+	case WPADump:
+		return "lto-wpa"
+	case LTransDump:
+		return "lto-ltrans"
+	}
+	return fmt.Sprintf("DumpKind(%d)", uint8(k))
+}
+
+// LTO reports whether the dump comes from a link-time optimisation step.
+func (k DumpKind) LTO() bool { return k == WPADump || k == LTransDump }
+
+// Dump is one dump file found in a build, paired with the object it
+// describes.
+type Dump struct {
+	Path string   // the dump file, as it can be opened
+	Kind DumpKind //
+	// TU names the translation unit: the object path relative to the
+	// build directory ("mm/oom_kill.o"). For LTO dumps it is the linked
+	// program ("vmlinux"), shared by its wpa and ltrans dumps. When several
+	// build directories are combined, TU starts with the directory.
+	TU string
+	// Object is the path of the paired object (or linked program), as it
+	// can be opened; HasObject says whether it exists.
+	Object    string
+	HasObject bool
+}
+
+var (
+	dumpRE   = regexp.MustCompile(`^(.+)\.[0-9]+i\.ipa-clones$`)
+	wpaRE    = regexp.MustCompile(`^(.+)\.wpa$`)
+	ltransRE = regexp.MustCompile(`^(.+)\.ltrans[0-9]+\.ltrans$`)
+)
+
+// IsDumpName reports whether a file name has the form of an ipa-clones dump.
+func IsDumpName(name string) bool {
+	// The suffix test is cheap; the regexp runs only on candidates.
+	return strings.HasSuffix(name, "i.ipa-clones") && dumpRE.MatchString(name)
+}
+
+// classify derives kind and object path from a dump path.
+func classify(p string) (kind DumpKind, object string, ok bool) {
+	m := dumpRE.FindStringSubmatch(p)
+	if m == nil {
+		return 0, "", false
+	}
+	stem := m[1]
+	if l := ltransRE.FindStringSubmatch(stem); l != nil {
+		return LTransDump, l[1], true
+	}
+	if w := wpaRE.FindStringSubmatch(stem); w != nil {
+		return WPADump, w[1], true
+	}
+	// x.c.000i.ipa-clones describes x.o: the dump is named after the
+	// output's stem plus the source's extension.
+	if ext := filepath.Ext(stem); ext != "" && !strings.Contains(ext, "/") {
+		stem = strings.TrimSuffix(stem, ext)
+	}
+	return UnitDump, stem + ".o", true
+}
+
+// Discover walks each build directory and returns every dump found, sorted
+// by TU and path. Symbolic links (to directories or dumps) are followed
+// once, after the real tree, so a dump reachable both directly and through
+// a link is reported under its real path and paired with its real object;
+// loops and files reached twice are skipped. Directories that cannot be read are
+// reported in the returned error (an ErrorList) while the walk goes on.
+func Discover(roots ...string) ([]Dump, error) {
+	var errs ErrorList
+	var out []Dump
+	seen := map[fileID]bool{}
+	for _, root := range roots {
+		st, err := os.Stat(root)
+		if err != nil {
+			errs.Add(fmt.Errorf("build directory %s: %w", root, err))
+			continue
+		}
+		if !st.IsDir() {
+			errs.Add(fmt.Errorf("build directory %s: not a directory", root))
+			continue
+		}
+		prefix := ""
+		if len(roots) > 1 {
+			prefix = filepath.Clean(root)
+		}
+		w := walker{root: root, seen: seen, errs: &errs}
+		w.run(root, st)
+		for _, p := range w.found {
+			d := Dump{Path: p}
+			var obj string
+			d.Kind, obj, _ = classify(p)
+			d.Object = obj
+			rel, err := filepath.Rel(root, obj)
+			if err != nil {
+				rel = obj
+			}
+			d.TU = filepath.ToSlash(filepath.Join(prefix, rel))
+			_, err = os.Stat(obj)
+			d.HasObject = err == nil
+			out = append(out, d)
+		}
+	}
+	sortDumps(out)
+	return out, errs.Err()
+}
+
+// DumpsFromList reads a list of dump paths, one per line (the input of
+// kgraft-analysis-tool); blank lines and lines starting with '#' are
+// skipped. Relative paths are taken relative to the current directory. A
+// line naming no dump file gives a positioned error and the rest is read.
+func DumpsFromList(r io.Reader, listName string) ([]Dump, error) {
+	var errs ErrorList
+	var out []Dump
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		s, err := br.ReadString('\n')
+		if s == "" && err != nil {
+			if err != io.EOF {
+				errs.Add(&ParseError{Dump: listName, Line: n, Err: err, Want: "a readable file"})
+			}
+			break
+		}
+		s = strings.TrimSpace(s)
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		kind, obj, ok := classify(s)
+		if !ok {
+			errs.Add(&ParseError{Dump: listName, Line: n, Text: s, Err: errors.New("not an ipa-clones dump name"),
+				Want: "a path ending in .NNNi.ipa-clones"})
+			continue
+		}
+		if _, err := os.Stat(s); err != nil {
+			errs.Add(&ParseError{Dump: listName, Line: n, Text: s, Err: err, Want: "an existing dump file"})
+			continue
+		}
+		_, oerr := os.Stat(obj)
+		out = append(out, Dump{Path: s, Kind: kind, TU: filepath.ToSlash(filepath.Clean(obj)), Object: obj, HasObject: oerr == nil})
+	}
+	sortDumps(out)
+	return out, errs.Err()
+}
+
+func sortDumps(ds []Dump) {
+	sort.Slice(ds, func(i, j int) bool {
+		if ds[i].TU != ds[j].TU {
+			return ds[i].TU < ds[j].TU
+		}
+		return ds[i].Path < ds[j].Path
+	})
+}
+
+type fileID struct{ dev, ino uint64 }
+
+func idOf(fi fs.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, true
+}
+
+type walker struct {
+	root  string
+	seen  map[fileID]bool
+	errs  *ErrorList
+	found []string
+	links []link // symbolic links met, followed after the real tree
+}
+
+// link is a symbolic link to a directory or a dump, with its target's info.
+type link struct {
+	path string
+	fi   fs.FileInfo
+}
+
+// run walks the real tree under root, then the links met, in the order met
+// (links found inside linked directories go last).
+func (w *walker) run(root string, fi fs.FileInfo) {
+	w.walk(root, fi)
+	for len(w.links) > 0 {
+		l := w.links[0]
+		w.links = w.links[1:]
+		if l.fi.IsDir() {
+			w.walk(l.path, l.fi)
+		} else if w.firstVisit(l.fi) {
+			w.found = append(w.found, l.path)
+		}
+	}
+}
+
+// firstVisit marks fi seen and reports whether it had not been seen.
+func (w *walker) firstVisit(fi fs.FileInfo) bool {
+	id, ok := idOf(fi)
+	if !ok {
+		return true
+	}
+	if w.seen[id] {
+		return false
+	}
+	w.seen[id] = true
+	return true
+}
+
+// walk lists dir; fi is its FileInfo when dir was reached through a
+// symbolic link (or is a root), nil otherwise.
+func (w *walker) walk(dir string, fi fs.FileInfo) {
+	if fi != nil && !w.firstVisit(fi) {
+		return
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		typ := e.Type()
+		if typ&fs.ModeSymlink != 0 {
+			st, err := os.Stat(p)
+			if err != nil {
+				continue // dangling link: kbuild leaves some (source links)
+			}
+			if st.IsDir() || (st.Mode().IsRegular() && IsDumpName(e.Name())) {
+				w.links = append(w.links, link{p, st})
+			}
+			continue
+		}
+		switch {
+		case typ.IsDir():
+			if e.Name() == ".git" {
+				continue
+			}
+			// Without symbolic links directories form a tree: only
+			// directories reached through a link can be met twice.
+			w.walk(p, nil)
+		case typ.IsRegular() && IsDumpName(e.Name()):
+			if st, err := e.Info(); err == nil && !w.firstVisit(st) {
+				continue
+			}
+			w.found = append(w.found, p)
+		}
+	}
+}
