@@ -107,7 +107,7 @@ type Entry struct {
 	// although its object defines it: GCC neither inlined nor cloned it
 	// there, so this copy carries only its own code.
 	NotInDump bool `json:"not_in_dump,omitempty" yaml:"not_in_dump,omitempty"`
-	LTO           bool `json:"lto,omitempty" yaml:"lto,omitempty"`
+	LTO       bool `json:"lto,omitempty" yaml:"lto,omitempty"`
 }
 
 // Step is one transformation: To contains the code of From.

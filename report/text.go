@@ -1,0 +1,215 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// renderText writes what a person reads at a glance: a warning block for
+// an incomplete result, a headline, then per translation unit the tree of
+// transformations that carried the queried function's code, rebuilt from
+// each entry's chain.
+func renderText(w io.Writer, r *Result) error {
+	if r == nil {
+		return errNilResult
+	}
+	var b strings.Builder
+	writeProblems(&b, r)
+	writeHeadline(&b, r)
+
+	entries := sortedEntries(r.Entries)
+	for start := 0; start < len(entries); {
+		end := start + 1
+		for end < len(entries) && entries[end].TU == entries[start].TU {
+			end++
+		}
+		b.WriteString("\n" + clean(tuName(entries[start].TU)) + "\n")
+		writeTree(&b, entries[start:end])
+		start = end
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeHeadline writes e.g.
+// "percpu_ref_put_many: 12 functions in 3 translation units carry its code".
+func writeHeadline(b *strings.Builder, r *Result) {
+	fn := clean(r.Query.Function)
+	if fn == "" {
+		fn = "(no function given)"
+	}
+	if len(r.Entries) == 0 {
+		if r.Complete {
+			fmt.Fprintf(b, "%s: no function found carrying its code\n", fn)
+		} else {
+			fmt.Fprintf(b, "%s: no function found carrying its code, but the evidence is incomplete\n", fn)
+		}
+		return
+	}
+	tus := map[string]bool{}
+	removed := 0
+	for _, e := range r.Entries {
+		tus[e.TU] = true
+		if e.RemovedInDump {
+			removed++
+		}
+	}
+	atLeast := ""
+	if !r.Complete {
+		atLeast = "at least "
+	}
+	verb := "carry"
+	if len(r.Entries) == 1 {
+		verb = "carries"
+	}
+	fmt.Fprintf(b, "%s: %s%s in %s %s its code\n", fn, atLeast,
+		plural(len(r.Entries), "function", "functions"),
+		plural(len(tus), "translation unit", "translation units"), verb)
+	if removed > 0 {
+		fmt.Fprintf(b, "%s removed in dump: no symbol of their own, patched through the functions they were inlined into\n",
+			plural(removed, "function", "functions"))
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// writeTree writes the entries of one translation unit, sorted by depth
+// and name, as an indented tree. An entry's parent is the From of the last
+// step of its chain, looked up by name within the unit. Depth-0 entries,
+// entries without a chain and entries whose parent is not listed are
+// roots; entries whose parents form a loop are shown from the first of
+// them, marked as a cycle. Every entry is written exactly once.
+func writeTree(b *strings.Builder, entries []Entry) {
+	byName := make(map[string]int, len(entries))
+	for i, e := range entries {
+		if _, ok := byName[e.Name]; !ok {
+			byName[e.Name] = i
+		}
+	}
+	parent := make([]int, len(entries))
+	children := make([][]int, len(entries))
+	for i, e := range entries {
+		parent[i] = -1
+		if e.Depth == 0 || len(e.Chain) == 0 {
+			continue
+		}
+		if p, ok := byName[parentOf(e)]; ok && p != i {
+			parent[i] = p
+			children[p] = append(children[p], i)
+		}
+	}
+	for _, c := range children {
+		sort.SliceStable(c, func(i, j int) bool {
+			if entries[c[i]].Name != entries[c[j]].Name {
+				return entries[c[i]].Name < entries[c[j]].Name
+			}
+			return c[i] < c[j]
+		})
+	}
+
+	t := treeWriter{b: b, entries: entries, byName: byName, children: children, seen: make([]bool, len(entries))}
+	for i := range entries {
+		if parent[i] < 0 {
+			t.root(i, false)
+		}
+	}
+	// Whatever is left hangs off a loop of parents that no root reaches.
+	for i := range entries {
+		if !t.seen[i] {
+			t.root(i, true)
+		}
+	}
+}
+
+type treeWriter struct {
+	b        *strings.Builder
+	entries  []Entry
+	byName   map[string]int
+	children [][]int
+	seen     []bool
+}
+
+func (t *treeWriter) root(i int, brokenCycle bool) {
+	t.seen[i] = true
+	e := t.entries[i]
+	t.b.WriteString("  " + displayName(e.Name))
+	var extra []string
+	p := parentOf(e)
+	_, listed := t.byName[p]
+	switch {
+	case brokenCycle || (e.Depth != 0 && p == e.Name):
+		if !e.InCycle {
+			extra = append(extra, "[cycle]")
+		}
+	case e.Depth != 0 && p != "" && !listed:
+		extra = append(extra, fmt.Sprintf("[%s from %s, not listed]", clean(howOf(e)), displayName(p)))
+	}
+	t.details(e, extra)
+	t.kids(i, "  ")
+}
+
+func (t *treeWriter) kids(i int, prefix string) {
+	var todo []int
+	for _, c := range t.children[i] {
+		if !t.seen[c] {
+			todo = append(todo, c)
+		}
+	}
+	for n, c := range todo {
+		if t.seen[c] {
+			continue
+		}
+		t.seen[c] = true
+		branch, next := "├─ ", "│  "
+		if n == len(todo)-1 {
+			branch, next = "└─ ", "   "
+		}
+		e := t.entries[c]
+		t.b.WriteString(prefix + branch + edgeLabel(howOf(e), e.Name))
+		t.details(e, nil)
+		t.kids(c, prefix+next)
+	}
+}
+
+// edgeLabel describes how a child got its parent's code.
+func edgeLabel(how, name string) string {
+	switch how {
+	case "inlined":
+		return "inlined into " + displayName(name)
+	case "":
+		return "→ " + displayName(name)
+	}
+	return clean(how) + " → " + displayName(name)
+}
+
+// details ends an entry's line with its source position and markers.
+func (t *treeWriter) details(e Entry, extra []string) {
+	if s := source(e); s != "" {
+		t.b.WriteString("  " + clean(s))
+	}
+	var marks []string
+	if e.RemovedInDump {
+		marks = append(marks, "[removed in dump]")
+	}
+	if e.InCycle {
+		marks = append(marks, "[cycle]")
+	}
+	if e.NotInDump {
+		marks = append(marks, "[not in dump]")
+	}
+	if e.LTO {
+		marks = append(marks, "[lto]")
+	}
+	marks = append(marks, extra...)
+	if len(marks) > 0 {
+		t.b.WriteString("  " + strings.Join(marks, " "))
+	}
+	t.b.WriteString("\n")
+}
