@@ -95,6 +95,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		if err == io.EOF {
 			r.done = true
 		} else if err != nil {
+			r.line-- // ioError names the line being read: this one
 			return nil, r.ioError(err)
 		}
 		return nil, &ParseError{Dump: r.dump, Line: r.line, Text: head + "...", Err: ErrLineTooLong,
