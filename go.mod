@@ -1,13 +1,16 @@
 module github.com/klp-audit/klp-audit
 
-go 1.26.8
+go 1.24
 
 require (
-	github.com/dominikbraun/graph v0.23.0 // indirect
+	github.com/dominikbraun/graph v0.23.0
+	github.com/olekukonko/tablewriter v0.0.5
+	github.com/spf13/cobra v1.10.2
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mattn/go-runewidth v0.0.9 // indirect
-	github.com/olekukonko/tablewriter v0.0.5 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

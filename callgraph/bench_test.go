@@ -2,37 +2,26 @@ package callgraph
 
 import (
 	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dominikbraun/graph"
 
+	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
-// kernelTree returns the kernel build made by "make kernel-fixture", or
-// skips the benchmark when there is none.
-func kernelTree(tb testing.TB) string {
-	dir := os.Getenv("KLP_AUDIT_KERNEL")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		cache := os.Getenv("KLP_AUDIT_CACHE")
-		if cache == "" {
-			cache = filepath.Join(home, ".cache", "klp-audit")
-		}
-		dir = filepath.Join(cache, "linux-6.1")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".klp-audit-done")); err != nil {
-		tb.Skipf("no kernel build at %s: run make kernel-fixture", dir)
-	}
-	return dir
-}
-
 func kernelDumps(tb testing.TB) []ipadump.Dump {
-	dir := kernelTree(tb)
-	ds, err := ipadump.Discover(filepath.Join(dir, "kernel"), filepath.Join(dir, "mm"))
+	dir := fixture.KernelTree(tb)
+	all, err := ipadump.Discover(dir)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	var ds []ipadump.Dump
+	for _, d := range all {
+		if strings.HasPrefix(d.TU, "kernel/") || strings.HasPrefix(d.TU, "mm/") {
+			ds = append(ds, d)
+		}
 	}
 	return ds
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"github.com/dominikbraun/graph"
+
+	"github.com/klp-audit/klp-audit/ipadump"
 )
 
 // Reached is one function that carries the code of a queried function.
@@ -89,8 +91,10 @@ func (g *Graph) Impacted(starts ...NodeID) *Impact {
 			}
 		}
 	}
+	// A node inlined into itself is recursive inlining: a cycle. A
+	// same-named copy (an LTO ltrans materialisation) is not.
 	for _, e := range res.Edges {
-		if e.From == e.To {
+		if e.From == e.To && e.Kind == ipadump.Inline {
 			cyclic[e.From] = true
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -73,10 +74,11 @@ func version() string {
 			}
 		}
 	}
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	// Go stamps pseudo-versions that already name the revision.
+	if rev != "" && !strings.Contains(v, rev) {
 		v += " (" + rev + modified + ")"
 	}
 	return v

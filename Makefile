@@ -1,0 +1,64 @@
+# klp-audit — see README.md.
+GO      ?= go
+BIN     := bin/klp-audit
+DEMO    := demo-build
+KLP_AUDIT_CACHE ?= $(HOME)/.cache/klp-audit
+export KLP_AUDIT_CACHE
+
+.PHONY: all build demo test check lint fuzz bench bench-kernel kernel-fixture clean
+
+all: build
+
+build:
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/klp-audit
+
+## demo: compile the bundled C examples with gcc -O2 -g -fdump-ipa-clones
+## and ask klp-audit which functions carry the code of some of them.
+demo: build
+	@echo "== compiling testdata/fixtures into $(DEMO) with $$(gcc -dumpfullversion 2>/dev/null || echo gcc)"
+	@scripts/build-fixtures.sh $(DEMO)
+	@echo
+	@echo '== klp-audit impacted --build $(DEMO) --func splitme   (ipa-split: .part clone, head inlined)'
+	@$(BIN) impacted --build $(DEMO) --func splitme
+	@echo
+	@echo '== klp-audit impacted --build $(DEMO) --func leafy   (constprop, then isra)'
+	@$(BIN) impacted --build $(DEMO) --func leafy
+	@echo
+	@echo '== klp-audit impacted --build $(DEMO) --func ref_put   (a header inline in two units)'
+	@$(BIN) impacted --build $(DEMO) --func ref_put --format table
+	@echo
+	@echo '== klp-audit impacted --build $(DEMO) --func helper --tu prog   (LTO: inlined across units at link time)'
+	@$(BIN) impacted --build $(DEMO) --func helper --tu prog --format yaml
+
+## test: every test, with the race detector. Kernel integration tests run
+## when "make kernel-fixture" has built the kernel cache, and skip otherwise.
+test:
+	$(GO) test -race -count=1 ./...
+
+## check: what CI checks besides the tests.
+check: lint test
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+fuzz:
+	$(GO) test -run=XXX -fuzz=FuzzReader -fuzztime=60s ./ipadump
+
+## bench: parser and graph benchmarks (kernel ones need make kernel-fixture).
+bench:
+	$(GO) test -run=XXX -bench=. -benchmem ./...
+
+## bench-kernel: wall time and peak memory of the impacted query over the
+## dumps of kernel/ and mm/, cold (a fresh process each run).
+bench-kernel: build kernel-fixture
+	scripts/bench-kernel.sh $(BIN) $(KLP_AUDIT_CACHE)/linux-6.1
+
+## kernel-fixture: Debian's linux-source-6.1, kernel/ and mm/ built with
+## -fdump-ipa-clones into $(KLP_AUDIT_CACHE) (outside the repository).
+kernel-fixture:
+	scripts/kernel-fixture.sh
+
+clean:
+	rm -rf bin $(DEMO)

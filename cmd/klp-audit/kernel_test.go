@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+func kernelImpacted(t *testing.T, args ...string) *report.Result {
+	t.Helper()
+	tree := fixture.KernelTree(t)
+	code, out, errs := run(t, tree, append([]string{"impacted", "--build", ".", "--format", "json"}, args...)...)
+	if code != ExitOK {
+		t.Fatalf("impacted %v: exit %d\n%s", args, code, errs)
+	}
+	var r report.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Complete || len(r.Problems) > 0 {
+		t.Fatalf("kernel answer incomplete: %+v", r.Problems)
+	}
+	return &r
+}
+
+func find(r *report.Result, name, tu string) *report.Entry {
+	for i := range r.Entries {
+		if r.Entries[i].Name == name && r.Entries[i].TU == tu {
+			return &r.Entries[i]
+		}
+	}
+	return nil
+}
+
+// TestKernelImpacted runs the command on the kernel fixture and checks the
+// chain DOMAIN.md quotes from real data.
+func TestKernelImpacted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	r := kernelImpacted(t, "--func", "percpu_ref_put_many")
+	if r.Summary.TUs < 20 || r.Summary.Functions < 100 {
+		t.Errorf("percpu_ref_put_many reaches %d functions in %d units; the kernel has hundreds of users", r.Summary.Functions, r.Summary.TUs)
+	}
+	e := find(r, "cgroup_bpf_release", "kernel/bpf/cgroup.o")
+	if e == nil {
+		t.Fatal("cgroup_bpf_release (kernel/bpf/cgroup.o) missing")
+	}
+	var hows []string
+	for _, s := range e.Chain {
+		hows = append(hows, s.From+" -"+s.How+"-> "+s.To)
+	}
+	if len(e.Chain) == 0 || e.Chain[0].How != "constprop" || e.Chain[0].To != "percpu_ref_put_many.constprop.0" {
+		t.Errorf("chain to cgroup_bpf_release = %v, want it through percpu_ref_put_many.constprop.0", hows)
+	}
+	for _, s := range e.Chain {
+		if !strings.HasPrefix(s.Evidence, "kernel/bpf/cgroup.c.000i.ipa-clones:") {
+			t.Errorf("step %s cites %q, want a line of kernel/bpf/cgroup.c's dump", s.To, s.Evidence)
+		}
+	}
+	if css := find(r, "css_put", "kernel/bpf/cgroup.o"); css == nil || !css.RemovedInDump {
+		t.Errorf("css_put in kernel/bpf/cgroup.o: %+v, want present and removed in dump", css)
+	}
+
+	// --file keeps the copies declared in one header: all of them here.
+	rf := kernelImpacted(t, "--func", "percpu_ref_put_many", "--file", "include/linux/percpu-refcount.h")
+	if rf.Summary.Functions != r.Summary.Functions {
+		t.Errorf("--file of the declaring header: %d functions, want all %d", rf.Summary.Functions, r.Summary.Functions)
+	}
+	// --tu keeps one unit.
+	rt := kernelImpacted(t, "--func", "percpu_ref_put_many", "--tu", "kernel/bpf/cgroup.o")
+	if rt.Summary.TUs != 1 || find(rt, "cgroup_bpf_release", "kernel/bpf/cgroup.o") == nil {
+		t.Errorf("--tu kernel/bpf/cgroup.o: %d units", rt.Summary.TUs)
+	}
+}
+
+// TestKernelDumpsFrom reads the same dumps through a list file, the input
+// form of kgraft-analysis-tool, and must give the same answer.
+func TestKernelDumpsFrom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	tree := fixture.KernelTree(t)
+	var list []string
+	filepath.WalkDir(filepath.Join(tree, "mm"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".ipa-clones") {
+			rel, _ := filepath.Rel(tree, p)
+			list = append(list, rel)
+		}
+		return nil
+	})
+	lf := filepath.Join(t.TempDir(), "dumps.txt")
+	os.WriteFile(lf, []byte("# mm dumps\n"+strings.Join(list, "\n")+"\n"), 0o644)
+	code, out, errs := run(t, tree, "impacted", "--dumps-from", lf, "--func", "should_skip_region", "--format", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r report.Result
+	json.Unmarshal([]byte(out), &r)
+	if r.Inputs.Dumps != len(list) {
+		t.Errorf("read %d dumps, listed %d", r.Inputs.Dumps, len(list))
+	}
+	if e := find(&r, "should_skip_region", "mm/memblock.o"); e == nil {
+		t.Errorf("should_skip_region (mm/memblock.o) missing: %+v", r.Entries)
+	}
+}
