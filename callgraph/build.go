@@ -1,7 +1,9 @@
 package callgraph
 
 import (
+	"cmp"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/klp-audit/klp-audit/ipadump"
@@ -12,8 +14,11 @@ import (
 type Builder struct {
 	g       *Graph
 	edgeIdx map[edgeKey]int32
-	copies  map[copyKey]uint8 // per (node, dump, order): seen, removed
 	dumpIdx map[string]int32
+	// copies holds, for the dump being added, each (node, order) seen and
+	// whether it was removed; state accumulates per node over all dumps.
+	copies map[copyKey]uint8
+	state  []uint8
 }
 
 type edgeKey struct {
@@ -24,10 +29,7 @@ type edgeKey struct {
 
 // copyKey is one copy of a node in one dump: GCC's order numbers tell the
 // copies apart (a recursive-inlining copy of walk is "walk" again).
-type copyKey struct {
-	node, dump int32
-	order      int32
-}
+type copyKey struct{ node, order int32 }
 
 const (
 	copySeen    = 1
@@ -35,16 +37,26 @@ const (
 )
 
 // NewBuilder returns an empty Builder.
-func NewBuilder() *Builder {
+func NewBuilder() *Builder { return NewBuilderSize(0) }
+
+// NewBuilderSize returns an empty Builder sized for dumps of about the
+// given total size in bytes, so that its tables do not regrow while
+// loading (a kernel has about one node per 350 bytes of dump).
+func NewBuilderSize(dumpBytes int64) *Builder {
+	nodes := int(dumpBytes / 350)
+	edges := int(dumpBytes / 200)
 	return &Builder{
 		g: &Graph{
-			index:  make(map[NodeID]int32),
-			byName: make(map[string][]int32),
+			nodes:  make([]Node, 0, nodes),
+			index:  make(map[string]map[string]int32),
+			byName: make(map[string][]int32, nodes/2),
 			tuIdx:  make(map[string]int),
+			edges:  make([]edge, 0, edges),
 		},
-		edgeIdx: make(map[edgeKey]int32),
+		edgeIdx: make(map[edgeKey]int32, edges),
 		copies:  make(map[copyKey]uint8),
 		dumpIdx: make(map[string]int32),
+		state:   make([]uint8, 0, nodes),
 	}
 }
 
@@ -66,36 +78,55 @@ func (b *Builder) AddDump(d ipadump.Dump, recs []ipadump.Record) {
 		g.dumps = append(g.dumps, d.Path)
 	}
 	lto := d.Kind.LTO()
+	names := g.index[d.TU]
+	if names == nil {
+		names = make(map[string]int32, len(recs))
+		g.index[d.TU] = names
+	}
+	clear(b.copies)
 	for i := range recs {
 		r := &recs[i]
 		g.stats.Records++
-		from := b.getOrCreate(r.Orig, d.TU, lto)
-		b.copies[copyKey{from, di, int32(r.Orig.Order)}] |= copySeen
+		from := b.getOrCreate(names, r.Orig, d.TU, lto)
 		if r.Kind == ipadump.Removal {
 			g.stats.Removes++
-			b.copies[copyKey{from, di, int32(r.Orig.Order)}] |= copyRemoved
+			b.copies[copyKey{from, int32(r.Orig.Order)}] |= copySeen | copyRemoved
 			continue
 		}
+		b.copies[copyKey{from, int32(r.Orig.Order)}] |= copySeen
 		g.stats.Clones++
-		to := b.getOrCreate(r.Clone, d.TU, lto)
-		b.copies[copyKey{to, di, int32(r.Clone.Order)}] |= copySeen
+		to := b.getOrCreate(names, r.Clone, d.TU, lto)
+		b.copies[copyKey{to, int32(r.Clone.Order)}] |= copySeen
 		b.addEdge(from, to, di, r)
+	}
+	// Orders are numbers of one dump: settle this dump's copies now.
+	for k, v := range b.copies {
+		if v&copyRemoved != 0 {
+			b.state[k.node] |= 2
+		} else {
+			b.state[k.node] |= 1
+		}
 	}
 }
 
-func (b *Builder) getOrCreate(d ipadump.Decl, tu string, lto bool) int32 {
+// getOrCreate returns the node named d.Name in tu, whose name index is
+// names, creating it on first sight.
+func (b *Builder) getOrCreate(names map[string]int32, d ipadump.Decl, tu string, lto bool) int32 {
 	g := b.g
-	id := NodeID{Name: d.Name, TU: tu}
-	if i, ok := g.index[id]; ok {
+	if i, ok := names[d.Name]; ok {
 		n := &g.nodes[i]
-		if lto && d.File != n.File && !contains(n.Files, d.File) {
+		if d.File != n.File && !contains(n.Files, d.File) {
+			if n.Files == nil {
+				n.Files = []string{n.File}
+			}
 			n.Files = append(n.Files, d.File)
 		}
 		return i
 	}
 	i := int32(len(g.nodes))
-	g.nodes = append(g.nodes, Node{ID: id, File: d.File, Line: d.Line, Col: d.Col, Files: []string{d.File}, LTO: lto})
-	g.index[id] = i
+	g.nodes = append(g.nodes, Node{ID: NodeID{Name: d.Name, TU: tu}, File: d.File, Line: d.Line, Col: d.Col, LTO: lto})
+	b.state = append(b.state, 0)
+	names[d.Name] = i
 	g.byName[d.Name] = append(g.byName[d.Name], i)
 	return i
 }
@@ -128,18 +159,11 @@ var cloneSuffixRE = regexp.MustCompile(`\.(constprop|isra|part|simdclone)\.[0-9]
 // used afterwards.
 func (b *Builder) Graph() *Graph {
 	g := b.g
-	// Removal: a node is removed when every copy the dumps mention is.
-	state := make([]uint8, len(g.nodes)) // bit 0: some copy kept, bit 1: some removed
-	for k, v := range b.copies {
-		if v&copyRemoved != 0 {
-			state[k.node] |= 2
-		} else {
-			state[k.node] |= 1
-		}
-	}
+	// Removal: a node is removed when every copy the dumps mention is
+	// (state bit 0: some copy kept, bit 1: some copy removed).
 	for i := range g.nodes {
 		n := &g.nodes[i]
-		n.Removed = state[i] == 2
+		n.Removed = b.state[i] == 2
 		if len(n.CloneOf) == 0 {
 			// A clone whose creating line is in no dump read (e.g. only
 			// its inlining is recorded): its name still says what it is.
@@ -166,20 +190,26 @@ func (b *Builder) Graph() *Graph {
 		g.tuIdx[t.Name] = i
 		sort.Strings(g.tus[i].Dumps)
 	}
-	b.g, b.copies, b.edgeIdx = nil, nil, nil
+	b.g, b.copies, b.edgeIdx, b.state = nil, nil, nil, nil
 	return g
 }
 
 // sortEdges orders edge indices by the node key picks (by TU, then name),
 // then kind, so traversal and output never depend on input order.
 func sortEdges(g *Graph, idx []int32, key func(*edge) int32) {
-	sort.Slice(idx, func(i, j int) bool {
-		a, b := &g.edges[idx[i]], &g.edges[idx[j]]
+	if len(idx) < 2 {
+		return
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &g.edges[i], &g.edges[j]
 		ka, kb := key(a), key(b)
 		if ka != kb {
-			return less(g.nodes[ka].ID, g.nodes[kb].ID)
+			if c := cmp.Compare(g.nodes[ka].ID.TU, g.nodes[kb].ID.TU); c != 0 {
+				return c
+			}
+			return cmp.Compare(g.nodes[ka].ID.Name, g.nodes[kb].ID.Name)
 		}
-		return a.kind < b.kind
+		return cmp.Compare(a.kind, b.kind)
 	})
 }
 

@@ -40,7 +40,7 @@ func (g *Graph) Impacted(starts ...NodeID) *Impact {
 	var queue []int32
 	res := &Impact{}
 	for _, s := range starts {
-		i, ok := g.index[s]
+		i, ok := g.lookup(s)
 		if !ok {
 			continue
 		}

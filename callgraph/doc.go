@@ -14,7 +14,7 @@
 // The same static or header-inline name in 300 TUs is 300 nodes: nodes are
 // never merged by bare name. Within an LTO program, same-named local
 // functions of different source files share one node; that over-approximates
-// (it can list too much, never too little), and [Node.Files] shows it.
+// (it can list too much, never too little), and [Node.DeclFiles] shows it.
 //
 // An edge From -> To of kind K says that To contains the code of From
 // because of transformation K: From was inlined into To, or To is a

@@ -27,9 +27,10 @@ type Node struct {
 	// naming the node gave it.
 	File      string
 	Line, Col int
-	// Files lists every distinct declaration file seen for the node; more
-	// than one happens only in LTO programs (same-named statics of two
-	// source files) and means the node stands for several functions.
+	// Files lists the distinct declaration files seen for the node when
+	// there is more than one; nil otherwise. More than one happens in LTO
+	// programs (same-named statics of two source files): the node then
+	// stands for several functions.
 	Files []string
 	// CloneOf lists the transformations by which GCC created this node as a
 	// copy of another function (constprop, isra, ...). Empty for functions
@@ -83,7 +84,7 @@ type TU struct {
 // slices with integer ids; the zero value is not usable: see Builder.
 type Graph struct {
 	nodes  []Node
-	index  map[NodeID]int32
+	index  map[string]map[string]int32 // TU -> name -> node
 	byName map[string][]int32
 	edges  []edge
 	dumps  []string  // dump paths, indexed by edge.dump
@@ -105,6 +106,20 @@ type Stats struct {
 // Stats returns the input counts.
 func (g *Graph) Stats() Stats { return g.stats }
 
+func (g *Graph) lookup(id NodeID) (int32, bool) {
+	i, ok := g.index[id.TU][id.Name]
+	return i, ok
+}
+
+// DeclFiles returns every declaration file of the node: File, or Files
+// when there are several.
+func (n *Node) DeclFiles() []string {
+	if n.Files != nil {
+		return n.Files
+	}
+	return []string{n.File}
+}
+
 // Len returns the number of nodes.
 func (g *Graph) Len() int { return len(g.nodes) }
 
@@ -113,7 +128,7 @@ func (g *Graph) NumEdges() int { return len(g.edges) }
 
 // Node returns the node with the given id.
 func (g *Graph) Node(id NodeID) (*Node, bool) {
-	i, ok := g.index[id]
+	i, ok := g.lookup(id)
 	if !ok {
 		return nil, false
 	}
@@ -160,7 +175,7 @@ func (g *Graph) Out(id NodeID) []Edge { return g.edgesOf(id, g.out) }
 func (g *Graph) In(id NodeID) []Edge { return g.edgesOf(id, g.in) }
 
 func (g *Graph) edgesOf(id NodeID, adj [][]int32) []Edge {
-	i, ok := g.index[id]
+	i, ok := g.lookup(id)
 	if !ok {
 		return nil
 	}

@@ -134,8 +134,8 @@ func TestFixtures(t *testing.T) {
 			}
 		}
 		n, _ := g.Node(NodeID{"helper", "prog"})
-		if !slices.Contains(n.Files, "helper.c") || n.File != "helper.c" {
-			t.Errorf("helper declared in %v", n.Files)
+		if !slices.Contains(n.DeclFiles(), "helper.c") || n.File != "helper.c" {
+			t.Errorf("helper declared in %v", n.DeclFiles())
 		}
 		if syms := objectFuncs(t, filepath.Join(dir, "prog")); !syms["main"] || syms["helper"] {
 			t.Errorf("prog symbols: %v", sortedKeys(syms))

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -199,6 +200,17 @@ type walker struct {
 	errs  *ErrorList
 	found []string
 	links []link // symbolic links met, followed after the real tree
+
+	mu   sync.Mutex    // guards errs, links and cands during the tree walk
+	sem  chan struct{} // bounds the directories read at once
+	cand []candidate   // dumps met in the real tree, before dedup
+}
+
+// candidate is a dump met in the real tree, with its file identity.
+type candidate struct {
+	path string
+	id   fileID
+	ok   bool
 }
 
 // link is a symbolic link to a directory or a dump, with its target's info.
@@ -207,9 +219,14 @@ type link struct {
 	fi   fs.FileInfo
 }
 
+// walkers is how many directories are read at once: directory reads wait
+// on the disk, so a cold tree is listed faster with several in flight.
+const walkers = 8
+
 // run walks the real tree under root, then the links met, in the order met
 // (links found inside linked directories go last).
 func (w *walker) run(root string, fi fs.FileInfo) {
+	w.sem = make(chan struct{}, walkers)
 	w.walk(root, fi)
 	for len(w.links) > 0 {
 		l := w.links[0]
@@ -235,15 +252,39 @@ func (w *walker) firstVisit(fi fs.FileInfo) bool {
 	return true
 }
 
-// walk lists dir; fi is its FileInfo when dir was reached through a
-// symbolic link (or is a root), nil otherwise.
+// walk lists the tree under dir, reading directories concurrently; fi is
+// dir's FileInfo when dir was reached through a symbolic link (or is a
+// root). The dumps found are added to w.found in path order, each file once.
 func (w *walker) walk(dir string, fi fs.FileInfo) {
 	if fi != nil && !w.firstVisit(fi) {
 		return
 	}
+	var wg sync.WaitGroup
+	nlinks := len(w.links)
+	w.walkDir(dir, &wg)
+	wg.Wait()
+	// Links are followed in the order met, which concurrency shuffled.
+	met := w.links[nlinks:]
+	sort.Slice(met, func(i, j int) bool { return met[i].path < met[j].path })
+	sort.Slice(w.cand, func(i, j int) bool { return w.cand[i].path < w.cand[j].path })
+	for _, c := range w.cand {
+		if c.ok {
+			if w.seen[c.id] {
+				continue // a hard link to a dump already found
+			}
+			w.seen[c.id] = true
+		}
+		w.found = append(w.found, c.path)
+	}
+	w.cand = w.cand[:0]
+}
+
+func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
+		w.mu.Lock()
 		w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+		w.mu.Unlock()
 	}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
@@ -254,7 +295,9 @@ func (w *walker) walk(dir string, fi fs.FileInfo) {
 				continue // dangling link: kbuild leaves some (source links)
 			}
 			if st.IsDir() || (st.Mode().IsRegular() && IsDumpName(e.Name())) {
+				w.mu.Lock()
 				w.links = append(w.links, link{p, st})
+				w.mu.Unlock()
 			}
 			continue
 		}
@@ -265,12 +308,25 @@ func (w *walker) walk(dir string, fi fs.FileInfo) {
 			}
 			// Without symbolic links directories form a tree: only
 			// directories reached through a link can be met twice.
-			w.walk(p, nil)
-		case typ.IsRegular() && IsDumpName(e.Name()):
-			if st, err := e.Info(); err == nil && !w.firstVisit(st) {
-				continue
+			select {
+			case w.sem <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w.walkDir(p, wg)
+					<-w.sem
+				}()
+			default:
+				w.walkDir(p, wg)
 			}
-			w.found = append(w.found, p)
+		case typ.IsRegular() && IsDumpName(e.Name()):
+			c := candidate{path: p}
+			if st, err := e.Info(); err == nil {
+				c.id, c.ok = idOf(st)
+			}
+			w.mu.Lock()
+			w.cand = append(w.cand, c)
+			w.mu.Unlock()
 		}
 	}
 }

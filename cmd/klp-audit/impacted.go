@@ -252,7 +252,7 @@ func stepOf(e callgraph.Edge) report.Step {
 // normalised path, or one is the other with leading directories (an
 // absolute path given for a relative one, or the reverse).
 func matchFile(n *callgraph.Node, file string) bool {
-	for _, f := range n.Files {
+	for _, f := range n.DeclFiles() {
 		if f == file || strings.HasSuffix(f, "/"+file) || strings.HasSuffix(file, "/"+f) {
 			return true
 		}
@@ -288,7 +288,7 @@ func whereIs(g *callgraph.Graph, all []callgraph.NodeID, untouched []string) []s
 	var out []string
 	for _, id := range all {
 		n, _ := g.Node(id)
-		out = append(out, fmt.Sprintf("%s (declared in %s)", id.TU, strings.Join(n.Files, ", ")))
+		out = append(out, fmt.Sprintf("%s (declared in %s)", id.TU, strings.Join(n.DeclFiles(), ", ")))
 	}
 	for _, tu := range untouched {
 		out = append(out, tu+" (symbol only)")
