@@ -23,6 +23,10 @@
 //	                reached (the last transformation), the whole reason
 //	                chain, the clone kinds that created it, whether the dump
 //	                says it was removed, and whether it lies on a cycle
+//	                and, from the object: whether the function is emitted
+//	                (a symbol a livepatch can replace), its symbols with
+//	                binding, section, cold pieces, folded aliases and ftrace
+//	                entry, and the object call graph's callers
 //	edges           every transformation between entries (the impact graph)
 package report
 
@@ -78,6 +82,9 @@ type Summary struct {
 	Functions int `json:"functions" yaml:"functions"`
 	TUs       int `json:"translation_units" yaml:"translation_units"`
 	Removed   int `json:"removed_in_dump" yaml:"removed_in_dump"`
+	// Emitted counts the entries that exist as symbols: what a livepatch
+	// replaces. Zero when objects were not read (--dumps-only).
+	Emitted int `json:"emitted" yaml:"emitted"`
 }
 
 // Entry is one function that carries the queried function's code.
@@ -108,6 +115,50 @@ type Entry struct {
 	// there, so this copy carries only its own code.
 	NotInDump bool `json:"not_in_dump,omitempty" yaml:"not_in_dump,omitempty"`
 	LTO       bool `json:"lto,omitempty" yaml:"lto,omitempty"`
+	// Emitted says whether the function exists as a symbol of its object,
+	// decided from the symbol table (never from the dump's removal lines):
+	// "yes" (a livepatch can replace it: a klp_func target), "no" (inlined
+	// everywhere or replaced by clones: patched through the functions that
+	// hold its code) or "unknown" (the object was not read). Empty when the
+	// answer came from dumps alone (--dumps-only).
+	Emitted string `json:"emitted,omitempty" yaml:"emitted,omitempty"`
+	// WhyNotEmitted explains Emitted "no" or "unknown".
+	WhyNotEmitted string `json:"why_not_emitted,omitempty" yaml:"why_not_emitted,omitempty"`
+	// Object is the object file whose symbol table was read.
+	Object string `json:"object,omitempty" yaml:"object,omitempty"`
+	// Symbols hold the function's code in the object: normally one; the
+	// vector-ABI variants of a simd clone; an LTO local's privatised name.
+	Symbols []Symbol `json:"symbols,omitempty" yaml:"symbols,omitempty"`
+	// Callers are the functions (or data, for function pointers) that
+	// reach the symbols in the object call graph.
+	Callers []Caller `json:"callers,omitempty" yaml:"callers,omitempty"`
+}
+
+// Symbol is one function symbol of an object.
+type Symbol struct {
+	Name    string `json:"name" yaml:"name"`
+	Binding string `json:"binding" yaml:"binding"` // local, global or weak
+	Section string `json:"section" yaml:"section"`
+	Offset  uint64 `json:"offset" yaml:"offset"`
+	Size    uint64 `json:"size" yaml:"size"`
+	// Cold are the hot/cold pieces (foo.cold) replaced with the function.
+	Cold []string `json:"cold,omitempty" yaml:"cold,omitempty"`
+	// Aliases are other symbols at the same address: one folded body
+	// (identical code folding) or aliases; replacing it changes them all.
+	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
+	// Fentry says the function starts with an ftrace call (__fentry__),
+	// which kernel livepatching needs to redirect it.
+	Fentry bool `json:"fentry" yaml:"fentry"`
+}
+
+// Caller is one reference to a function in the object call graph.
+type Caller struct {
+	Name string `json:"name" yaml:"name"`
+	// How is "call", "tail call", "address taken" (in code) or
+	// "data reference" (a function pointer stored in data Name).
+	How string `json:"how" yaml:"how"`
+	// Site is the offset (or address, in a linked file) of the reference.
+	Site uint64 `json:"site" yaml:"site"`
 }
 
 // Step is one transformation: To contains the code of From.

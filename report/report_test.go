@@ -99,6 +99,35 @@ func (b *builder) done() *Result {
 	return b.r
 }
 
+// objectsResult: the evidence of the objects added to a small chain: an
+// emitted local with a cold piece and callers, a folded twin, a function
+// not emitted (replaced by its clone) and one whose object was not read.
+func objectsResult() *Result {
+	b := newBuilder("big", true)
+	notEmitted := func(why string) func(*Entry) {
+		return func(e *Entry) { e.Emitted, e.WhyNotEmitted, e.Object = "no", why, "clones.o" }
+	}
+	emitted := func(sym Symbol, callers ...Caller) func(*Entry) {
+		return func(e *Entry) {
+			e.Emitted, e.Object, e.Symbols, e.Callers = "yes", "clones.o", []Symbol{sym}, callers
+		}
+	}
+	q := b.root("clones.o", "big", "clones.c", 9, notEmitted("replaced by its clones: big.constprop.0"))
+	cp := b.add(q, "constprop", "big.constprop.0", "clones.c", 9, emitted(
+		Symbol{Name: "big.constprop.0", Binding: "local", Section: ".text", Offset: 0x90, Size: 0x48,
+			Cold: []string{"big.constprop.0.cold"}, Fentry: true},
+		Caller{Name: "cp1", How: "tail call", Site: 0xe4}, Caller{Name: "ops", How: "data reference", Site: 8}))
+	b.add(cp, "inlined", "twin_a", "clones.c", 20, emitted(
+		Symbol{Name: "twin_a", Binding: "global", Section: ".text", Offset: 0x100, Size: 0x10, Aliases: []string{"twin_b"}}))
+	q2 := b.root("other.o", "big", "clones.c", 9, func(e *Entry) {
+		e.Emitted, e.WhyNotEmitted, e.Object = "unknown", "other.o: object not found beside its dump", "other.o"
+	})
+	_ = q2
+	r := b.done()
+	r.Summary.Emitted = 2
+	return r
+}
+
 // chainResult: percpu_ref_put_many -constprop-> .constprop.0 -inlined->
 // css_put -inlined-> cgroup_bpf_release, with a branch, a second
 // translation unit and an LTO unit.
@@ -203,6 +232,7 @@ var cases = []struct {
 	{"incomplete", incompleteResult},
 	{"empty", emptyResult},
 	{"odd", oddResult},
+	{"objects", objectsResult},
 }
 
 func render(t *testing.T, r *Result, f Format) string {

@@ -23,31 +23,62 @@ func renderTable(w io.Writer, r *Result) error {
 		return err
 	}
 
+	objects := false
+	for _, e := range r.Entries {
+		objects = objects || e.Emitted != ""
+	}
+	header := []string{"Translation unit", "Function", "Source", "Depth", "Reached via", "Removed"}
+	align := []int{
+		tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT,
+		tablewriter.ALIGN_RIGHT, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT,
+	}
+	if objects {
+		header = append(header, "Emitted", "Symbol")
+		align = append(align, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT)
+	}
 	t := tablewriter.NewWriter(ew)
-	t.SetHeader([]string{"Translation unit", "Function", "Source", "Depth", "Reached via", "Removed"})
+	t.SetHeader(header)
 	t.SetAutoFormatHeaders(false)
 	t.SetAutoWrapText(false)
 	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
-	t.SetColumnAlignment([]int{
-		tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT,
-		tablewriter.ALIGN_RIGHT, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT,
-	})
+	t.SetColumnAlignment(align)
 	for _, e := range sortedEntries(r.Entries) {
 		removed := ""
 		if e.RemovedInDump {
 			removed = "yes"
 		}
-		t.Append([]string{
+		row := []string{
 			clean(tuName(e.TU)),
 			displayName(e.Name),
 			clean(source(e)),
 			strconv.Itoa(e.Depth),
 			clean(reachedVia(e)),
 			removed,
-		})
+		}
+		if objects {
+			row = append(row, clean(e.Emitted), clean(bindings(e)))
+		}
+		t.Append(row)
 	}
 	t.Render()
 	return ew.err
+}
+
+// bindings lists an entry's symbols with their binding, e.g. "local",
+// or "global _ZGVbN4v_sq" when the symbol's name differs from the entry's.
+func bindings(e Entry) string {
+	var out []string
+	for _, s := range e.Symbols {
+		b := s.Binding
+		if s.Name != e.Name {
+			b += " " + s.Name
+		}
+		if len(s.Cold) > 0 {
+			b += " +" + strings.Join(s.Cold, " +")
+		}
+		out = append(out, b)
+	}
+	return strings.Join(out, ", ")
 }
 
 // reachedVia says how an entry got the code and from which function, e.g.

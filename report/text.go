@@ -67,10 +67,53 @@ func writeHeadline(b *strings.Builder, r *Result) {
 	fmt.Fprintf(b, "%s: %s%s in %s %s its code\n", fn, atLeast,
 		plural(len(r.Entries), "function", "functions"),
 		plural(len(tus), "translation unit", "translation units"), verb)
-	if removed > 0 {
+	emitted, notEmitted, unknown, objects := 0, 0, 0, false
+	for _, e := range r.Entries {
+		switch e.Emitted {
+		case "":
+			continue
+		case "yes":
+			emitted++
+		case "no":
+			notEmitted++
+		default:
+			unknown++
+		}
+		objects = true
+	}
+	switch {
+	case objects:
+		fmt.Fprintf(b, "%s exist as symbols a livepatch can replace; %d not emitted (inlined or replaced by clones)",
+			plural(emitted, "function", "functions"), notEmitted)
+		if unknown > 0 {
+			fmt.Fprintf(b, "; %d unknown (object not read)", unknown)
+		}
+		b.WriteString("\n")
+	case removed > 0:
 		fmt.Fprintf(b, "%s removed in dump: no symbol of their own, patched through the functions they were inlined into\n",
 			plural(removed, "function", "functions"))
 	}
+}
+
+// symbolMarks describes an emitted entry's symbols: binding, cold pieces,
+// folded aliases and a missing ftrace entry.
+func symbolMarks(e Entry) []string {
+	var marks []string
+	for _, s := range e.Symbols {
+		m := "[" + clean(s.Binding)
+		if s.Name != e.Name {
+			m += " " + displayName(s.Name)
+		}
+		m += "]"
+		marks = append(marks, m)
+		if len(s.Cold) > 0 {
+			marks = append(marks, "[+"+clean(strings.Join(s.Cold, " +"))+"]")
+		}
+		if len(s.Aliases) > 0 {
+			marks = append(marks, "[same body as "+clean(strings.Join(s.Aliases, ", "))+"]")
+		}
+	}
+	return marks
 }
 
 func plural(n int, one, many string) string {
@@ -195,8 +238,20 @@ func (t *treeWriter) details(e Entry, extra []string) {
 		t.b.WriteString("  " + clean(s))
 	}
 	var marks []string
-	if e.RemovedInDump {
-		marks = append(marks, "[removed in dump]")
+	switch e.Emitted {
+	case "":
+		if e.RemovedInDump {
+			marks = append(marks, "[removed in dump]")
+		}
+	case "yes":
+		marks = append(marks, symbolMarks(e)...)
+		if e.RemovedInDump {
+			marks = append(marks, "[removed in dump, yet emitted]")
+		}
+	case "no":
+		marks = append(marks, "[not emitted: "+clean(e.WhyNotEmitted)+"]")
+	default:
+		marks = append(marks, "[object not read: emission unknown]")
 	}
 	if e.InCycle {
 		marks = append(marks, "[cycle]")
