@@ -1,11 +1,12 @@
 module github.com/klp-audit/klp-audit
 
-go 1.24
+go 1.24.0
 
 require (
 	github.com/dominikbraun/graph v0.23.0
 	github.com/olekukonko/tablewriter v0.0.5
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/arch v0.24.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
@@ -13,5 +14,4 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mattn/go-runewidth v0.0.9 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	golang.org/x/arch v0.24.0 // indirect
 )
