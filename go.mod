@@ -1,10 +1,11 @@
 module github.com/klp-audit/klp-audit
 
-go 1.24.0
+go 1.25
 
 require (
 	github.com/dominikbraun/graph v0.23.0
 	github.com/olekukonko/tablewriter v0.0.5
+	github.com/rogpeppe/go-internal v1.16.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/arch v0.24.0
 	gopkg.in/yaml.v3 v3.0.1
@@ -14,4 +15,6 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mattn/go-runewidth v0.0.9 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/sys v0.26.0 // indirect
+	golang.org/x/tools v0.26.0 // indirect
 )

@@ -83,8 +83,12 @@ func writeHeadline(b *strings.Builder, r *Result) {
 	}
 	switch {
 	case objects:
-		fmt.Fprintf(b, "%s exist as symbols a livepatch can replace; %d not emitted (inlined or replaced by clones)",
-			plural(emitted, "function", "functions"), notEmitted)
+		verb := "exist"
+		if emitted == 1 {
+			verb = "exists"
+		}
+		fmt.Fprintf(b, "%s %s as symbols a livepatch can replace; %d not emitted (inlined or replaced by clones)",
+			plural(emitted, "function", "functions"), verb, notEmitted)
 		if unknown > 0 {
 			fmt.Fprintf(b, "; %d unknown (object not read)", unknown)
 		}

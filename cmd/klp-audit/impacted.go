@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"fmt"
 	"path"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/callgraph/object"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/report"
 )
@@ -21,6 +23,8 @@ type ImpactedOptions struct {
 	File   string
 	TU     string
 	Format string
+	// DumpsOnly answers from the dumps alone, without reading objects.
+	DumpsOnly bool
 }
 
 func newImpactedCmd(s *Streams, runF func(*ImpactedOptions) error) *cobra.Command {
@@ -75,6 +79,8 @@ read, the answer is marked incomplete and the exit status is 1.`,
 	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c or include/linux/percpu-refcount.h)")
 	fl.StringVar(&opts.TU, "tu", "", "keep only translation unit `OBJ` (e.g. mm/oom_kill.o)")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml, json or dot")
+	fl.BoolVar(&opts.DumpsOnly, "dumps-only", false,
+		"answer from the dumps alone: do not read the objects (whether each function exists as a symbol stays unchecked)")
 	_ = cmd.MarkFlagRequired("func")
 	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		out := make([]string, len(report.Formats))
@@ -152,6 +158,9 @@ func runImpacted(opts *ImpactedOptions) error {
 
 	imp := g.Impacted(starts...)
 	res := impactResult(ev, opts, imp, keptUntouched)
+	if !opts.DumpsOnly {
+		addObjectEvidence(ev, res)
+	}
 	for _, p := range res.Problems {
 		fmt.Fprintln(s.Err, problemString(p))
 	}
@@ -159,7 +168,11 @@ func runImpacted(opts *ImpactedOptions) error {
 		return err
 	}
 	if !res.Complete {
-		fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %d problems reading the build; the list may be short\n", len(res.Problems))
+		n := fmt.Sprintf("%d problems", len(res.Problems))
+		if len(res.Problems) == 1 {
+			n = "1 problem"
+		}
+		fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %s reading the build; the list may be short\n", n)
 		return errIncomplete
 	}
 	return nil
@@ -193,8 +206,6 @@ func impactResult(ev *evidence, opts *ImpactedOptions, imp *callgraph.Impact, un
 		Tool:          report.Tool{Name: "klp-audit", Version: version(), Revision: toolRevision()},
 		Inputs:        ev.inputs,
 		Query:         report.Query{Command: "impacted", Function: opts.Func, File: opts.File, TU: opts.TU},
-		Complete:      len(ev.problems) == 0,
-		Problems:      ev.problems,
 	}
 	for _, r := range imp.Nodes {
 		n, _ := g.Node(r.ID)
@@ -238,7 +249,87 @@ func impactResult(ev *evidence, opts *ImpactedOptions, imp *callgraph.Impact, un
 	}
 	res.Summary.Functions = len(res.Entries)
 	res.Summary.TUs = len(tus)
+	res.Complete = len(ev.problems) == 0
+	res.Problems = ev.problems
 	return res
+}
+
+// addObjectEvidence reads the objects of the units in the answer and
+// records, per entry, whether the function exists as a symbol, its
+// binding, cold pieces, folded aliases and callers. An object that cannot
+// be read makes the answer incomplete: which functions a livepatch can
+// replace there is unknown.
+func addObjectEvidence(ev *evidence, res *report.Result) {
+	objs := callgraph.NewObjects(ev.graph, nil)
+	var tus []string
+	seen := map[string]bool{}
+	for _, e := range res.Entries {
+		if !seen[e.TU] {
+			seen[e.TU] = true
+			tus = append(tus, e.TU)
+		}
+	}
+	objs.Prefetch(tus, 0)
+	bad := map[string]bool{}
+	for i := range res.Entries {
+		e := &res.Entries[i]
+		oe := objs.Evidence(callgraph.NodeID{Name: e.Name, TU: e.TU})
+		e.Object = oe.Object
+		switch oe.Emission {
+		case callgraph.Emitted:
+			e.Emitted = "yes"
+			res.Summary.Emitted++
+		case callgraph.NotEmitted:
+			e.Emitted = "no"
+			e.WhyNotEmitted = oe.Why
+		default:
+			e.Emitted = "unknown"
+			e.WhyNotEmitted = oe.Why
+			if !bad[e.TU] {
+				bad[e.TU] = true
+				res.Problems = append(res.Problems, report.Problem{File: oe.Object,
+					Message: "object not read (" + oe.Why + "): which functions of " + e.TU + " a livepatch can replace is unknown"})
+			}
+		}
+		for _, s := range oe.Symbols {
+			e.Symbols = append(e.Symbols, report.Symbol{
+				Name: s.Name, Binding: bindingName(s.Bind), Section: s.Section, Offset: s.Value, Size: s.Size,
+				Cold: s.Cold, Aliases: s.Aliases, Fentry: s.Fentry,
+			})
+		}
+		for _, r := range oe.Callers {
+			e.Callers = append(e.Callers, report.Caller{Name: r.From, How: refKindName(r.Kind), Site: r.Site})
+		}
+	}
+	if len(bad) > 0 {
+		res.Complete = false
+	}
+}
+
+func bindingName(b elf.SymBind) string {
+	switch b {
+	case elf.STB_LOCAL:
+		return "local"
+	case elf.STB_GLOBAL:
+		return "global"
+	case elf.STB_WEAK:
+		return "weak"
+	}
+	return b.String()
+}
+
+func refKindName(k object.RefKind) string {
+	switch k {
+	case object.Call:
+		return "call"
+	case object.TailCall:
+		return "tail call"
+	case object.AddrRef:
+		return "address taken"
+	case object.DataRef:
+		return "data reference"
+	}
+	return "reference"
 }
 
 func stepOf(e callgraph.Edge) report.Step {

@@ -96,7 +96,7 @@ func TestImpactedGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := run(t, dumps, append([]string{"impacted", "--build", "."}, strings.Fields(tt.args)...)...)
+			code, out, errs := run(t, dumps, append([]string{"impacted", "--dumps-only", "--build", "."}, strings.Fields(tt.args)...)...)
 			if code != ExitOK {
 				t.Fatalf("exit %d, stderr:\n%s", code, errs)
 			}
@@ -185,7 +185,7 @@ func TestImpactedIncomplete(t *testing.T) {
 			"Callgraph clone;foo;1;x.c;1;1;baz;3;x.c;9;1;inlining to\n"), 0o644)
 	for _, f := range report.Formats {
 		t.Run(string(f), func(t *testing.T) {
-			code, out, errs := run(t, dir, "impacted", "--build", ".", "--func", "foo", "--format", string(f))
+			code, out, errs := run(t, dir, "impacted", "--dumps-only", "--build", ".", "--func", "foo", "--format", string(f))
 			if code != ExitIncomplete {
 				t.Errorf("exit %d, want %d", code, ExitIncomplete)
 			}
@@ -207,6 +207,30 @@ func TestImpactedIncomplete(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImpactedMissingObject: a dump whose object is missing cannot tell
+// which functions a livepatch can replace: incomplete, exit status 1.
+func TestImpactedMissingObject(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x.c.000i.ipa-clones"), []byte(
+		"Callgraph clone;foo;1;x.c;1;1;bar;2;x.c;5;1;inlining to\n"), 0o644)
+	code, out, errs := run(t, dir, "impacted", "--build", ".", "--func", "foo", "--format", "json")
+	if code != ExitIncomplete {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitIncomplete, errs)
+	}
+	var r report.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Complete || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Message, "object not found") {
+		t.Errorf("complete=%v problems=%+v, want the missing object reported", r.Complete, r.Problems)
+	}
+	for _, e := range r.Entries {
+		if e.Emitted != "unknown" {
+			t.Errorf("%s: emitted %q without an object", e.Name, e.Emitted)
+		}
 	}
 }
 

@@ -63,8 +63,19 @@ func TestKernelImpacted(t *testing.T) {
 			t.Errorf("step %s cites %q, want a line of kernel/bpf/cgroup.c's dump", s.To, s.Evidence)
 		}
 	}
-	if css := find(r, "css_put", "kernel/bpf/cgroup.o"); css == nil || !css.RemovedInDump {
-		t.Errorf("css_put in kernel/bpf/cgroup.o: %+v, want present and removed in dump", css)
+	if css := find(r, "css_put", "kernel/bpf/cgroup.o"); css == nil || !css.RemovedInDump || css.Emitted != "no" {
+		t.Errorf("css_put in kernel/bpf/cgroup.o: %+v, want present, removed in dump and not emitted", css)
+	}
+	// The object decides what a livepatch can replace.
+	if len(e.Symbols) != 1 || e.Emitted != "yes" || e.Symbols[0].Binding != "local" || !e.Symbols[0].Fentry {
+		t.Errorf("cgroup_bpf_release: emitted %q symbols %+v, want one local symbol with an ftrace entry", e.Emitted, e.Symbols)
+	}
+	if cp := find(r, "percpu_ref_put_many.constprop.0", "kernel/bpf/cgroup.o"); cp == nil || cp.Emitted != "no" ||
+		!strings.Contains(cp.WhyNotEmitted, "inlined everywhere") {
+		t.Errorf("percpu_ref_put_many.constprop.0: %+v, want not emitted, inlined everywhere", cp)
+	}
+	if r.Summary.Emitted == 0 || r.Summary.Emitted >= r.Summary.Functions {
+		t.Errorf("%d of %d entries emitted", r.Summary.Emitted, r.Summary.Functions)
 	}
 
 	// --file keeps the copies declared in one header: all of them here.
