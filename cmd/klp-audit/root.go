@@ -49,6 +49,7 @@ answers with the complete set, with the reason for every entry.
 	root.SetErr(s.Err)
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.AddCommand(newImpactedCmd(s, nil))
+	root.AddCommand(newFlagsCmd(s, nil))
 	root.AddCommand(newMapCmd(s, nil))
 	return root
 }
