@@ -28,6 +28,13 @@
 //	                binding, section, cold pieces, folded aliases and ftrace
 //	                entry, and the object call graph's callers
 //	edges           every transformation between entries (the impact graph)
+//	targets         the must-patch set of the safety rules: per function
+//	                its klp_object, unit, object, source, binding, section,
+//	                old_sympos (with --vmlinux), severity, the rule that
+//	                added it (and others that reached it), and the reason
+//	                chain, each step naming its rule and evidence
+//	explained       functions on the chains that are not targets, and why
+//	policy, notes   the policy used, and facts worth knowing
 package report
 
 // SchemaVersion is the version of the YAML/JSON report schema.
@@ -44,6 +51,16 @@ type Result struct {
 	Summary       Summary   `json:"summary" yaml:"summary"`
 	Entries       []Entry   `json:"entries" yaml:"entries"`
 	Edges         []Step    `json:"edges" yaml:"edges"`
+	// Targets is the must-patch set the safety rules computed, and
+	// Explained the functions on their chains that are not targets. Both
+	// are absent when the rules did not run (--no-rules, --dumps-only).
+	Targets   []Target    `json:"targets,omitempty" yaml:"targets,omitempty"`
+	Explained []Explained `json:"explained,omitempty" yaml:"explained,omitempty"`
+	// Policy names the policy the rules ran with.
+	Policy string `json:"policy,omitempty" yaml:"policy,omitempty"`
+	// Notes are facts that do not change the answer but a reader should
+	// know.
+	Notes []string `json:"notes,omitempty" yaml:"notes,omitempty"`
 }
 
 // Tool identifies the klp-audit binary that produced a result.
@@ -85,6 +102,10 @@ type Summary struct {
 	// Emitted counts the entries that exist as symbols: what a livepatch
 	// replaces. Zero when objects were not read (--dumps-only).
 	Emitted int `json:"emitted" yaml:"emitted"`
+	// Must, Review and Ignored count the targets by severity.
+	Must    int `json:"must,omitempty" yaml:"must,omitempty"`
+	Review  int `json:"review,omitempty" yaml:"review,omitempty"`
+	Ignored int `json:"ignored,omitempty" yaml:"ignored,omitempty"`
 }
 
 // Entry is one function that carries the queried function's code.
@@ -169,6 +190,49 @@ type Step struct {
 	// How is "inlined", "constprop", "isra", "part", "simdclone", "copy"
 	// (GCC's "(null)"), or "unknown:SUFFIX".
 	How string `json:"how" yaml:"how"`
-	// Evidence is the dump line that records the step, as dump:line.
+	// Evidence is the dump line that records the step, as dump:line, or
+	// for steps of the rules the object and call site.
 	Evidence string `json:"evidence" yaml:"evidence"`
+	// Rule names the safety rule that took the step: containment for the
+	// dump's transformations, changed-abi, caller-assumptions, icf or
+	// not-patchable for the object call graph's. Empty in the impact
+	// graph (edges).
+	Rule string `json:"rule,omitempty" yaml:"rule,omitempty"`
+}
+
+// Target is a function the livepatch must replace (severity must) or a
+// reviewer must decide on (review): a klp_func.
+type Target struct {
+	Name string `json:"name" yaml:"name"`
+	// KLPObject is the klp_object the function lives in: "vmlinux" or the
+	// module's name, when known.
+	KLPObject  string `json:"klp_object,omitempty" yaml:"klp_object,omitempty"`
+	TU         string `json:"translation_unit" yaml:"translation_unit"`
+	Object     string `json:"object" yaml:"object"`
+	SourceFile string `json:"source_file,omitempty" yaml:"source_file,omitempty"`
+	SourceLine int    `json:"source_line,omitempty" yaml:"source_line,omitempty"`
+	Binding    string `json:"binding" yaml:"binding"`
+	Section    string `json:"section" yaml:"section"`
+	// OldSympos is klp_func.old_sympos: the 1-based position among the
+	// same-named local symbols of the linked vmlinux or module; 0 when the
+	// name is unique there. Omitted when no linked file was given.
+	OldSympos *int   `json:"old_sympos,omitempty" yaml:"old_sympos,omitempty"`
+	Severity  string `json:"severity" yaml:"severity"` // must or review
+	// Rule is the rule that made it a target; Also the others that did.
+	Rule string   `json:"rule" yaml:"rule"`
+	Also []string `json:"also,omitempty" yaml:"also,omitempty"`
+	Note string   `json:"note,omitempty" yaml:"note,omitempty"`
+	// Chain leads from a changed function to this one.
+	Chain []Step `json:"chain" yaml:"chain"`
+	// IgnoredBecause is the policy's justification when the policy
+	// ignores this target; it is then not counted as one.
+	IgnoredBecause string `json:"ignored_because,omitempty" yaml:"ignored_because,omitempty"`
+}
+
+// Explained is a function on a reason chain that is not a target, and why.
+type Explained struct {
+	Name string `json:"name" yaml:"name"`
+	TU   string `json:"translation_unit" yaml:"translation_unit"`
+	Rule string `json:"rule" yaml:"rule"`
+	Why  string `json:"why" yaml:"why"`
 }

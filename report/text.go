@@ -29,8 +29,94 @@ func renderText(w io.Writer, r *Result) error {
 		writeTree(&b, entries[start:end])
 		start = end
 	}
+	writeTargets(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTargets writes the must-patch set of the safety rules: per
+// klp_object and translation unit, each function with its severity, rule,
+// binding and the last step of its reason; then the functions the policy
+// ignored, and the notes.
+func writeTargets(b *strings.Builder, r *Result) {
+	if r.Targets == nil && r.Explained == nil && r.Policy == "" {
+		return
+	}
+	var must, review, ignored []Target
+	for _, t := range r.Targets {
+		switch {
+		case t.IgnoredBecause != "":
+			ignored = append(ignored, t)
+		case t.Severity == "review":
+			review = append(review, t)
+		default:
+			must = append(must, t)
+		}
+	}
+	fmt.Fprintf(b, "\nThe livepatch must replace %s", plural(len(must), "function", "functions"))
+	if len(review) > 0 {
+		fmt.Fprintf(b, ", and a reviewer decide on %d more", len(review))
+	}
+	if r.Policy != "" {
+		fmt.Fprintf(b, " (policy: %s)", clean(r.Policy))
+	}
+	b.WriteString(":\n")
+	writeTargetGroup(b, must)
+	if len(review) > 0 {
+		b.WriteString("\nReview:\n")
+		writeTargetGroup(b, review)
+	}
+	if len(ignored) > 0 {
+		b.WriteString("\nIgnored by the policy:\n")
+		for _, t := range ignored {
+			fmt.Fprintf(b, "  %s (%s): %s\n", displayName(t.Name), clean(tuName(t.TU)), clean(t.IgnoredBecause))
+		}
+	}
+	if len(r.Explained) > 0 {
+		b.WriteString("\nNot targets:\n")
+		for _, e := range r.Explained {
+			fmt.Fprintf(b, "  %s (%s): %s\n", displayName(e.Name), clean(tuName(e.TU)), clean(e.Why))
+		}
+	}
+	for _, n := range r.Notes {
+		b.WriteString("\nnote: " + clean(n) + "\n")
+	}
+}
+
+func writeTargetGroup(b *strings.Builder, ts []Target) {
+	sort.SliceStable(ts, func(i, j int) bool {
+		if ts[i].KLPObject != ts[j].KLPObject {
+			return ts[i].KLPObject < ts[j].KLPObject
+		}
+		if ts[i].TU != ts[j].TU {
+			return ts[i].TU < ts[j].TU
+		}
+		return ts[i].Name < ts[j].Name
+	})
+	group := ""
+	for _, t := range ts {
+		g := clean(tuName(t.TU))
+		if t.KLPObject != "" {
+			g = clean(t.KLPObject) + "  " + g
+		}
+		if g != group {
+			b.WriteString("  " + g + "\n")
+			group = g
+		}
+		line := "    " + displayName(t.Name) + "  [" + clean(t.Binding)
+		if t.OldSympos != nil {
+			line += fmt.Sprintf(", old_sympos %d", *t.OldSympos)
+		}
+		line += "]  " + clean(t.Rule)
+		if len(t.Chain) > 0 {
+			last := t.Chain[len(t.Chain)-1]
+			line += ": " + clean(last.How) + " " + displayName(last.From)
+		}
+		if t.Note != "" {
+			line += "  (" + clean(t.Note) + ")"
+		}
+		b.WriteString(line + "\n")
+	}
 }
 
 // writeHeadline writes e.g.

@@ -13,6 +13,7 @@ import (
 	"github.com/klp-audit/klp-audit/callgraph/object"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/report"
+	"github.com/klp-audit/klp-audit/rules"
 )
 
 // ImpactedOptions are the inputs of "klp-audit impacted".
@@ -25,6 +26,10 @@ type ImpactedOptions struct {
 	Format string
 	// DumpsOnly answers from the dumps alone, without reading objects.
 	DumpsOnly bool
+	// NoRules skips the safety rules: only the functions holding the code.
+	NoRules bool
+	// Policy is a policy file replacing the default one.
+	Policy string
 }
 
 func newImpactedCmd(s *Streams, runF func(*ImpactedOptions) error) *cobra.Command {
@@ -80,7 +85,10 @@ read, the answer is marked incomplete and the exit status is 1.`,
 	fl.StringVar(&opts.TU, "tu", "", "keep only translation unit `OBJ` (e.g. mm/oom_kill.o)")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml, json or dot")
 	fl.BoolVar(&opts.DumpsOnly, "dumps-only", false,
-		"answer from the dumps alone: do not read the objects (whether each function exists as a symbol stays unchecked)")
+		"answer from the dumps alone: do not read the objects (whether each function exists as a symbol stays unchecked; no safety rules)")
+	fl.BoolVar(&opts.NoRules, "no-rules", false, "list the functions holding the code only, without the safety rules' must-patch set")
+	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) replacing the default one (klp-audit policy prints it)")
+	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	_ = cmd.MarkFlagRequired("func")
 	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		out := make([]string, len(report.Formats))
@@ -96,6 +104,12 @@ func runImpacted(opts *ImpactedOptions) error {
 	format, err := report.ParseFormat(opts.Format)
 	if err != nil {
 		return err
+	}
+	policy := rules.DefaultPolicy()
+	if opts.Policy != "" {
+		if policy, err = rules.LoadPolicy(opts.Policy); err != nil {
+			return inputErrorf("%v", err)
+		}
 	}
 	ev, err := loadEvidence(&opts.EvidenceOptions)
 	if err != nil {
@@ -159,7 +173,16 @@ func runImpacted(opts *ImpactedOptions) error {
 	imp := g.Impacted(starts...)
 	res := impactResult(ev, opts, imp, keptUntouched)
 	if !opts.DumpsOnly {
-		addObjectEvidence(ev, res)
+		objs := callgraph.NewObjects(g, nil)
+		addObjectEvidence(objs, res)
+		if !opts.NoRules {
+			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy}
+			changed := append([]callgraph.NodeID(nil), starts...)
+			for _, tu := range keptUntouched {
+				changed = append(changed, callgraph.NodeID{Name: opts.Func, TU: tu})
+			}
+			addRules(res, eng.Run(changed), policy, newKLPObjects(opts.Builds))
+		}
 	}
 	for _, p := range res.Problems {
 		fmt.Fprintln(s.Err, problemString(p))
@@ -259,8 +282,7 @@ func impactResult(ev *evidence, opts *ImpactedOptions, imp *callgraph.Impact, un
 // binding, cold pieces, folded aliases and callers. An object that cannot
 // be read makes the answer incomplete: which functions a livepatch can
 // replace there is unknown.
-func addObjectEvidence(ev *evidence, res *report.Result) {
-	objs := callgraph.NewObjects(ev.graph, nil)
+func addObjectEvidence(objs *callgraph.Objects, res *report.Result) {
 	var tus []string
 	seen := map[string]bool{}
 	for _, e := range res.Entries {
@@ -302,6 +324,57 @@ func addObjectEvidence(ev *evidence, res *report.Result) {
 		}
 	}
 	if len(bad) > 0 {
+		res.Complete = false
+	}
+}
+
+// addRules records the safety rules' answer in the report.
+func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *klpObjects) {
+	res.Policy = p.Source
+	res.Targets = []report.Target{}
+	for _, t := range rr.Targets {
+		rt := report.Target{
+			Name: t.ID.Name, TU: t.ID.TU, Object: t.Object, KLPObject: klp.of(t.Object),
+			Binding: bindingName(t.Symbol.Bind), Section: t.Symbol.Section,
+			Severity: string(t.Severity), Rule: t.Rule, Also: t.Also, Note: t.Note,
+			Chain: []report.Step{},
+		}
+		for _, st := range t.Chain {
+			rt.Chain = append(rt.Chain, report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule})
+		}
+		for _, e := range res.Entries {
+			if e.Name == t.ID.Name && e.TU == t.ID.TU {
+				rt.SourceFile, rt.SourceLine = e.SourceFile, e.SourceLine
+			}
+		}
+		switch {
+		case t.Ignored != nil:
+			rt.IgnoredBecause = t.Ignored.Justification
+			res.Summary.Ignored++
+		case t.Severity == rules.Review:
+			res.Summary.Review++
+		default:
+			res.Summary.Must++
+		}
+		res.Targets = append(res.Targets, rt)
+	}
+	for _, e := range rr.Explained {
+		res.Explained = append(res.Explained, report.Explained{Name: e.ID.Name, TU: e.ID.TU, Rule: e.Rule, Why: e.Why})
+	}
+	res.Notes = rr.Notes
+	unread := map[string]bool{}
+	for _, pr := range res.Problems {
+		if strings.Contains(pr.Message, "object not read") {
+			unread[pr.File] = true
+		}
+	}
+	for _, pr := range rr.Problems {
+		if unread[pr.File] && strings.Contains(pr.Msg, "object not read") {
+			continue // already reported with the entries
+		}
+		res.Problems = append(res.Problems, report.Problem{File: pr.File, Message: pr.Msg})
+	}
+	if len(rr.Problems) > 0 {
 		res.Complete = false
 	}
 }

@@ -14,7 +14,7 @@ import (
 func kernelImpacted(t *testing.T, args ...string) *report.Result {
 	t.Helper()
 	tree := fixture.KernelTree(t)
-	code, out, errs := run(t, tree, append([]string{"impacted", "--build", ".", "--format", "json"}, args...)...)
+	code, out, errs := run(t, tree, append([]string{"impacted", "--no-rules", "--build", ".", "--format", "json"}, args...)...)
 	if code != ExitOK {
 		t.Fatalf("impacted %v: exit %d\n%s", args, code, errs)
 	}
@@ -107,7 +107,7 @@ func TestKernelDumpsFrom(t *testing.T) {
 	})
 	lf := filepath.Join(t.TempDir(), "dumps.txt")
 	os.WriteFile(lf, []byte("# mm dumps\n"+strings.Join(list, "\n")+"\n"), 0o644)
-	code, out, errs := run(t, tree, "impacted", "--dumps-from", lf, "--func", "should_skip_region", "--format", "json")
+	code, out, errs := run(t, tree, "impacted", "--no-rules", "--dumps-from", lf, "--func", "should_skip_region", "--format", "json")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -118,5 +118,55 @@ func TestKernelDumpsFrom(t *testing.T) {
 	}
 	if e := find(&r, "should_skip_region", "mm/memblock.o"); e == nil {
 		t.Errorf("should_skip_region (mm/memblock.o) missing: %+v", r.Entries)
+	}
+}
+
+// TestKernelRules runs the safety rules on DOMAIN.md's real case: making
+// should_skip_region (mm/memblock.c) impure changes its callers
+// __next_mem_range and __next_mem_range_rev, which only call it.
+func TestKernelRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	tree := fixture.KernelTree(t)
+	code, out, errs := run(t, tree, "impacted", "--build", ".", "--func", "should_skip_region", "--format", "json")
+	var r report.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	target := map[string]report.Target{}
+	for _, tg := range r.Targets {
+		target[tg.Name] = tg
+	}
+	if tg, ok := target["should_skip_region"]; !ok || tg.Rule != "containment" || tg.KLPObject != "vmlinux" || tg.Severity != "must" {
+		t.Errorf("should_skip_region: %+v, want a must target of vmlinux by containment", tg)
+	}
+	if tg, ok := target["__next_mem_range"]; !ok || tg.Rule != "caller-assumptions" || !strings.Contains(tg.Note, "ipa-pure-const") {
+		t.Errorf("__next_mem_range: %+v, want a target through caller assumptions naming ipa-pure-const", tg)
+	}
+	// The kernel is built with -pg: IPA-RA is off, so it is not named.
+	if strings.Contains(target["__next_mem_range"].Note, "ipa-ra") {
+		t.Errorf("ipa-ra named although -pg turns it off: %s", target["__next_mem_range"].Note)
+	}
+	// __next_mem_range_rev has no ftrace entry (__init_memblock is notrace
+	// meminit code): it is explained, and its callers are followed.
+	var rev *report.Explained
+	for i := range r.Explained {
+		if r.Explained[i].Name == "__next_mem_range_rev" {
+			rev = &r.Explained[i]
+		}
+	}
+	if rev == nil || rev.Rule != "not-patchable" {
+		t.Errorf("__next_mem_range_rev explained as %+v, want not-patchable", rev)
+	}
+	// kernel/ and mm/ alone miss the callers in arch/: the answer must say
+	// it is incomplete, never pass as safe.
+	if code != ExitIncomplete || r.Complete {
+		t.Errorf("exit %d complete=%v on a partial kernel build; want incomplete", code, r.Complete)
+	}
+	for _, p := range r.Problems {
+		if !strings.Contains(p.Message, "no direct caller") {
+			t.Errorf("unexpected problem: %s", p.Message)
+		}
 	}
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// klpObjects says which klp_object each object file belongs to: "vmlinux"
+// or a module's name. kbuild writes, for every module foo, a foo.mod file
+// beside its objects listing them; an object of a kernel tree that no
+// .mod file lists is built into vmlinux. Outside a kernel tree (no .config
+// at a build directory's top) the answer is unknown: "".
+type klpObjects struct {
+	mu      sync.Mutex
+	roots   []string
+	kernel  map[string]bool              // build root -> is a kernel tree
+	modules map[string]map[string]string // dir -> object base name -> module
+}
+
+func newKLPObjects(roots []string) *klpObjects {
+	return &klpObjects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}}
+}
+
+// of returns the klp_object name of object path obj.
+func (k *klpObjects) of(obj string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	root := ""
+	for _, r := range k.roots {
+		if rel, err := filepath.Rel(r, obj); err == nil && !strings.HasPrefix(rel, "..") {
+			root = r
+			break
+		}
+	}
+	if root == "" {
+		return ""
+	}
+	isKernel, ok := k.kernel[root]
+	if !ok {
+		_, err := os.Stat(filepath.Join(root, ".config"))
+		_, err2 := os.Stat(filepath.Join(root, "Kbuild"))
+		isKernel = err == nil && err2 == nil
+		k.kernel[root] = isKernel
+	}
+	if !isKernel {
+		return ""
+	}
+	dir := filepath.Dir(obj)
+	mods, ok := k.modules[dir]
+	if !ok {
+		mods = map[string]string{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			name, isMod := strings.CutSuffix(e.Name(), ".mod")
+			if !isMod {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				mods[filepath.Base(f)] = strings.ReplaceAll(name, "-", "_")
+			}
+		}
+		k.modules[dir] = mods
+	}
+	if m, ok := mods[filepath.Base(obj)]; ok {
+		return m
+	}
+	return "vmlinux"
+}

@@ -1,0 +1,432 @@
+package rules
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
+	"github.com/klp-audit/klp-audit/callgraph/object"
+)
+
+// Step is one hop of a reason chain: To holds, calls or shares the code of
+// From, as Rule says.
+type Step struct {
+	From, To string
+	TU       string
+	// Rule is the rule that took the step; How says what happened
+	// ("inlined", "constprop", "calls", "same body as", ...).
+	Rule, How string
+	// Evidence cites the proof: a dump line, or a call site in an object.
+	Evidence string
+}
+
+// Target is a function the livepatch must replace (or a reviewer decide
+// on): an emitted symbol of an object.
+type Target struct {
+	ID       callgraph.NodeID
+	Symbol   object.Func // the symbol in the object
+	Object   string      // the object file
+	Rule     string      // the rule that first made it a target
+	Severity Severity
+	// Chain leads from a changed function to this one.
+	Chain []Step
+	// Also lists the other rules that reached it.
+	Also []string
+	// Note adds what the rule found (the IPA passes, the aliases).
+	Note string
+	// Ignored is set when the policy drops the target; it is then
+	// reported apart, with the justification.
+	Ignored *Ignore
+}
+
+// Explained is a function in the chain that is not a target, and why: it
+// has no symbol (inlined everywhere, replaced by clones), or it cannot be
+// replaced directly and its callers are targets instead.
+type Explained struct {
+	ID     callgraph.NodeID
+	Rule   string
+	Why    string
+	Chain  []Step
+	Object string
+}
+
+// Problem is missing evidence: it makes the result incomplete.
+type Problem struct {
+	File, Msg string
+}
+
+// Result is the rules' answer.
+type Result struct {
+	Targets   []*Target
+	Explained []Explained
+	Problems  []Problem
+	// Notes are facts that do not change the answer but a reader should
+	// know (a unit built without ftrace entries, say).
+	Notes []string
+}
+
+// Complete reports whether no evidence was missing.
+func (r *Result) Complete() bool { return len(r.Problems) == 0 }
+
+// Engine applies the rules to a build's evidence.
+type Engine struct {
+	Graph   *callgraph.Graph
+	Objects *callgraph.Objects
+	Policy  *Policy
+	// Flags returns the compile flags of a unit; nil reads them from the
+	// unit's object with dwarfinfo.Producers.
+	Flags func(tu string) ([]dwarfinfo.Flags, error)
+
+	flagsMu    sync.Mutex
+	flagsCache map[string]flagsEntry
+}
+
+type flagsEntry struct {
+	f   []dwarfinfo.Flags
+	err error
+}
+
+// run is the state of one Run.
+type run struct {
+	e        *Engine
+	res      *Result
+	targets  map[callgraph.NodeID]*Target
+	explain  map[callgraph.NodeID]bool
+	queue    []*Target
+	problems map[string]bool
+	notes    map[string]bool
+	// ftraceBuild caches livepatchableBuild.
+	ftraceBuild *bool
+	// extCalls caches externalCalls.
+	extCalls map[string][]caller
+}
+
+// Run computes the must-patch set for the changed functions.
+func (e *Engine) Run(changed []callgraph.NodeID) *Result {
+	if e.Policy == nil {
+		e.Policy = DefaultPolicy()
+	}
+	r := &run{e: e, res: &Result{}, targets: map[callgraph.NodeID]*Target{},
+		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}}
+	r.containment(changed)
+	for len(r.queue) > 0 {
+		t := r.queue[0]
+		r.queue = r.queue[1:]
+		r.changedABI(t)
+		r.notPatchable(t)
+		r.icf(t)
+		r.callerAssumptions(t)
+	}
+	r.finish()
+	return r.res
+}
+
+// containment seeds the targets: every emitted function holding the code
+// of a changed one.
+func (r *run) containment(changed []callgraph.NodeID) {
+	g := r.e.Graph
+	var starts []callgraph.NodeID
+	for _, id := range changed {
+		if _, ok := g.Node(id); ok {
+			starts = append(starts, id)
+			continue
+		}
+		// No dump line names it in its unit: it holds only its own code.
+		r.consider(id, nil, Containment, "", "")
+	}
+	if r.e.Policy.severity(Containment) == Off {
+		r.note("containment is off in the policy: the functions holding the changed code are not listed")
+		return
+	}
+	imp := g.Impacted(starts...)
+	for _, n := range imp.Nodes {
+		var chain []Step
+		for _, ed := range n.Chain {
+			chain = append(chain, Step{
+				From: ed.From.Name, To: ed.To.Name, TU: ed.From.TU, Rule: Containment,
+				How: callgraph.KindName(ed.Kind, ed.Unknown), Evidence: ed.Evidence.String(),
+			})
+		}
+		r.consider(n.ID, chain, Containment, "", "")
+	}
+}
+
+// consider makes id a target if its object has it, else explains it.
+func (r *run) consider(id callgraph.NodeID, chain []Step, rule, note string, sev Severity) {
+	if t, ok := r.targets[id]; ok {
+		if t.Rule != rule && !contains(t.Also, rule) {
+			t.Also = append(t.Also, rule)
+		}
+		return
+	}
+	// A function already explained (not emitted, or replaced through its
+	// callers) stays explained: deciding it again would loop on recursion.
+	if r.explain[id] {
+		return
+	}
+	ev := r.e.Objects.Evidence(id)
+	switch ev.Emission {
+	case callgraph.EmissionUnknown:
+		r.problem(ev.Object, fmt.Sprintf("%s: object not read (%s): which functions of %s a livepatch must replace is unknown",
+			FailClosed, ev.Why, id.TU))
+		return
+	case callgraph.NotEmitted:
+		r.explained(id, rule, "not emitted: "+ev.Why+"; replaced through the functions holding its code", chain, ev.Object)
+		return
+	}
+	for _, sym := range ev.Symbols {
+		tid := id
+		if sym.Name != id.Name {
+			tid = callgraph.NodeID{Name: sym.Name, TU: id.TU}
+		}
+		if _, ok := r.targets[tid]; ok || r.explain[tid] {
+			continue
+		}
+		if sev == "" {
+			sev = r.e.Policy.severity(rule)
+		}
+		t := &Target{ID: tid, Symbol: sym, Object: ev.Object, Rule: rule, Severity: sev, Chain: chain, Note: note}
+		r.targets[tid] = t
+		r.queue = append(r.queue, t)
+	}
+}
+
+func (r *run) explained(id callgraph.NodeID, rule, why string, chain []Step, obj string) {
+	if r.explain[id] {
+		return
+	}
+	r.explain[id] = true
+	r.res.Explained = append(r.res.Explained, Explained{ID: id, Rule: rule, Why: why, Chain: chain, Object: obj})
+}
+
+func (r *run) problem(file, msg string) {
+	if r.problems[msg] {
+		return
+	}
+	r.problems[msg] = true
+	r.res.Problems = append(r.res.Problems, Problem{File: file, Msg: msg})
+}
+
+func (r *run) note(msg string) {
+	if !r.notes[msg] {
+		r.notes[msg] = true
+		r.res.Notes = append(r.res.Notes, msg)
+	}
+}
+
+// demote turns target t into an explained function whose callers are
+// replaced instead.
+func (r *run) demote(t *Target, rule, why string) {
+	delete(r.targets, t.ID)
+	r.explained(t.ID, rule, why, t.Chain, t.Object)
+}
+
+// caller is a direct call or tail call of a target, in some unit.
+type caller struct {
+	tu  string
+	ref object.Ref
+}
+
+// callers returns the direct callers of t: calls and tail calls (a
+// function whose address is only stored is not a caller) in its own
+// object, and, when crossTU is set and t is a global or weak symbol, the
+// calls to it from every other object of the build.
+func (r *run) callers(t *Target, crossTU bool) []caller {
+	f, err := r.e.Objects.File(t.ID.TU)
+	if err != nil {
+		return nil
+	}
+	var out []caller
+	for _, ref := range f.RefsTo(r.funcIn(f, t)) {
+		if ref.Kind == object.Call || ref.Kind == object.TailCall {
+			if ref.From == t.Symbol.Name || ref.From == t.Symbol.ColdOf {
+				continue // recursion, or a cold piece jumping back
+			}
+			out = append(out, caller{t.ID.TU, ref})
+		}
+	}
+	if crossTU && t.Symbol.Bind != elf.STB_LOCAL {
+		for _, c := range r.externalCalls()[t.Symbol.Name] {
+			if c.tu != t.ID.TU {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// pointerUse describes how t is reached when no call reaches it: where its
+// address is taken or stored.
+func (r *run) pointerUse(t *Target) string {
+	f, err := r.e.Objects.File(t.ID.TU)
+	if err != nil {
+		return ""
+	}
+	var at []string
+	for _, ref := range f.RefsTo(r.funcIn(f, t)) {
+		if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && !contains(at, ref.From) {
+			at = append(at, ref.From)
+		}
+	}
+	if len(at) == 0 {
+		return " in the objects read"
+	}
+	return "; it is called through a pointer (address taken in " + joinSorted(at) + ")"
+}
+
+// externalCalls indexes, over every object of the build, the calls to
+// symbols the object does not define, by the called name. Built once, on
+// first need.
+func (r *run) externalCalls() map[string][]caller {
+	if r.extCalls != nil {
+		return r.extCalls
+	}
+	r.extCalls = map[string][]caller{}
+	var tus []string
+	for _, tu := range r.e.Graph.TUs() {
+		if tu.HasObject {
+			tus = append(tus, tu.Name)
+		}
+	}
+	r.e.Objects.Prefetch(tus, 0)
+	r.note(fmt.Sprintf("callers of global functions were searched in the %d objects read; objects not built or not given (other directories, modules) were not searched", len(tus)))
+	for _, tu := range tus {
+		f, err := r.e.Objects.File(tu)
+		if err != nil {
+			continue // reported when a target of that unit needs it
+		}
+		for _, ref := range f.Refs {
+			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {
+				r.extCalls[ref.To] = append(r.extCalls[ref.To], caller{tu, ref})
+			}
+		}
+	}
+	return r.extCalls
+}
+
+// funcIn finds t's symbol in f.
+func (r *run) funcIn(f *object.File, t *Target) *object.Func {
+	for _, fn := range f.Lookup(t.Symbol.Name) {
+		if fn.Value == t.Symbol.Value && fn.Shndx == t.Symbol.Shndx {
+			return fn
+		}
+	}
+	return nil
+}
+
+// addCallers makes the callers of t targets under rule.
+// addCallers makes the callers of t targets under rule; crossTU extends
+// the search to other objects for a global t.
+func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossTU bool) int {
+	n := 0
+	for _, c := range r.callers(t, crossTU) {
+		if c.ref.From == "" {
+			continue
+		}
+		obj := t.Object
+		if tu, ok := r.e.Graph.TU(c.tu); ok {
+			obj = tu.Object
+		}
+		step := Step{From: t.ID.Name, To: c.ref.From, TU: c.tu, Rule: rule, How: how,
+			Evidence: fmt.Sprintf("%s: call site %s+%#x", obj, c.ref.From, c.ref.Site)}
+		chain := append(append([]Step(nil), t.Chain...), step)
+		r.consider(callgraph.NodeID{Name: c.ref.From, TU: c.tu}, chain, rule, note, sev)
+		n++
+	}
+	return n
+}
+
+// finish sorts the answer and applies the ignore list.
+func (r *run) finish() {
+	for _, t := range r.targets {
+		if ig := r.e.Policy.ignored(t.ID.Name, t.ID.TU, t.Rule); ig != nil {
+			t.Ignored = ig
+		}
+		r.res.Targets = append(r.res.Targets, t)
+	}
+	sort.Slice(r.res.Targets, func(i, j int) bool {
+		a, b := r.res.Targets[i], r.res.Targets[j]
+		if a.ID.TU != b.ID.TU {
+			return a.ID.TU < b.ID.TU
+		}
+		if len(a.Chain) != len(b.Chain) {
+			return len(a.Chain) < len(b.Chain)
+		}
+		return a.ID.Name < b.ID.Name
+	})
+	sort.Slice(r.res.Explained, func(i, j int) bool {
+		a, b := r.res.Explained[i], r.res.Explained[j]
+		if a.ID.TU != b.ID.TU {
+			return a.ID.TU < b.ID.TU
+		}
+		return a.ID.Name < b.ID.Name
+	})
+	sort.Strings(r.res.Notes)
+}
+
+// flags returns the compile flags of unit tu, cached.
+func (e *Engine) flags(tu string) ([]dwarfinfo.Flags, error) {
+	e.flagsMu.Lock()
+	defer e.flagsMu.Unlock()
+	if e.flagsCache == nil {
+		e.flagsCache = map[string]flagsEntry{}
+	}
+	if c, ok := e.flagsCache[tu]; ok {
+		return c.f, c.err
+	}
+	var fl []dwarfinfo.Flags
+	var err error
+	if e.Flags != nil {
+		fl, err = e.Flags(tu)
+	} else {
+		t, _ := e.Graph.TU(tu)
+		obj := t.Object
+		if obj == "" {
+			obj = tu
+		}
+		var units []dwarfinfo.Unit
+		units, err = dwarfinfo.Producers(obj)
+		for _, u := range units {
+			fl = append(fl, u.Flags)
+		}
+		if err == nil && len(fl) == 0 {
+			err = fmt.Errorf("%s: no compile unit with a producer", obj)
+		}
+	}
+	e.flagsCache[tu] = flagsEntry{fl, err}
+	return fl, err
+}
+
+// liveAnalyses returns which analyses were live in unit tu (over all its
+// compile units: any live counts), and whether the unit has ftrace
+// entries (compiled with -pg/-mfentry or -fpatchable-function-entry).
+func (r *run) liveAnalyses(tu string) (live map[string]string, ftrace bool, ok bool) {
+	fl, err := r.e.flags(tu)
+	if err != nil {
+		r.problem(tu, fmt.Sprintf("%s: compile flags of %s unknown (%v): which IPA analyses callers rely on cannot be told", FailClosed, tu, err))
+		return nil, false, false
+	}
+	live = map[string]string{}
+	for _, f := range fl {
+		for _, a := range f.Analyses() {
+			if a.Live {
+				live[a.Name] = a.Why
+			}
+		}
+		if f.Ftrace() != "none" && f.Ftrace() != "" {
+			ftrace = true
+		}
+	}
+	return live, ftrace, true
+}
+
+func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+func joinSorted(xs []string) string {
+	sort.Strings(xs)
+	return strings.Join(xs, ", ")
+}

@@ -1,0 +1,81 @@
+package rules
+
+import (
+	"strings"
+)
+
+// noPatchSections hold code a livepatch cannot redirect: noinstr/entry
+// code must not be traced.
+var noPatchSections = []string{".noinstr.text", ".entry.text"}
+
+// bootSections hold code that has run (or will never run) by the time a
+// livepatch loads: init code is freed after boot, exit code of built-in
+// code never runs. A livepatch can neither replace it nor needs to; its
+// callers are boot code too. (.meminit.text is not: with memory hotplug
+// the kernel keeps it, and it runs at any time.)
+var bootSections = []string{".init.text", ".exit.text", ".head.text"}
+
+// notPatchable: kernel livepatching redirects a function through its
+// ftrace entry (the __fentry__ call at its start). A function without one
+// (kernel "inline" implies notrace, noinstr, a unit built without -pg), or
+// in a section that is not ordinary text, cannot be replaced: its callers
+// are replaced instead, transitively, until patchable ones.
+func (r *run) notPatchable(t *Target) {
+	if r.e.Policy.severity(NotPatchable) == Off || r.targets[t.ID] != t {
+		return
+	}
+	for _, s := range bootSections {
+		if strings.HasPrefix(t.Symbol.Section, s) {
+			r.demote(t, NotPatchable, "boot code in "+t.Symbol.Section+": it has run before a livepatch loads, so it is neither replaced nor followed to its callers; a fix there needs a reboot or a different mechanism")
+			return
+		}
+	}
+	why := ""
+	for _, s := range noPatchSections {
+		if strings.HasPrefix(t.Symbol.Section, s) {
+			why = "in " + t.Symbol.Section
+		}
+	}
+	if why == "" && !t.Symbol.Fentry {
+		if !r.livepatchableBuild() {
+			r.note("no unit of the build has ftrace entries (-pg -mfentry or -fpatchable-function-entry): not a kernel livepatch build, so patchability (" + NotPatchable + ") was not checked")
+			return
+		}
+		why = "no ftrace entry (__fentry__ call at its start): notrace, kernel inline kept out of line, or a unit built without -pg"
+	}
+	if why == "" {
+		return
+	}
+	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
+	if r.addCallers(t, NotPatchable, "called by", "", "", true) == 0 {
+		r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
+	}
+}
+
+// livepatchableBuild reports whether any unit of the build was compiled
+// with ftrace entries. Units are checked in order until one is found.
+func (r *run) livepatchableBuild() bool {
+	if r.ftraceBuild != nil {
+		return *r.ftraceBuild
+	}
+	found := false
+	for _, tu := range r.e.Graph.TUs() {
+		if !tu.HasObject {
+			continue
+		}
+		fl, err := r.e.flags(tu.Name)
+		if err != nil {
+			continue
+		}
+		for _, f := range fl {
+			if f.Ftrace() != "none" {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+	}
+	r.ftraceBuild = &found
+	return found
+}

@@ -1,0 +1,292 @@
+package rules
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultPolicy []byte
+
+// DefaultPolicyYAML returns the shipped policy text.
+func DefaultPolicyYAML() []byte { return append([]byte(nil), defaultPolicy...) }
+
+// Severity says how sure a finding is.
+type Severity string
+
+// Severities.
+const (
+	Must   Severity = "must"   // the livepatch must replace the function
+	Review Severity = "review" // a person decides
+	Off    Severity = "off"    // the rule or pass does not run
+)
+
+// Rule IDs.
+const (
+	Containment       = "containment"
+	ChangedABI        = "changed-abi"
+	CallerAssumptions = "caller-assumptions"
+	ICF               = "icf"
+	NotPatchable      = "not-patchable"
+	FailClosed        = "fail-closed"
+)
+
+// RuleIDs lists the rules a policy may configure.
+var RuleIDs = []string{Containment, ChangedABI, CallerAssumptions, ICF, NotPatchable}
+
+// Policy tunes the rules.
+type Policy struct {
+	Rules  map[string]RulePolicy `yaml:"rules"`
+	Ignore []Ignore              `yaml:"ignore"`
+	// Source names where the policy came from, for messages.
+	Source string `yaml:"-"`
+}
+
+// RulePolicy is one rule's settings.
+type RulePolicy struct {
+	Severity Severity `yaml:"severity"`
+	// AuthorSuppliesCloneABI (changed-abi only): the author replaces
+	// clones with functions of the clones' own ABI.
+	AuthorSuppliesCloneABI bool `yaml:"author-supplies-clone-abi"`
+	// Passes (caller-assumptions only): severity per IPA analysis.
+	Passes map[string]Severity `yaml:"passes"`
+}
+
+// Ignore drops a function from the answer, for a stated reason.
+type Ignore struct {
+	Function      string `yaml:"function"`
+	TU            string `yaml:"translation-unit"`
+	Rule          string `yaml:"rule"`
+	Justification string `yaml:"justification"`
+}
+
+// PolicyError is a policy problem at a position of the policy file.
+type PolicyError struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e *PolicyError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// DefaultPolicy returns the shipped policy.
+func DefaultPolicy() *Policy {
+	p, err := ParsePolicy(defaultPolicy, "default policy")
+	if err != nil {
+		panic("rules: embedded default.yaml: " + err.Error()) // a build-time invariant
+	}
+	return p
+}
+
+// LoadPolicy reads a policy file. Settings it leaves out keep the default.
+func LoadPolicy(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return ParsePolicy(b, path)
+}
+
+// ParsePolicy parses policy YAML named file in messages. Unknown keys,
+// unknown rules, passes or severities, and ignore entries without a
+// justification are errors naming the file, line and column.
+func ParsePolicy(b []byte, file string) (*Policy, error) {
+	var p Policy
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(b, &root)
+	pos := func(path ...string) (int, int) { return find(&root, path...) }
+	p.Source = file
+	base := map[string]RulePolicy{}
+	if file != "default policy" {
+		base = DefaultPolicy().Rules
+	}
+	merged := map[string]RulePolicy{}
+	for id, rp := range base {
+		merged[id] = rp
+	}
+	for id, rp := range p.Rules {
+		if !contains(RuleIDs, id) {
+			l, c := pos("rules", id)
+			return nil, &PolicyError{file, l, c, fmt.Sprintf("unknown rule %q, want one of %s", id, strings.Join(RuleIDs, ", "))}
+		}
+		if rp.Severity == "" {
+			rp.Severity = merged[id].Severity
+		}
+		if !validSeverity(rp.Severity) {
+			l, c := pos("rules", id, "severity")
+			return nil, &PolicyError{file, l, c, fmt.Sprintf("rule %s: unknown severity %q, want must, review or off", id, rp.Severity)}
+		}
+		if rp.Passes != nil && id != CallerAssumptions {
+			l, c := pos("rules", id, "passes")
+			return nil, &PolicyError{file, l, c, "passes apply to caller-assumptions only"}
+		}
+		if rp.AuthorSuppliesCloneABI && id != ChangedABI {
+			l, c := pos("rules", id, "author-supplies-clone-abi")
+			return nil, &PolicyError{file, l, c, "author-supplies-clone-abi applies to changed-abi only"}
+		}
+		for pass, sev := range rp.Passes {
+			if !contains(CallerPasses, pass) {
+				l, c := pos("rules", id, "passes", pass)
+				return nil, &PolicyError{file, l, c, fmt.Sprintf("unknown IPA pass %q, want one of %s", pass, strings.Join(CallerPasses, ", "))}
+			}
+			if !validSeverity(sev) {
+				l, c := pos("rules", id, "passes", pass)
+				return nil, &PolicyError{file, l, c, fmt.Sprintf("pass %s: unknown severity %q, want must, review or off", pass, sev)}
+			}
+		}
+		if old, ok := merged[id]; ok && rp.Passes != nil {
+			passes := map[string]Severity{}
+			for k, v := range old.Passes {
+				passes[k] = v
+			}
+			for k, v := range rp.Passes {
+				passes[k] = v
+			}
+			rp.Passes = passes
+		} else if ok {
+			rp.Passes = old.Passes
+		}
+		merged[id] = rp
+	}
+	p.Rules = merged
+	for i, ig := range p.Ignore {
+		l, c := findSeq(&root, "ignore", i)
+		if ig.Function == "" {
+			return nil, &PolicyError{file, l, c, "ignore entry without function"}
+		}
+		if strings.TrimSpace(ig.Justification) == "" {
+			return nil, &PolicyError{file, l, c, fmt.Sprintf("ignore entry for %s has no justification: say why a reviewer may accept it", ig.Function)}
+		}
+		if ig.Rule != "" && !contains(RuleIDs, ig.Rule) {
+			return nil, &PolicyError{file, l, c, fmt.Sprintf("ignore entry for %s: unknown rule %q", ig.Function, ig.Rule)}
+		}
+	}
+	return &p, nil
+}
+
+// CallerPasses are the IPA analyses whose effects on callers the
+// caller-assumptions rule follows.
+var CallerPasses = []string{"ipa-ra", "ipa-pure-const", "ipa-modref", "ipa-reference", "ipa-vrp", "ipa-bit-cp"}
+
+// severity returns the severity of rule id.
+func (p *Policy) severity(id string) Severity {
+	if rp, ok := p.Rules[id]; ok && rp.Severity != "" {
+		return rp.Severity
+	}
+	return Must
+}
+
+// passSeverity returns the severity for IPA analysis pass.
+func (p *Policy) passSeverity(pass string) Severity {
+	rp := p.Rules[CallerAssumptions]
+	if rp.Severity == Off {
+		return Off
+	}
+	if s, ok := rp.Passes[pass]; ok {
+		return s
+	}
+	return p.severity(CallerAssumptions)
+}
+
+// ignored returns the ignore entry matching a target added by rule.
+func (p *Policy) ignored(name, tu, rule string) *Ignore {
+	for i := range p.Ignore {
+		ig := &p.Ignore[i]
+		if ig.Function == name && (ig.TU == "" || ig.TU == tu) && (ig.Rule == "" || ig.Rule == rule) {
+			return ig
+		}
+	}
+	return nil
+}
+
+func validSeverity(s Severity) bool { return s == Must || s == Review || s == Off }
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// yamlError turns a yaml.v3 error ("yaml: line 3: field foo not found in
+// type rules.RulePolicy") into a PolicyError with the file and line, in
+// words a policy author understands.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 0
+	if strings.HasPrefix(msg, "line ") {
+		if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
+			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		}
+	}
+	if i := strings.Index(msg, " not found in type "); i >= 0 && strings.HasPrefix(msg, "field ") {
+		msg = "unknown key " + strings.TrimPrefix(msg[:i], "field ")
+	}
+	return &PolicyError{File: file, Line: line, Msg: msg}
+}
+
+// find returns the line and column of the mapping key at path.
+func find(n *yaml.Node, path ...string) (int, int) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line, col := 0, 0
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return line, col
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, col = n.Content[i].Line, n.Content[i].Column
+				n = n.Content[i+1]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return line, col
+		}
+	}
+	return line, col
+}
+
+// findSeq returns the position of item i of the sequence under key.
+func findSeq(n *yaml.Node, key string, i int) (int, int) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if n.Content[k].Value == key {
+			s := n.Content[k+1]
+			if s.Kind == yaml.SequenceNode && i < len(s.Content) {
+				return s.Content[i].Line, s.Content[i].Column
+			}
+			return n.Content[k].Line, n.Content[k].Column
+		}
+	}
+	return 0, 0
+}
