@@ -81,3 +81,40 @@ func isPiece(sym string, got map[string]bool) bool {
 	base, ok := strings.CutSuffix(sym, ".cold")
 	return ok && got[base]
 }
+
+// TestKernelInliningAgrees compares, for every unit of kernel/ and mm/,
+// DWARF's inlined copies with the dump: DWARF must never show code the
+// dump's closure misses. Copies the dump records but DWARF lacks (the
+// inlined code was optimised away) are counted, not errors.
+func TestKernelInliningAgrees(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	g, err := Load(kernelDumps(t), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := NewObjects(g, nil)
+	checked, notInDWARF := 0, 0
+	for _, tu := range g.TUs() {
+		if !tu.HasObject {
+			continue
+		}
+		c, err := objs.CompareInlining(tu.Name)
+		if err != nil {
+			t.Errorf("%s: %v", tu.Name, err)
+			continue
+		}
+		checked += c.Checked
+		notInDWARF += len(c.NotInDWARF)
+		for i, p := range c.NotInDump {
+			if i < 5 {
+				t.Errorf("%s: DWARF has %s inlined in %s; the dump's closure misses it", tu.Name, p.Inlined, p.Into)
+			}
+		}
+	}
+	if checked < 50000 {
+		t.Errorf("only %d inlined copies checked", checked)
+	}
+	t.Logf("%d inlined copies in DWARF, all in the dumps' closure; %d dump inlinings with no copy left in DWARF", checked, notInDWARF)
+}

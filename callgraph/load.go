@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
@@ -15,11 +16,19 @@ type LoadOptions struct {
 	// StripPrefixes are removed from declaration files (absolute build
 	// directories, say).
 	StripPrefixes []string
+	// ObjectUnits are units without a dump (a clang build, or gcc without
+	// -fdump-ipa-clones) whose inlining is taken from their objects'
+	// DWARF; see Builder.AddObjectInlining. Objects whose DWARF cannot be
+	// read are reported in the error like unreadable dumps.
+	ObjectUnits []ObjectUnit
 	// Workers is the number of dumps read and parsed at once; 0 means
 	// twice GOMAXPROCS, at least 4: on a cold page cache reading waits on
 	// the disk, and more reads in flight finish sooner.
 	Workers int
 }
+
+// ObjectUnit is a unit known only by its object.
+type ObjectUnit struct{ TU, Object string }
 
 // Load reads every dump and builds the graph. Dumps are parsed in parallel
 // and added in the order given, so the graph does not depend on timing.
@@ -79,6 +88,14 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 		errs = append(errs, r.errs...)
 	}
 	wg.Wait()
+	for _, u := range opt.ObjectUnits {
+		in, err := dwarfinfo.Inlines(u.Object)
+		if err != nil {
+			errs.Add(fmt.Errorf("%s: no dump, and its DWARF cannot give the inlining: %w", u.Object, err))
+			continue
+		}
+		b.AddObjectInlining(u.TU, u.Object, in)
+	}
 	errs.Sort()
 	return b.Graph(), errs.Err()
 }

@@ -20,6 +20,9 @@ type EvidenceOptions struct {
 	Builds        []string
 	DumpLists     []string
 	StripPrefixes []string
+	// DWARFInlining takes the inlining of objects without a dump from
+	// their DWARF.
+	DWARFInlining bool
 }
 
 func (o *EvidenceOptions) bind(cmd *cobra.Command) {
@@ -30,6 +33,8 @@ func (o *EvidenceOptions) bind(cmd *cobra.Command) {
 		"`FILE` listing dump paths, one per line (repeatable)")
 	fl.StringArrayVar(&o.StripPrefixes, "strip-prefix", nil,
 		"remove `PREFIX` (an absolute build directory) from source paths (repeatable)")
+	fl.BoolVar(&o.DWARFInlining, "dwarf-inlining", false,
+		"objects with no dump beside them (a clang build, or gcc without -fdump-ipa-clones): take their inlining from DWARF (no clones: weaker than a dump)")
 	_ = cmd.MarkFlagDirname("build")
 	_ = cmd.MarkFlagFilename("dumps-from")
 }
@@ -68,7 +73,11 @@ func loadEvidence(o *EvidenceOptions) (*evidence, error) {
 		addErrs(&errs, err)
 		ev.dumps = append(ev.dumps, ds...)
 	}
-	if len(ev.dumps) == 0 {
+	var units []callgraph.ObjectUnit
+	if o.DWARFInlining {
+		units = objectsWithoutDump(o.Builds, ev.dumps)
+	}
+	if len(ev.dumps) == 0 && len(units) == 0 {
 		msg := "no *.ipa-clones dumps found in " + strings.Join(append(append([]string{}, o.Builds...), o.DumpLists...), ", ") +
 			": build the kernel with KCFLAGS=-fdump-ipa-clones (kbuild leaves mm/oom_kill.c.000i.ipa-clones beside mm/oom_kill.o)"
 		if len(errs) > 0 {
@@ -76,7 +85,7 @@ func loadEvidence(o *EvidenceOptions) (*evidence, error) {
 		}
 		return nil, inputErrorf("%s", msg)
 	}
-	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: o.StripPrefixes})
+	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: o.StripPrefixes, ObjectUnits: units})
 	addErrs(&errs, err)
 	ev.graph = g
 	st := g.Stats()
@@ -130,6 +139,34 @@ func problemOf(err error) report.Problem {
 		return report.Problem{File: perr.Path, Message: err.Error()}
 	}
 	return report.Problem{File: "", Message: err.Error()}
+}
+
+// objectsWithoutDump finds the *.o files under the build directories that
+// no dump is paired with, as units named like discovered ones.
+func objectsWithoutDump(roots []string, dumps []ipadump.Dump) []callgraph.ObjectUnit {
+	paired := map[string]bool{}
+	for _, d := range dumps {
+		paired[filepath.Clean(d.Object)] = true
+	}
+	var out []callgraph.ObjectUnit
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".o") || strings.HasSuffix(p, ".mod.o") || paired[filepath.Clean(p)] {
+				return nil
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				rel = p
+			}
+			tu := filepath.ToSlash(rel)
+			if len(roots) > 1 {
+				tu = filepath.ToSlash(filepath.Join(root, rel))
+			}
+			out = append(out, callgraph.ObjectUnit{TU: tu, Object: p})
+			return nil
+		})
+	}
+	return out
 }
 
 // objectsOf returns the objects paired with the dumps that exist on disk,
