@@ -227,6 +227,11 @@ type Target struct {
 	// IgnoredBecause is the policy's justification when the policy
 	// ignores this target; it is then not counted as one.
 	IgnoredBecause string `json:"ignored_because,omitempty" yaml:"ignored_because,omitempty"`
+	// OldSymposEvidence says how OldSympos was found (impacted --vmlinux):
+	// the linked file, the position among the same-named symbols in
+	// kallsyms order, and how the symbol was matched to the object's
+	// (equal code outside relocated fields; the DWARF compile unit).
+	OldSymposEvidence string `json:"old_sympos_evidence,omitempty" yaml:"old_sympos_evidence,omitempty"`
 }
 
 // Explained is a function on a reason chain that is not a target, and why.

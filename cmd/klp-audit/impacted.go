@@ -30,6 +30,12 @@ type ImpactedOptions struct {
 	NoRules bool
 	// Policy is a policy file replacing the default one.
 	Policy string
+	// Vmlinux are the linked vmlinux and modules (.ko) old_sympos is
+	// counted in (sympos.go).
+	Vmlinux []string
+	// Explain names the target whose reason chain to explain, as NAME or
+	// NAME@TU (explain.go).
+	Explain string
 }
 
 func newImpactedCmd(s *Streams, runF func(*ImpactedOptions) error) *cobra.Command {
@@ -54,7 +60,19 @@ Use --file or --tu to keep one of them.
 
 A function that no dump line mentions, but that an object defines, is listed
 as carrying only its own code there. When any dump line or file cannot be
-read, the answer is marked incomplete and the exit status is 1.`,
+read, the answer is marked incomplete and the exit status is 1.
+
+--vmlinux gives the linked vmlinux and the modules' .ko files of the running
+kernel: each target then gets its klp_func.old_sympos, its position among
+the same-named symbols in kallsyms order (0 when the name is unique), the
+symbol found by its code (and DWARF compile unit where copies are
+identical). A position that cannot be told makes the answer incomplete.
+
+--explain NAME (or NAME@TU) prints, instead of the report, why NAME is a
+target: every hop from the changed function with its evidence (the dump
+line, quoted; the call instruction, disassembled), each symbol's section,
+offset, size and binding, and the rules with their severity and note.
+--format json or yaml writes the same as data.`,
 		Example: `  # Every function that holds percpu_ref_put_many's code, as a tree
   klp-audit impacted --build ~/linux --func percpu_ref_put_many
 
@@ -63,6 +81,12 @@ read, the answer is marked incomplete and the exit status is 1.`,
 
   # One translation unit, as a Graphviz graph
   klp-audit impacted --build ~/linux --func css_put --tu kernel/cgroup/cgroup.o --format dot | dot -Tsvg >css_put.svg
+
+  # With old_sympos counted in the running kernel's vmlinux and a module
+  klp-audit impacted --build ~/linux --func oom_badness --vmlinux /usr/lib/debug/boot/vmlinux-6.1 --vmlinux nfsd.ko
+
+  # Why must cgroup_bpf_release be replaced? The chain, with its evidence
+  klp-audit impacted --build ~/linux --func percpu_ref_put_many --explain cgroup_bpf_release@kernel/bpf/cgroup.o
 
   # Dumps listed in a file, as kgraft-analysis-tool takes them
   find ~/linux -name '*.ipa-clones' >dumps.txt
@@ -89,6 +113,10 @@ read, the answer is marked incomplete and the exit status is 1.`,
 	fl.BoolVar(&opts.NoRules, "no-rules", false, "list the functions holding the code only, without the safety rules' must-patch set")
 	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) replacing the default one (klp-audit policy prints it)")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
+	fl.StringArrayVar(&opts.Vmlinux, "vmlinux", nil,
+		"linked vmlinux or module `FILE` (.ko) of the running kernel: set each target's old_sympos (repeatable)")
+	fl.StringVar(&opts.Explain, "explain", "",
+		"explain one target `NAME` (or NAME@TU): its chain from the changed function with the evidence of every hop")
 	_ = cmd.MarkFlagRequired("func")
 	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		out := make([]string, len(report.Formats))
@@ -105,18 +133,82 @@ func runImpacted(opts *ImpactedOptions) error {
 	if err != nil {
 		return err
 	}
-	policy := rules.DefaultPolicy()
-	if opts.Policy != "" {
-		if policy, err = rules.LoadPolicy(opts.Policy); err != nil {
-			return inputErrorf("%v", err)
+	if opts.Explain != "" {
+		if err := checkExplainFlags(opts, format); err != nil {
+			return err
 		}
 	}
-	ev, err := loadEvidence(&opts.EvidenceOptions)
+	a, err := computeImpacted(opts)
 	if err != nil {
 		return err
 	}
+	if opts.Explain != "" {
+		return runExplain(opts, a, format)
+	}
+	res, s := a.res, opts.Streams
+	for _, p := range res.Problems {
+		fmt.Fprintln(s.Err, problemString(p))
+	}
+	if err := report.Render(s.Out, res, format); err != nil {
+		return err
+	}
+	if !res.Complete {
+		reportIncomplete(s, res)
+		return errIncomplete
+	}
+	return nil
+}
+
+// reportIncomplete tells on stderr that the answer printed is incomplete.
+func reportIncomplete(s *Streams, res *report.Result) {
+	n := fmt.Sprintf("%d problems", len(res.Problems))
+	if len(res.Problems) == 1 {
+		n = "1 problem"
+	}
+	fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %s reading the build; the list may be short\n", n)
+}
+
+// impactAnswer is impacted's answer before it is printed: what --explain
+// and klp-skeleton build on.
+type impactAnswer struct {
+	ev     *evidence
+	res    *report.Result
+	policy *rules.Policy
+	// objs reads the objects; nil with --dumps-only.
+	objs *callgraph.Objects
+	// rules is the rules' answer; nil when they did not run.
+	rules *rules.Result
+}
+
+// computeImpacted reads the build and answers the query of opts: the
+// functions holding the code, the rules' targets and, with --vmlinux,
+// their old_sympos. Errors that leave nothing to answer are returned;
+// missing evidence is in the result's problems.
+func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
+	var err error
+	policy := rules.DefaultPolicy()
+	if opts.Policy != "" {
+		if policy, err = rules.LoadPolicy(opts.Policy); err != nil {
+			return nil, inputErrorf("%v", err)
+		}
+	}
+	var linked *linkedFiles
+	if len(opts.Vmlinux) > 0 {
+		if opts.DumpsOnly || opts.NoRules {
+			return nil, inputErrorf("--vmlinux sets the old_sympos of the rules' targets: it needs the objects and the rules (drop --dumps-only and --no-rules)")
+		}
+		if linked, err = openLinkedFiles(opts.Vmlinux); err != nil {
+			return nil, err
+		}
+		defer linked.close()
+	}
+	ev, err := loadEvidence(&opts.EvidenceOptions)
+	if err != nil {
+		return nil, err
+	}
 	g := ev.graph
 	s := opts.Streams
+	a := &impactAnswer{ev: ev, policy: policy}
 
 	all := g.Lookup(opts.Func)
 	// Objects that define the function although no dump line mentions it
@@ -142,7 +234,7 @@ func runImpacted(opts *ImpactedOptions) error {
 		if len(ev.problems) > 0 {
 			msg += fmt.Sprintf("\n(%d problems reading the build; it may be in what could not be read)", len(ev.problems))
 		}
-		return inputErrorf("%s", msg)
+		return nil, inputErrorf("%s", msg)
 	}
 
 	file := ipadump.NormalizePath(opts.File, opts.StripPrefixes)
@@ -162,7 +254,7 @@ func runImpacted(opts *ImpactedOptions) error {
 		keptUntouched = append(keptUntouched, tu)
 	}
 	if len(starts) == 0 && len(keptUntouched) == 0 {
-		return inputErrorf("function %q is not in the selected translation units or files; it is in: %s",
+		return nil, inputErrorf("function %q is not in the selected translation units or files; it is in: %s",
 			opts.Func, strings.Join(whereIs(g, all, untouched), ", "))
 	}
 	if tus := countTUs(starts, keptUntouched); tus > 1 && opts.File == "" && opts.TU == "" {
@@ -172,8 +264,10 @@ func runImpacted(opts *ImpactedOptions) error {
 
 	imp := g.Impacted(starts...)
 	res := impactResult(ev, opts, imp, keptUntouched)
+	a.res = res
 	if !opts.DumpsOnly {
 		objs := callgraph.NewObjects(g, nil)
+		a.objs = objs
 		addObjectEvidence(objs, res)
 		if !opts.NoRules {
 			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy}
@@ -181,24 +275,14 @@ func runImpacted(opts *ImpactedOptions) error {
 			for _, tu := range keptUntouched {
 				changed = append(changed, callgraph.NodeID{Name: opts.Func, TU: tu})
 			}
-			addRules(res, eng.Run(changed), policy, newKLPObjects(opts.Builds))
+			a.rules = eng.Run(changed)
+			addRules(res, a.rules, policy, newKLPObjects(opts.Builds))
+			if linked != nil {
+				addOldSympos(res, a.rules, linked)
+			}
 		}
 	}
-	for _, p := range res.Problems {
-		fmt.Fprintln(s.Err, problemString(p))
-	}
-	if err := report.Render(s.Out, res, format); err != nil {
-		return err
-	}
-	if !res.Complete {
-		n := fmt.Sprintf("%d problems", len(res.Problems))
-		if len(res.Problems) == 1 {
-			n = "1 problem"
-		}
-		fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %s reading the build; the list may be short\n", n)
-		return errIncomplete
-	}
-	return nil
+	return a, nil
 }
 
 func addProblems(ev *evidence, err error) {

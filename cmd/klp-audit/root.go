@@ -51,6 +51,7 @@ answers with the complete set, with the reason for every entry.
 	root.AddCommand(newImpactedCmd(s, nil))
 	root.AddCommand(newFlagsCmd(s, nil))
 	root.AddCommand(newMapCmd(s, nil))
+	root.AddCommand(newSkeletonCmd(s, nil))
 	root.AddCommand(newPolicyCmd(s))
 	return root
 }
