@@ -166,4 +166,5 @@ type File struct {
 	byName   map[string][]int32 // Funcs indexes by name
 	canon    []int32            // Funcs index -> the Funcs index naming its code
 	bodies   []body             // code ranges, sorted by bodyKey
+	code     *code              // kept by OpenCode only: see code.go
 }

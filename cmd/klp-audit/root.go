@@ -53,6 +53,7 @@ answers with the complete set, with the reason for every entry.
 	root.AddCommand(newMapCmd(s, nil))
 	root.AddCommand(newSkeletonCmd(s, nil))
 	root.AddCommand(newPolicyCmd(s))
+	root.AddCommand(newDiffCmd(s, nil))
 	return root
 }
 
