@@ -158,6 +158,19 @@ func (r *run) containment(changed []callgraph.NodeID) {
 // consider makes id a target if its object has it, else explains it.
 func (r *run) consider(id callgraph.NodeID, chain []Step, rule, note string, sev Severity) {
 	if t, ok := r.targets[id]; ok {
+		if sev == "" {
+			sev = r.e.Policy.severity(rule)
+		}
+		if sev == Must && t.Severity == Review {
+			// A rule that must replace it outranks one that asks for
+			// review: the stronger finding becomes the reason shown.
+			if !contains(t.Also, t.Rule) {
+				t.Also = append(t.Also, t.Rule)
+			}
+			t.Rule, t.Severity, t.Chain, t.Note = rule, sev, chain, appendNote(note, t.Note)
+			t.Also = remove(t.Also, rule)
+			return
+		}
 		if t.Rule != rule && !contains(t.Also, rule) {
 			t.Also = append(t.Also, rule)
 		}
@@ -229,6 +242,34 @@ func (r *run) demote(t *Target, rule, why string) {
 type caller struct {
 	tu  string
 	ref object.Ref
+	// fn is the function to replace: ref.From, or the function whose
+	// cold piece ref.From is (foo for foo.cold: a livepatch replaces
+	// foo, its cold piece goes with it).
+	fn string
+	// site names the call site: "caller1+0x7".
+	site string
+}
+
+// callerOf makes ref, a ref of object f of unit tu, a caller: it maps a
+// cold piece to its function and names the call site by function and
+// offset (Site is a section offset, or an address in a linked file).
+func callerOf(f *object.File, tu string, ref object.Ref) caller {
+	c := caller{tu: tu, ref: ref, fn: ref.From, site: fmt.Sprintf("%s (section offset %#x)", ref.From, ref.Site)}
+	fns := f.Lookup(ref.From)
+	for _, fn := range fns {
+		if fn.Sympos != ref.FromSympos && len(fns) > 1 {
+			continue
+		}
+		if ref.Site >= fn.Value && ref.Site-fn.Value < fn.Size {
+			c.site = fmt.Sprintf("%s+%#x", ref.From, ref.Site-fn.Value)
+		}
+		if fn.ColdOf != "" {
+			c.fn = fn.ColdOf
+			c.site += " (cold piece of " + fn.ColdOf + ")"
+		}
+		break
+	}
+	return c
 }
 
 // callers returns the direct callers of t: calls and tail calls (a
@@ -243,10 +284,11 @@ func (r *run) callers(t *Target, crossTU bool) []caller {
 	var out []caller
 	for _, ref := range f.RefsTo(r.funcIn(f, t)) {
 		if ref.Kind == object.Call || ref.Kind == object.TailCall {
-			if ref.From == t.Symbol.Name || ref.From == t.Symbol.ColdOf {
+			c := callerOf(f, t.ID.TU, ref)
+			if ref.From == t.Symbol.Name || ref.From == t.Symbol.ColdOf || c.fn == t.Symbol.Name {
 				continue // recursion, or a cold piece jumping back
 			}
-			out = append(out, caller{t.ID.TU, ref})
+			out = append(out, c)
 		}
 	}
 	if crossTU && t.Symbol.Bind != elf.STB_LOCAL {
@@ -262,9 +304,19 @@ func (r *run) callers(t *Target, crossTU bool) []caller {
 // pointerUse describes how t is reached when no call reaches it: where its
 // address is taken or stored.
 func (r *run) pointerUse(t *Target) string {
+	at := r.addressTaken(t)
+	if len(at) == 0 {
+		return " in the objects read"
+	}
+	return "; it is called through a pointer (address taken in " + joinSorted(at) + ")"
+}
+
+// addressTaken returns the functions and data of t's object that take
+// or store t's address.
+func (r *run) addressTaken(t *Target) []string {
 	f, err := r.e.Objects.File(t.ID.TU)
 	if err != nil {
-		return ""
+		return nil
 	}
 	var at []string
 	for _, ref := range f.RefsTo(r.funcIn(f, t)) {
@@ -272,10 +324,7 @@ func (r *run) pointerUse(t *Target) string {
 			at = append(at, ref.From)
 		}
 	}
-	if len(at) == 0 {
-		return " in the objects read"
-	}
-	return "; it is called through a pointer (address taken in " + joinSorted(at) + ")"
+	return at
 }
 
 // externalCalls indexes, over every object of the build, the calls to
@@ -301,7 +350,7 @@ func (r *run) externalCalls() map[string][]caller {
 		}
 		for _, ref := range f.Refs {
 			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {
-				r.extCalls[ref.To] = append(r.extCalls[ref.To], caller{tu, ref})
+				r.extCalls[ref.To] = append(r.extCalls[ref.To], callerOf(f, tu, ref))
 			}
 		}
 	}
@@ -331,10 +380,10 @@ func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossT
 		if tu, ok := r.e.Graph.TU(c.tu); ok {
 			obj = tu.Object
 		}
-		step := Step{From: t.ID.Name, To: c.ref.From, TU: c.tu, Rule: rule, How: how,
-			Evidence: fmt.Sprintf("%s: call site %s+%#x", obj, c.ref.From, c.ref.Site)}
+		step := Step{From: t.ID.Name, To: c.fn, TU: c.tu, Rule: rule, How: how,
+			Evidence: fmt.Sprintf("%s: call site %s", obj, c.site)}
 		chain := append(append([]Step(nil), t.Chain...), step)
-		r.consider(callgraph.NodeID{Name: c.ref.From, TU: c.tu}, chain, rule, note, sev)
+		r.consider(callgraph.NodeID{Name: c.fn, TU: c.tu}, chain, rule, note, sev)
 		n++
 	}
 	return n
@@ -343,7 +392,7 @@ func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossT
 // finish sorts the answer and applies the ignore list.
 func (r *run) finish() {
 	for _, t := range r.targets {
-		if ig := r.e.Policy.ignored(t.ID.Name, t.ID.TU, t.Rule); ig != nil {
+		if ig := r.e.Policy.ignored(t.ID.Name, t.ID.TU, append([]string{t.Rule}, t.Also...)); ig != nil {
 			t.Ignored = ig
 		}
 		r.res.Targets = append(r.res.Targets, t)
@@ -425,6 +474,17 @@ func (r *run) liveAnalyses(tu string) (live map[string]string, ftrace bool, ok b
 }
 
 func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+// remove returns xs without s.
+func remove(xs []string, s string) []string {
+	var out []string
+	for _, x := range xs {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
 
 func joinSorted(xs []string) string {
 	sort.Strings(xs)

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"strings"
+
+	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
 )
 
 // noPatchSections hold code a livepatch cannot redirect: noinstr/entry
@@ -49,11 +51,18 @@ func (r *run) notPatchable(t *Target) {
 	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
 	if r.addCallers(t, NotPatchable, "called by", "", "", true) == 0 {
 		r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
+	} else if at := r.addressTaken(t); len(at) > 0 {
+		// Replacing the direct callers leaves the calls through the
+		// pointer on the old code.
+		r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and is also called through a pointer (address taken in "+
+			joinSorted(at)+"): replacing its direct callers does not reach those calls")
 	}
 }
 
 // livepatchableBuild reports whether any unit of the build was compiled
 // with ftrace entries. Units are checked in order until one is found.
+// Where the compile flags do not tell (no DWARF, clang, switches not
+// recorded), the unit's object does: a function with an ftrace entry.
 func (r *run) livepatchableBuild() bool {
 	if r.ftraceBuild != nil {
 		return *r.ftraceBuild
@@ -64,12 +73,23 @@ func (r *run) livepatchableBuild() bool {
 			continue
 		}
 		fl, err := r.e.flags(tu.Name)
-		if err != nil {
-			continue
-		}
+		silent := err != nil || len(fl) == 0
 		for _, f := range fl {
 			if f.Ftrace() != "none" {
 				found = true
+			}
+			if !f.Recorded || f.Compiler != dwarfinfo.GCC && f.Compiler != dwarfinfo.GCCLTO {
+				silent = true
+			}
+		}
+		if !found && silent {
+			if obj, err := r.e.Objects.File(tu.Name); err == nil {
+				for i := range obj.Funcs {
+					if obj.Funcs[i].Fentry {
+						found = true
+						break
+					}
+				}
 			}
 		}
 		if found {

@@ -204,15 +204,27 @@ func (p *Policy) passSeverity(pass string) Severity {
 	return p.severity(CallerAssumptions)
 }
 
-// ignored returns the ignore entry matching a target added by rule.
-func (p *Policy) ignored(name, tu, rule string) *Ignore {
+// ignored returns the ignore entry matching a target that rules reached.
+// An entry naming a rule matches only a target that rule alone reached:
+// what another rule also requires is not ignored.
+func (p *Policy) ignored(name, tu string, rules []string) *Ignore {
 	for i := range p.Ignore {
 		ig := &p.Ignore[i]
-		if ig.Function == name && (ig.TU == "" || ig.TU == tu) && (ig.Rule == "" || ig.Rule == rule) {
+		if ig.Function == name && (ig.TU == "" || ig.TU == tu) && (ig.Rule == "" || onlyRule(rules, ig.Rule)) {
 			return ig
 		}
 	}
 	return nil
+}
+
+// onlyRule reports whether every rule of rules is rule.
+func onlyRule(rules []string, rule string) bool {
+	for _, r := range rules {
+		if r != rule {
+			return false
+		}
+	}
+	return true
 }
 
 func validSeverity(s Severity) bool { return s == Must || s == Review || s == Off }
