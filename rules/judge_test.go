@@ -173,4 +173,3 @@ func listedNames(m map[string]string) []string {
 	}
 	return out
 }
-
