@@ -225,8 +225,8 @@ func TestCallerAssumptions(t *testing.T) {
 // TestCalleeSideAssumptions: ipa-bit-cp and ipa-vrp work the other way
 // round. ranged relies on what all its callers pass (below 64: its "x >
 // 100" test is gone), so a fix to rc1 that passes larger values needs
-// ranged replaced too. The rules only follow callers, so they do not list
-// ranged: the test shows the hazard and skips until the rules cover it.
+// ranged replaced too: the rule lists the local callees of a function
+// whose code changed.
 func TestCalleeSideAssumptions(t *testing.T) {
 	dir := buildFixture(t, "rule-callers")
 	e := readELF(t, filepath.Join(dir, "plain.o"))
@@ -236,7 +236,11 @@ func TestCalleeSideAssumptions(t *testing.T) {
 		}
 	}
 	res := loadUnit(t, dir, "plain.o").run(t, nil, "rc1")
-	if targetMap(res)["ranged"] == nil {
-		t.Skipf("known gap: rc1 changed, ranged (built on its callers' argument bits, ipa-bit-cp) is not a target:\n%s", describe(res))
+	tg := targetMap(res)["ranged"]
+	if tg == nil {
+		t.Fatalf("rc1 changed, ranged (built on its callers' argument bits, ipa-bit-cp) is not a target:\n%s", describe(res))
+	}
+	if tg.Rule != rules.CallerAssumptions || !strings.Contains(tg.Note, "ipa-bit-cp") {
+		t.Errorf("ranged: rule %s note %q, want caller-assumptions naming ipa-bit-cp", tg.Rule, tg.Note)
 	}
 }

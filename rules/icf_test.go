@@ -37,12 +37,13 @@ func TestICFEvidence(t *testing.T) {
 	}
 }
 
-// TestICF: changing one of two folded functions lists the other (one
-// body) and the callers of the body; without folding, nothing of it.
+// TestICF: changing one of two folded functions leaves the shared body
+// alone (one address cannot take two replacements), explains both names,
+// and replaces the callers of the body; without folding, nothing of it.
 func TestICF(t *testing.T) {
 	dir := buildFixture(t, "rule-icf")
 	caller := func(via string) tw {
-		return tw{rule: rules.ICF, sev: rules.Must, via: via, also: []string{rules.CallerAssumptions}, note: "called the body shared by"}
+		return tw{rule: rules.ICF, sev: rules.Must, via: via, note: "called the body shared by"}
 	}
 	tests := []struct {
 		name, obj, policy string
@@ -52,25 +53,26 @@ func TestICF(t *testing.T) {
 		{
 			name: "folded", obj: "plain.o", changed: []string{"same2"},
 			want: expect{
+				// One address takes one replacement: the folded body
+				// stays, explained with its alias, and its callers are
+				// replaced.
 				targets: map[string]tw{
-					"same2": {rule: rules.Containment, sev: rules.Must, also: []string{rules.ICF}, note: "one body with same1"},
-					"same1": {rule: rules.ICF, sev: rules.Must, via: "same2", note: "shares its body with same2"},
-					"use1":  caller("same2"),
-					"use2":  caller("same2"),
+					"use1": caller("same2"),
+					"use2": caller("same2"),
 				},
-				notes: []string{notFtrace},
+				explained: map[string]string{"same1": rules.ICF, "same2": rules.ICF},
+				notes:     []string{notFtrace},
 			},
 		},
 		{
 			name: "folded, the other name", obj: "plain.o", changed: []string{"same1"},
 			want: expect{
 				targets: map[string]tw{
-					"same1": {rule: rules.Containment, sev: rules.Must, also: []string{rules.ICF}, note: "one body with same2"},
-					"same2": {rule: rules.ICF, sev: rules.Must, via: "same1", note: "shares its body with same1"},
-					"use1":  caller("same1"),
-					"use2":  caller("same1"),
+					"use1": caller("same1"),
+					"use2": caller("same1"),
 				},
-				notes: []string{notFtrace},
+				explained: map[string]string{"same1": rules.ICF, "same2": rules.ICF},
+				notes:     []string{notFtrace},
 			},
 		},
 		{

@@ -102,7 +102,9 @@ func TestKernelAnswerCoversRebuild(t *testing.T) {
 				}
 			}
 			orig := filepath.Join(tree, s.tu)
+			unlock := fixture.LockKernelTree(t, tree)
 			patched := fixture.RecompileKernelObject(t, tree, s.tu, mutateBody(t, s.fn))
+			unlock()
 			rep, err := objdiff.CompareFiles(orig, patched)
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -120,7 +121,13 @@ func ParsePolicy(b []byte, file string) (*Policy, error) {
 	for id, rp := range base {
 		merged[id] = rp
 	}
-	for id, rp := range p.Rules {
+	ids := make([]string, 0, len(p.Rules))
+	for id := range p.Rules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // the first problem reported does not depend on map order
+	for _, id := range ids {
+		rp := p.Rules[id]
 		if !contains(RuleIDs, id) {
 			l, c := pos("rules", id)
 			return nil, &PolicyError{file, l, c, fmt.Sprintf("unknown rule %q, want one of %s", id, strings.Join(RuleIDs, ", "))}

@@ -70,6 +70,8 @@ func kernelDiff(t *testing.T, obj string, mutate func([]byte) []byte) *ObjectDif
 	}
 	tree := fixture.KernelTree(t)
 	dir := filepath.Dir(obj)
+	unlock := fixture.LockKernelTree(t, tree)
+	defer unlock()
 	before := treeState(t, tree, []string{dir}, obj)
 	start := time.Now()
 	out := fixture.RecompileKernelObject(t, tree, obj, mutate)

@@ -15,12 +15,12 @@ static struct klp_func funcs_vmlinux[] = {
 		.old_sympos = 0,
 	},
 	{
-		/* must, caller-assumptions: big.constprop.0 -called by-> b_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference, ipa-vrp, ipa-bit-cp [b.o] */
+		/* must, caller-assumptions: big.constprop.0 -called by-> b_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
 		.old_name = "b_entry",
 		.new_func = livepatch_b_entry,
 	},
 	{
-		/* must, caller-assumptions: big.constprop.0 -called by-> b_other; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference, ipa-vrp, ipa-bit-cp [b.o] */
+		/* must, caller-assumptions: big.constprop.0 -called by-> b_other; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
 		.old_name = "b_other",
 		.new_func = livepatch_b_other,
 	},

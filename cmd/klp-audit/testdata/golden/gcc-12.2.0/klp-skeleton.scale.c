@@ -14,7 +14,7 @@ static struct klp_func funcs_vmlinux[] = {
 		.old_sympos = 1,
 	},
 	{
-		/* must, caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference, ipa-vrp, ipa-bit-cp [a.o] */
+		/* must, caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [a.o] */
 		.old_name = "a_entry",
 		.new_func = livepatch_a_entry,
 	},
@@ -25,12 +25,12 @@ static struct klp_func funcs_vmlinux[] = {
 		.old_sympos = 2,
 	},
 	{
-		/* must, caller-assumptions: scale -called by-> b_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference, ipa-vrp, ipa-bit-cp [b.o] */
+		/* must, caller-assumptions: scale -called by-> b_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
 		.old_name = "b_entry",
 		.new_func = livepatch_b_entry,
 	},
 	{
-		/* must, caller-assumptions: scale -called by-> b_other; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference, ipa-vrp, ipa-bit-cp [b.o] */
+		/* must, caller-assumptions: scale -called by-> b_other; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
 		.old_name = "b_other",
 		.new_func = livepatch_b_other,
 	},
