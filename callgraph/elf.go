@@ -15,6 +15,18 @@ import (
 // Objects that cannot be read are reported in the error (a list) and
 // skipped: the caller must treat its answer as incomplete then.
 func ObjectsDefining(paths []string, name string, workers int) ([]string, error) {
+	return objectsDefining(paths, name, workers, false)
+}
+
+// UnitObjectsDefining is ObjectsDefining over objects compiled from one
+// source file: objects that ld -r combined from several (kbuild's
+// composite module objects, vmlinux.o), recognised by their several
+// STT_FILE symbols, are skipped, as their parts are read on their own.
+func UnitObjectsDefining(paths []string, name string, workers int) ([]string, error) {
+	return objectsDefining(paths, name, workers, true)
+}
+
+func objectsDefining(paths []string, name string, workers int, unitsOnly bool) ([]string, error) {
 	if workers <= 0 {
 		workers = 8 // opening objects mostly waits on the disk
 	}
@@ -27,7 +39,7 @@ func ObjectsDefining(paths []string, name string, workers int) ([]string, error)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				found[i], errs[i] = definesFunc(paths[i], name)
+				found[i], errs[i] = definesFunc(paths[i], name, unitsOnly)
 			}
 		}()
 	}
@@ -45,7 +57,7 @@ func ObjectsDefining(paths []string, name string, workers int) ([]string, error)
 	return out, errors.Join(errs...)
 }
 
-func definesFunc(path, name string) (bool, error) {
+func definesFunc(path, name string, unitsOnly bool) (bool, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return false, fmt.Errorf("object %s: %w", path, err)
@@ -58,10 +70,17 @@ func definesFunc(path, name string) (bool, error) {
 		}
 		return false, fmt.Errorf("object %s: %w", path, err)
 	}
+	defines, files := false, 0
 	for _, s := range syms {
-		if s.Name == name && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {
-			return true, nil
+		switch {
+		case elf.ST_TYPE(s.Info) == elf.STT_FILE:
+			files++
+		case s.Name == name && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF:
+			defines = true
 		}
 	}
-	return false, nil
+	if unitsOnly && files > 1 {
+		return false, nil
+	}
+	return defines, nil
 }

@@ -100,8 +100,17 @@ func classify(p string) (kind DumpKind, object string, ok bool) {
 // loops and files reached twice are skipped. Directories that cannot be read are
 // reported in the returned error (an ErrorList) while the walk goes on.
 func Discover(roots ...string) ([]Dump, error) {
+	ds, _, err := DiscoverBuild(roots...)
+	return ds, err
+}
+
+// DiscoverBuild is Discover that also returns every object file (*.o)
+// under the roots, sorted, in the same walk: objects no dump is paired
+// with are evidence too (a unit built without -fdump-ipa-clones).
+func DiscoverBuild(roots ...string) ([]Dump, []string, error) {
 	var errs ErrorList
 	var out []Dump
+	var objects []string
 	seen := map[fileID]bool{}
 	for _, root := range roots {
 		st, err := os.Stat(root)
@@ -119,6 +128,7 @@ func Discover(roots ...string) ([]Dump, error) {
 		}
 		w := walker{root: root, seen: seen, errs: &errs}
 		w.run(root, st)
+		objects = append(objects, w.objects...)
 		for _, p := range w.found {
 			d := Dump{Path: p}
 			var obj string
@@ -135,7 +145,8 @@ func Discover(roots ...string) ([]Dump, error) {
 		}
 	}
 	sortDumps(out)
-	return out, errs.Err()
+	sort.Strings(objects)
+	return out, objects, errs.Err()
 }
 
 // DumpsFromList reads a list of dump paths, one per line (the input of
@@ -204,6 +215,8 @@ type walker struct {
 	mu   sync.Mutex    // guards errs, links and cands during the tree walk
 	sem  chan struct{} // bounds the directories read at once
 	cand []candidate   // dumps met in the real tree, before dedup
+	// objects are the *.o files met in the real tree.
+	objects []string
 }
 
 // candidate is a dump met in the real tree, with its file identity.
@@ -319,6 +332,10 @@ func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 			default:
 				w.walkDir(p, wg)
 			}
+		case typ.IsRegular() && strings.HasSuffix(e.Name(), ".o"):
+			w.mu.Lock()
+			w.objects = append(w.objects, p)
+			w.mu.Unlock()
 		case typ.IsRegular() && IsDumpName(e.Name()):
 			c := candidate{path: p}
 			if st, err := e.Info(); err == nil {

@@ -43,6 +43,7 @@ func (o *EvidenceOptions) bind(cmd *cobra.Command) {
 type evidence struct {
 	graph    *callgraph.Graph
 	dumps    []ipadump.Dump
+	objects  []string // every *.o under the build directories
 	problems []report.Problem
 	inputs   report.Inputs
 }
@@ -59,9 +60,10 @@ func loadEvidence(o *EvidenceOptions) (*evidence, error) {
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
 	if len(o.Builds) > 0 {
-		ds, err := ipadump.Discover(o.Builds...)
+		ds, objs, err := ipadump.DiscoverBuild(o.Builds...)
 		addErrs(&errs, err)
 		ev.dumps = append(ev.dumps, ds...)
+		ev.objects = objs
 	}
 	for _, l := range o.DumpLists {
 		f, err := os.Open(l)
@@ -75,7 +77,7 @@ func loadEvidence(o *EvidenceOptions) (*evidence, error) {
 	}
 	var units []callgraph.ObjectUnit
 	if o.DWARFInlining {
-		units = objectsWithoutDump(o.Builds, ev.dumps)
+		units = objectsWithoutDump(o.Builds, ev.objects, ev.dumps)
 	}
 	if len(ev.dumps) == 0 && len(units) == 0 {
 		msg := "no *.ipa-clones dumps found in " + strings.Join(append(append([]string{}, o.Builds...), o.DumpLists...), ", ") +
@@ -141,30 +143,29 @@ func problemOf(err error) report.Problem {
 	return report.Problem{File: "", Message: err.Error()}
 }
 
-// objectsWithoutDump finds the *.o files under the build directories that
+// objectsWithoutDump returns the objects under the build directories that
 // no dump is paired with, as units named like discovered ones.
-func objectsWithoutDump(roots []string, dumps []ipadump.Dump) []callgraph.ObjectUnit {
+func objectsWithoutDump(roots, objects []string, dumps []ipadump.Dump) []callgraph.ObjectUnit {
 	paired := map[string]bool{}
 	for _, d := range dumps {
 		paired[filepath.Clean(d.Object)] = true
 	}
 	var out []callgraph.ObjectUnit
-	for _, root := range roots {
-		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".o") || strings.HasSuffix(p, ".mod.o") || paired[filepath.Clean(p)] {
-				return nil
+	for _, p := range objects {
+		if strings.HasSuffix(p, ".mod.o") || paired[filepath.Clean(p)] {
+			continue
+		}
+		tu := filepath.ToSlash(p)
+		for _, root := range roots {
+			if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
+				tu = filepath.ToSlash(rel)
+				if len(roots) > 1 {
+					tu = filepath.ToSlash(filepath.Join(root, rel))
+				}
+				break
 			}
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				rel = p
-			}
-			tu := filepath.ToSlash(rel)
-			if len(roots) > 1 {
-				tu = filepath.ToSlash(filepath.Join(root, rel))
-			}
-			out = append(out, callgraph.ObjectUnit{TU: tu, Object: p})
-			return nil
-		})
+		}
+		out = append(out, callgraph.ObjectUnit{TU: tu, Object: p})
 	}
 	return out
 }

@@ -226,6 +226,27 @@ func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
 			}
 		}
 	}
+	// Objects with no dump beside them that define the function: their
+	// inlining of it is unknown (fail closed), unless --dwarf-inlining
+	// already took it from their DWARF.
+	if !opts.DWARFInlining {
+		var orphans []string
+		for _, u := range objectsWithoutDump(opts.Builds, ev.objects, ev.dumps) {
+			orphans = append(orphans, u.Object)
+		}
+		if defs, err := callgraph.UnitObjectsDefining(orphans, opts.Func, 0); len(defs) > 0 {
+			for _, obj := range defs {
+				ev.problems = append(ev.problems, report.Problem{File: obj, Message: rules.FailClosed + ": " + obj +
+					" defines " + opts.Func + " but has no ipa-clones dump beside it: where its code was inlined or cloned there is unknown (rebuild it with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining)"})
+			}
+			if len(all) == 0 && len(untouched) == 0 {
+				return nil, inputErrorf("%s is defined only in objects without an ipa-clones dump (%s): rebuild them with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining to take their inlining from DWARF",
+					opts.Func, strings.Join(defs, ", "))
+			}
+		} else if err != nil {
+			_ = err // unreadable orphans (host tools, assembler output) say nothing of this function
+		}
+	}
 	if len(all) == 0 && len(untouched) == 0 {
 		msg := fmt.Sprintf("function %q is in none of the %d dumps read and no object defines it", opts.Func, len(ev.dumps))
 		if sug := g.Suggest(opts.Func, 8); len(sug) > 0 {
