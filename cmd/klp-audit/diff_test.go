@@ -120,21 +120,7 @@ func TestDiffGolden(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d, stderr:\n%s", code, errs)
 			}
-			golden := filepath.Join("testdata", "golden", "gcc-"+ver, name)
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				os.WriteFile(golden, []byte(out), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if os.IsNotExist(err) {
-				t.Skipf("no golden for gcc %s: %v (go test -update writes it)", ver, err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (go test -update, then review the diff):\n%s", golden, out)
-			}
+			checkGolden(t, filepath.Join("testdata", "golden", "gcc-"+ver, name), out, true)
 		})
 	}
 }

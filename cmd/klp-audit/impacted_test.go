@@ -102,18 +102,7 @@ func TestImpactedGolden(t *testing.T) {
 			}
 			// Tool version and revision differ per build.
 			out = scrubVersion(out)
-			golden := filepath.Join("testdata", "golden", "impacted."+tt.name)
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				os.WriteFile(golden, []byte(out), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (go test -update, then review the diff):\n%s", golden, out)
-			}
+			checkGolden(t, filepath.Join("testdata", "golden", "impacted."+tt.name), out, false)
 		})
 	}
 }

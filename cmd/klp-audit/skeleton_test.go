@@ -235,21 +235,7 @@ func TestSkeletonGolden(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d, stderr:\n%s", code, errs)
 			}
-			golden := filepath.Join("testdata", "golden", "gcc-"+ver, tt.name)
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				os.WriteFile(golden, []byte(out), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if os.IsNotExist(err) {
-				t.Skipf("no golden for gcc %s: %v (go test -update writes it)", ver, err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (go test -update, then review the diff):\n%s", golden, out)
-			}
+			checkGolden(t, filepath.Join("testdata", "golden", "gcc-"+ver, tt.name), out, true)
 		})
 	}
 }
