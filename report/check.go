@@ -1,0 +1,101 @@
+package report
+
+// CheckSchemaVersion is the version of the check report schema (YAML,
+// JSON; SARIF and markdown are renderings of it). Fields are only added
+// within a version.
+const CheckSchemaVersion = 1
+
+// CheckResult is the answer of "klp-audit check": does a livepatch
+// replace every function a fix makes it replace?
+type CheckResult struct {
+	SchemaVersion int         `json:"schema_version" yaml:"schema_version"`
+	Tool          Tool        `json:"tool" yaml:"tool"`
+	Inputs        CheckInputs `json:"inputs" yaml:"inputs"`
+	// Verdict is "complete" (exit 0), or "missing", "data-change" or
+	// "incomplete" (exit 1): the livepatch lacks targets, the fix changes
+	// data a function replacement cannot carry, or evidence was missing.
+	Verdict  string    `json:"verdict" yaml:"verdict"`
+	Problems []Problem `json:"problems" yaml:"problems"`
+	// Hunks are the diff's hunks, each mapped to the functions it changes
+	// or classified (comment, data, macro, unknown).
+	Hunks []Hunk `json:"hunks" yaml:"hunks"`
+	// Changed are the functions the fix changes (source level).
+	Changed []ChangedFunc `json:"changed" yaml:"changed"`
+	// Missing are must-patch targets the livepatch does not replace.
+	Missing []CheckTarget `json:"missing" yaml:"missing"`
+	// Review are review targets the livepatch does not replace.
+	Review []CheckTarget `json:"review" yaml:"review"`
+	// Covered are targets the livepatch replaces.
+	Covered []CheckTarget `json:"covered" yaml:"covered"`
+	// Extra are functions the livepatch replaces that no rule asks for.
+	Extra []LivepatchFunc `json:"extra" yaml:"extra"`
+	// BuildTruth, with --orig and --patched, lists functions whose code
+	// changed between the two builds but that the livepatch does not
+	// replace (Unreplaced), and replaced functions whose code did not
+	// change (Unchanged, a warning).
+	BuildTruth *BuildTruth `json:"build_truth,omitempty" yaml:"build_truth,omitempty"`
+}
+
+// CheckInputs says what was checked.
+type CheckInputs struct {
+	Diff      string   `json:"diff" yaml:"diff"`
+	Builds    []string `json:"builds,omitempty" yaml:"builds,omitempty"`
+	Livepatch string   `json:"livepatch,omitempty" yaml:"livepatch,omitempty"`
+	Funcs     string   `json:"funcs,omitempty" yaml:"funcs,omitempty"`
+	Orig      string   `json:"orig,omitempty" yaml:"orig,omitempty"`
+	Patched   string   `json:"patched,omitempty" yaml:"patched,omitempty"`
+	Policy    string   `json:"policy,omitempty" yaml:"policy,omitempty"`
+}
+
+// Hunk is one hunk of the fix.
+type Hunk struct {
+	// File is the source path the hunk changes, as the diff names it
+	// (without a/ b/ prefixes); Line and Lines locate it in the new file
+	// (the old file for a pure deletion).
+	File  string `json:"file" yaml:"file"`
+	Line  int    `json:"line" yaml:"line"`
+	Lines int    `json:"lines" yaml:"lines"`
+	// Kind is "function" (it changes Functions), "comment" (comments or
+	// whitespace only), "data" (struct/union/enum layout, a global
+	// initialiser, a static local), "macro", or "unknown".
+	Kind      string   `json:"kind" yaml:"kind"`
+	Functions []string `json:"functions,omitempty" yaml:"functions,omitempty"`
+	Note      string   `json:"note,omitempty" yaml:"note,omitempty"`
+}
+
+// ChangedFunc is a function the fix changes in its source.
+type ChangedFunc struct {
+	Name string `json:"name" yaml:"name"`
+	// File and Line locate the hunk that changes it.
+	File string `json:"file" yaml:"file"`
+	Line int    `json:"line" yaml:"line"`
+	// TUs are the translation units whose copy of it changes.
+	TUs []string `json:"translation_units,omitempty" yaml:"translation_units,omitempty"`
+}
+
+// CheckTarget is a target of the safety rules, located at the diff hunk
+// that caused it (for SARIF annotations).
+type CheckTarget struct {
+	Target `yaml:",inline"`
+	// Because names the changed function the chain starts from, and File
+	// and Line the hunk that changes it.
+	Because string `json:"because" yaml:"because"`
+	File    string `json:"file" yaml:"file"`
+	Line    int    `json:"line" yaml:"line"`
+}
+
+// LivepatchFunc is one klp_func of the livepatch.
+type LivepatchFunc struct {
+	Object    string `json:"object" yaml:"object"` // klp_object name: vmlinux or module
+	OldName   string `json:"old_name" yaml:"old_name"`
+	OldSympos int    `json:"old_sympos,omitempty" yaml:"old_sympos,omitempty"`
+	// File and Line locate the entry in the livepatch source.
+	File string `json:"file,omitempty" yaml:"file,omitempty"`
+	Line int    `json:"line,omitempty" yaml:"line,omitempty"`
+}
+
+// BuildTruth is what comparing the original and patched builds showed.
+type BuildTruth struct {
+	Unreplaced []LivepatchFunc `json:"unreplaced" yaml:"unreplaced"`
+	Unchanged  []LivepatchFunc `json:"unchanged" yaml:"unchanged"`
+}
