@@ -32,15 +32,25 @@ GCC inlines, clones (.constprop, .isra, .part) and splits functions, so a fix
 to foo() may have to ship as new versions of functions the source patch never
 touched, each named by its own klp_func. klp-audit reads the compiler's own
 record of those decisions (-fdump-ipa-clones dumps, which kbuild leaves beside
-each object when the kernel is built with KCFLAGS=-fdump-ipa-clones) and
-answers with the complete set, with the reason for every entry.
+each object when the kernel is built with KCFLAGS=-fdump-ipa-clones), checks
+them against the objects (which functions exist as symbols, who calls whom,
+which IPA analyses the compile flags left live) and answers with the complete
+set of klp_func targets, each with the safety rule that requires it and the
+evidence for every step. Missing evidence makes the answer incomplete, never
+safe.
 
 ` + exitCodesHelp,
 		Example: `  # Which functions carry the code of percpu_ref_put_many?
   klp-audit impacted --build ~/linux --func percpu_ref_put_many
 
   # Only the copy declared in mm/oom_kill.c, as YAML for code review
-  klp-audit impacted --build ~/linux --func oom_badness --file mm/oom_kill.c --format yaml`,
+  klp-audit impacted --build ~/linux --func oom_badness --file mm/oom_kill.c --format yaml
+
+  # The klp_func arrays to paste into the livepatch module
+  klp-audit klp-skeleton --build ~/linux --func oom_badness --vmlinux ~/linux/vmlinux
+
+  # What really changed between the original and the patched build
+  klp-audit diff ~/linux-orig/mm/oom_kill.o ~/linux-fixed/mm/oom_kill.o`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
