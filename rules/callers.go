@@ -72,6 +72,7 @@ func (r *run) livePasses(live map[string]string, set []string) ([]string, Severi
 
 // addCallees makes the local functions t calls directly targets.
 func (r *run) addCallees(t *Target, how, note string, sev Severity) {
+	sev = r.inherit(t, CallerAssumptions, sev)
 	f, err := r.e.Objects.File(t.ID.TU)
 	if err != nil {
 		return

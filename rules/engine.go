@@ -371,6 +371,7 @@ func (r *run) funcIn(f *object.File, t *Target) *object.Func {
 // addCallers makes the callers of t targets under rule; crossTU extends
 // the search to other objects for a global t.
 func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossTU bool) int {
+	sev = r.inherit(t, rule, sev)
 	n := 0
 	for _, c := range r.callers(t, crossTU) {
 		if c.ref.From == "" {
@@ -387,6 +388,19 @@ func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossT
 		n++
 	}
 	return n
+}
+
+// inherit returns the severity of a target that rule adds because of t:
+// the rule's (sev, or the policy's when empty), but never stronger than
+// t's own: what follows from a review item is for review too.
+func (r *run) inherit(t *Target, rule string, sev Severity) Severity {
+	if sev == "" {
+		sev = r.e.Policy.severity(rule)
+	}
+	if t.Severity == Review {
+		return Review
+	}
+	return sev
 }
 
 // finish sorts the answer and applies the ignore list.
