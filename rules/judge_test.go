@@ -89,11 +89,14 @@ func TestKernelAnswerCoversRebuild(t *testing.T) {
 			eng := &rules.Engine{Graph: g, Objects: callgraph.NewObjects(g, nil), Policy: rules.DefaultPolicy()}
 			res := eng.Run([]callgraph.NodeID{{Name: s.fn, TU: s.tu}})
 			listed := map[string]string{}
-			targets := 0
+			targets, must := 0, 0
 			for _, tg := range res.Targets {
 				if tg.ID.TU == s.tu {
 					listed[tg.ID.Name] = "target (" + tg.Rule + ")"
 					targets++
+					if tg.Severity == rules.Must {
+						must++
+					}
 				}
 			}
 			for _, e := range res.Explained {
@@ -151,8 +154,8 @@ func TestKernelAnswerCoversRebuild(t *testing.T) {
 				}
 				totalChanged++
 			}
-			t.Logf("%s: %d functions changed %v; the answer has %d targets in %s (%d in all units) and explains %d; %d changed through GCC's moved decisions (dump differs): %v",
-				s.fn, len(changed), changed, targets, s.tu, len(res.Targets), len(listed)-targets, len(apart), apart)
+			t.Logf("%s: %d functions changed %v; the answer has %d targets in %s (%d must; %d in all units) and explains %d; %d changed through GCC's moved decisions (dump differs): %v",
+				s.fn, len(changed), changed, targets, s.tu, must, len(res.Targets), len(listed)-targets, len(apart), apart)
 		})
 	}
 	t.Logf("%d changed functions over %d mutations, %d of them listed", totalChanged, len(sample), totalListed)
