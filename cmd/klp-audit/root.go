@@ -64,6 +64,7 @@ safe.
 	root.AddCommand(newSkeletonCmd(s, nil))
 	root.AddCommand(newPolicyCmd(s))
 	root.AddCommand(newDiffCmd(s, nil))
+	root.AddCommand(newCheckCmd(s, nil))
 	return root
 }
 
