@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/klp-audit/klp-audit/callgraph/objdiff"
 	"github.com/klp-audit/klp-audit/patch"
@@ -91,7 +89,8 @@ change are reported as a warning.
 The text output gives the verdict first, then the missing functions with
 the rule and last step of their reason, the review targets, the data
 changes, the covered count and the extra (replaced but not asked for)
-functions. --format yaml or json writes the check report (schema 1).
+functions. --format yaml or json writes the check report (schema 1),
+sarif annotations on the diff, markdown a review comment.
 
 ` + checkExitHelp,
 		Example: `  # Does the livepatch replace everything the fix needs?
@@ -104,10 +103,8 @@ functions. --format yaml or json writes the check report (schema 1).
   klp-audit check --diff fix.patch --build ~/linux --funcs funcs.yaml --orig ~/linux --patched ~/linux-fixed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch opts.Format {
-			case "text", "yaml", "json":
-			default:
-				return fmt.Errorf("invalid --format %q: want text, yaml or json", opts.Format)
+			if _, err := report.ParseCheckFormat(opts.Format); err != nil {
+				return err
 			}
 			if (opts.Livepatch == "") == (opts.Funcs == "") {
 				return fmt.Errorf("give exactly one of --livepatch MODULE.c and --funcs LIST.yaml")
@@ -131,7 +128,7 @@ functions. --format yaml or json writes the check report (schema 1).
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: match old_sympos (repeatable)")
 	fl.StringVar(&opts.Orig, "orig", "", "original build `DIR` or object, compared with --patched")
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
-	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml or json")
+	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif or markdown")
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	return cmd
@@ -330,7 +327,8 @@ func runCheck(opts *CheckOptions) error {
 	case len(res.Problems) > 0 || len(changed) == 0 && len(res.Hunks) > 0 && !allComments(res.Hunks):
 		res.Verdict = verdictIncomplete
 	}
-	if err := writeCheck(opts.Streams.Out, res, opts.Format); err != nil {
+	format, _ := report.ParseCheckFormat(opts.Format)
+	if err := report.RenderCheck(opts.Streams.Out, res, format); err != nil {
 		return err
 	}
 	if res.Verdict != verdictComplete {
@@ -520,73 +518,4 @@ func replaces(lp []livepatchFunc, name string, sympos int) bool {
 		}
 	}
 	return false
-}
-
-// writeCheck prints the check result in format.
-func writeCheck(w io.Writer, res *report.CheckResult, format string) error {
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	case "yaml":
-		enc := yaml.NewEncoder(w)
-		enc.SetIndent(2)
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-		return enc.Close()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "verdict: %s\n", res.Verdict)
-	for _, p := range res.Problems {
-		fmt.Fprintf(&b, "problem: %s\n", problemString(p))
-	}
-	if len(res.Missing) > 0 {
-		fmt.Fprintf(&b, "\nmissing (%d): the livepatch must replace these\n", len(res.Missing))
-		for _, t := range res.Missing {
-			writeCheckTarget(&b, t)
-		}
-	}
-	if bt := res.BuildTruth; bt != nil && len(bt.Unreplaced) > 0 {
-		fmt.Fprintf(&b, "\nchanged in the patched build but not replaced (%d):\n", len(bt.Unreplaced))
-		for _, f := range bt.Unreplaced {
-			fmt.Fprintf(&b, "  %s (%s)\n", f.OldName, f.Object)
-		}
-	}
-	if len(res.Review) > 0 {
-		fmt.Fprintf(&b, "\nreview (%d): decide whether the livepatch must replace these\n", len(res.Review))
-		for _, t := range res.Review {
-			writeCheckTarget(&b, t)
-		}
-	}
-	for _, h := range res.Hunks {
-		if h.Kind == patch.KindData {
-			fmt.Fprintf(&b, "\ndata change: %s:%d: %s\n", h.File, h.Line,
-				joinNote(h.Note, "needs shadow variables or callbacks, not function replacement"))
-		}
-	}
-	fmt.Fprintf(&b, "\ncovered: %d of %d targets\n", len(res.Covered), len(res.Covered)+len(res.Missing)+len(res.Review))
-	for _, f := range res.Extra {
-		fmt.Fprintf(&b, "extra (warning): %s replaces %s (%s), which no rule asks for\n", where(f), f.OldName, f.Object)
-	}
-	if bt := res.BuildTruth; bt != nil {
-		for _, f := range bt.Unchanged {
-			fmt.Fprintf(&b, "unchanged (warning): %s replaces %s, whose code did not change\n", where(f), f.OldName)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func where(f report.LivepatchFunc) string {
-	if f.Line > 0 {
-		return fmt.Sprintf("%s:%d", f.File, f.Line)
-	}
-	return f.File
-}
-
-func writeCheckTarget(b *strings.Builder, t report.CheckTarget) {
-	fmt.Fprintf(b, "  %s (%s) at %s:%d: because %s changes\n", t.Name, t.TU, t.File, t.Line, t.Because)
-	fmt.Fprintf(b, "    %s, %s: %s\n", t.Severity, t.Rule, lastStep(t.Target))
 }

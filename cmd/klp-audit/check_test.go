@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// TestNewCmdCheck checks that arguments reach CheckOptions and that bad
+// flag combinations are refused before anything is read.
+func TestNewCmdCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    string
+		wantErr string
+		want    CheckOptions
+	}{
+		{name: "livepatch", args: "--diff f.patch --build b --livepatch lp.c",
+			want: CheckOptions{Diff: "f.patch", Livepatch: "lp.c", Format: "text", EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+		{name: "funcs, yaml, orig/patched", args: "--diff f.patch --build b --funcs l.yaml --format yaml --orig o --patched p --vmlinux v",
+			want: CheckOptions{Diff: "f.patch", Funcs: "l.yaml", Format: "yaml", Orig: "o", Patched: "p", Vmlinux: []string{"v"},
+				EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+		{name: "both livepatch and funcs", args: "--diff f.patch --build b --livepatch lp.c --funcs l.yaml", wantErr: "exactly one of --livepatch"},
+		{name: "neither", args: "--diff f.patch --build b", wantErr: "exactly one of --livepatch"},
+		{name: "orig alone", args: "--diff f.patch --build b --livepatch lp.c --orig o", wantErr: "--orig and --patched go together"},
+		{name: "bad format", args: "--diff f.patch --build b --livepatch lp.c --format dot", wantErr: `unknown format "dot"`},
+		{name: "no diff", args: "--build b --livepatch lp.c", wantErr: `required flag(s) "diff" not set`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := testStreams()
+			var got *CheckOptions
+			cmd := newCheckCmd(s, func(o *CheckOptions) error { got = o; return nil })
+			cmd.SetArgs(strings.Fields(tt.args))
+			cmd.SetOut(s.Out)
+			cmd.SetErr(s.Err)
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("%s: error %v, want %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", tt.args, err)
+			}
+			got.Streams = nil
+			if got.Diff != tt.want.Diff || got.Livepatch != tt.want.Livepatch || got.Funcs != tt.want.Funcs ||
+				got.Format != tt.want.Format || got.Orig != tt.want.Orig || got.Patched != tt.want.Patched ||
+				strings.Join(got.Builds, ",") != strings.Join(tt.want.Builds, ",") ||
+				strings.Join(got.Vmlinux, ",") != strings.Join(tt.want.Vmlinux, ",") {
+				t.Errorf("%s:\ngot  %+v\nwant %+v", tt.args, *got, tt.want)
+			}
+		})
+	}
+}
+
+// checkJSON runs check in dir with --format json and decodes the result.
+func checkJSON(t *testing.T, dir string, args ...string) (int, *report.CheckResult, string) {
+	t.Helper()
+	code, out, errs := run(t, dir, append(append([]string{"check"}, args...), "--format", "json")...)
+	if code == ExitUsage {
+		return code, nil, errs
+	}
+	var res report.CheckResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("check %s: exit %d, output not JSON: %v\n%s\nstderr:\n%s", strings.Join(args, " "), code, err, out, errs)
+	}
+	return code, &res, errs
+}
+
+func names(ts []report.CheckTarget) string {
+	var s []string
+	for _, t := range ts {
+		s = append(s, t.Name)
+	}
+	return strings.Join(s, ",")
+}
+
+// TestCheckFixture runs check on the compiled klp-check fixture: the fix
+// changes clamp_len, which GCC inlines into read_msg and write_msg.
+func TestCheckFixture(t *testing.T) {
+	dir := fixture.Build(t, "klp-check")
+	t.Run("complete", func(t *testing.T) {
+		code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+		if code != ExitOK || res.Verdict != "complete" {
+			t.Fatalf("exit %d, verdict %q, want 0, complete; problems %v; missing %s\nstderr: %s", code, res.Verdict, res.Problems, names(res.Missing), errs)
+		}
+		if got := names(res.Covered); got != "read_msg,write_msg" && got != "write_msg,read_msg" {
+			t.Errorf("covered %q, want read_msg and write_msg", got)
+		}
+		if len(res.Changed) != 1 || res.Changed[0].Name != "clamp_len" || res.Changed[0].File != "check.c" {
+			t.Errorf("changed %+v, want clamp_len in check.c", res.Changed)
+		}
+		if len(res.Hunks) != 1 || res.Hunks[0].Kind != "function" || res.Hunks[0].Line != 17 {
+			t.Errorf("hunks %+v, want one function hunk at line 17", res.Hunks)
+		}
+	})
+	t.Run("incomplete livepatch", func(t *testing.T) {
+		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "incomplete.c")
+		if code != ExitIncomplete || res.Verdict != "missing" {
+			t.Fatalf("exit %d, verdict %q, want 1, missing", code, res.Verdict)
+		}
+		if len(res.Missing) != 1 {
+			t.Fatalf("missing %s, want write_msg", names(res.Missing))
+		}
+		m := res.Missing[0]
+		if m.Name != "write_msg" || m.Because != "clamp_len" || m.Rule != "containment" || m.File != "check.c" || m.Line != 17 {
+			t.Errorf("missing %+v, want write_msg because clamp_len (containment) at check.c:17", m)
+		}
+		if len(m.Chain) == 0 || m.Chain[len(m.Chain)-1].From != "clamp_len" || m.Chain[len(m.Chain)-1].To != "write_msg" {
+			t.Errorf("chain %+v, want clamp_len -> write_msg", m.Chain)
+		}
+		// The text names the function and its reason.
+		_, out, _ := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "incomplete.c")
+		if !strings.HasPrefix(out, "verdict: missing") || !strings.Contains(out, "write_msg") || !strings.Contains(out, "containment") {
+			t.Errorf("text output:\n%s\nwant the verdict first, write_msg and its rule", out)
+		}
+	})
+	t.Run("funcs list", func(t *testing.T) {
+		list := filepath.Join(t.TempDir(), "funcs.yaml")
+		if err := os.WriteFile(list, []byte("- object: vmlinux\n  old_name: read_msg\n- old_name: write_msg\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", list)
+		if code != ExitOK || res.Verdict != "complete" {
+			t.Fatalf("exit %d, verdict %q, want 0, complete", code, res.Verdict)
+		}
+	})
+	t.Run("data change", func(t *testing.T) {
+		code, res, _ := checkJSON(t, dir, "--diff", "data.patch", "--build", ".", "--livepatch", "complete.c")
+		if code != ExitIncomplete || res.Verdict != "data-change" {
+			t.Fatalf("exit %d, verdict %q, want 1, data-change", code, res.Verdict)
+		}
+		if len(res.Hunks) != 1 || res.Hunks[0].Kind != "data" {
+			t.Errorf("hunks %+v, want one data hunk", res.Hunks)
+		}
+	})
+	t.Run("diff does not apply", func(t *testing.T) {
+		stale := filepath.Join(t.TempDir(), "stale.patch")
+		data, _ := os.ReadFile(filepath.Join(dir, "fix.patch"))
+		if err := os.WriteFile(stale, []byte(strings.Replace(string(data), " \tif (len > 64)", " \tif (len > 32)", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := run(t, dir, "check", "--diff", stale, "--build", ".", "--livepatch", "complete.c")
+		if code != ExitUsage || out != "" || !strings.Contains(errs, "the diff does not apply to the build's sources: check.c:17") {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing, the mismatching line", code, out, errs)
+		}
+	})
+	t.Run("no klp_func arrays", func(t *testing.T) {
+		code, out, errs := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "check.c")
+		if code != ExitUsage || out != "" || !strings.Contains(errs, "livepatch check.c: no struct klp_func array found") {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 2 naming check.c", code, out, errs)
+		}
+	})
+}
+
+// TestCheckWithoutDumps checks a build compiled without
+// -fdump-ipa-clones: exit 2, nothing reported safe.
+func TestCheckWithoutDumps(t *testing.T) {
+	dir := fixture.Build(t, "klp-check")
+	dumps, _ := filepath.Glob(filepath.Join(dir, "*.ipa-clones"))
+	for _, d := range dumps {
+		os.Remove(d)
+	}
+	code, out, errs := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+	if code != ExitUsage || out != "" || !strings.Contains(errs, "no *.ipa-clones dumps found") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the missing dumps", code, out, errs)
+	}
+}
+
+// TestCheckBuildTruth compares the original and the patched build of the
+// fixture: write_msg's code changed, so incomplete.c fails here too.
+func TestCheckBuildTruth(t *testing.T) {
+	dir := fixture.Build(t, "klp-check")
+	pdir := filepath.Join(t.TempDir(), "patched")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "check.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.Replace(string(src), "\tif (len > 64)\n", "\tif (len < 0)\n\t\treturn 0;\n\tif (len > 64)\n", 1)
+	if err := os.WriteFile(filepath.Join(pdir, "check.c"), []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("gcc", "-O2", "-g", "-c", "check.c", "-o", "check.o")
+	cmd.Dir = pdir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	orig, patched := filepath.Join(dir, "check.o"), filepath.Join(pdir, "check.o")
+	code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c", "--orig", orig, "--patched", patched)
+	if code != ExitOK || res.BuildTruth == nil || len(res.BuildTruth.Unreplaced) != 0 {
+		t.Errorf("complete.c: exit %d, build truth %+v; want 0, nothing unreplaced", code, res.BuildTruth)
+	}
+	code, res, _ = checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "incomplete.c", "--orig", orig, "--patched", patched)
+	if code != ExitIncomplete || res.Verdict != "missing" || res.BuildTruth == nil {
+		t.Fatalf("incomplete.c: exit %d, verdict %q; want 1, missing", code, res.Verdict)
+	}
+	found := false
+	for _, f := range res.BuildTruth.Unreplaced {
+		found = found || f.OldName == "write_msg"
+	}
+	if !found {
+		t.Errorf("unreplaced %+v, want write_msg", res.BuildTruth.Unreplaced)
+	}
+}
