@@ -19,8 +19,11 @@ const (
 const exitCodesHelp = `Exit status:
   0  the answer is complete
   1  an answer was printed but evidence was missing or unreadable
-     (malformed dump lines, unreadable files): it may be short, never safe
-  2  usage or input error: bad flags, no dumps found, unknown function`
+     (malformed dump lines, unreadable files): it may be short, never safe;
+     for check also: the livepatch misses a target, or the fix changes data
+  2  usage or input error: bad flags, no dumps found, unknown function,
+     an unreadable diff or livepatch, a diff that does not apply to the
+     build's sources`
 
 // errIncomplete is returned by a command that printed its answer but read
 // incomplete evidence; the problems were already reported.
