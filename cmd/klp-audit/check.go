@@ -205,8 +205,11 @@ func runCheck(opts *CheckOptions) error {
 	macro := false
 	for _, f := range files {
 		ext, fromSource := extents[f.OldName], false
+		cext := patch.CFunctions(sources[f.OldName])
 		if len(ext) == 0 {
-			ext, fromSource = patch.CFunctions(sources[f.OldName]), true
+			ext, fromSource = cext, true
+		} else {
+			ext = widenToBraces(ext, cext)
 		}
 		for i := range f.Hunks {
 			h := &f.Hunks[i]
@@ -335,6 +338,23 @@ func runCheck(opts *CheckOptions) error {
 		return errCheckFailed
 	}
 	return nil
+}
+
+// widenToBraces extends each DWARF extent to the closing brace of the
+// same function's definition in the source: the line table need not
+// attribute code to the last lines of a body (an inlined function's
+// closing brace), yet a change there is in the function.
+func widenToBraces(ext, src []patch.Extent) []patch.Extent {
+	out := make([]patch.Extent, len(ext))
+	for i, e := range ext {
+		for _, c := range src {
+			if c.Name == e.Name && c.Contains(e.First) && c.Last > e.Last {
+				e.Last = c.Last
+			}
+		}
+		out[i] = e
+	}
+	return out
 }
 
 func allComments(hs []report.Hunk) bool {

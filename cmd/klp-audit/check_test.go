@@ -213,3 +213,40 @@ func TestCheckBuildTruth(t *testing.T) {
 		t.Errorf("unreplaced %+v, want write_msg", res.BuildTruth.Unreplaced)
 	}
 }
+
+// TestCheckHeaderInline checks a fix to a static inline function of a
+// header: every translation unit that includes it has its own copy, so
+// both callers must be replaced; a change on the closing lines of the
+// body (no line-table row) still counts as a change to the function.
+func TestCheckHeaderInline(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"h.h":       "static inline int scale(int x)\n{\n\treturn x * 3;\n}\n",
+		"a.c":       "#include \"h.h\"\nint fa(int x)\n{\n\treturn scale(x) + 1;\n}\n",
+		"b.c":       "#include \"h.h\"\nint fb(int x)\n{\n\treturn scale(x) + 2;\n}\n",
+		"fix.patch": "--- a/h.h\n+++ b/h.h\n@@ -1,4 +1,4 @@\n static inline int scale(int x)\n {\n-\treturn x * 3;\n+\treturn x * 5;\n }\n",
+		"lp.yaml":   "- old_name: fa\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"a", "b"} {
+		cmd := exec.Command("gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", f+".c", "-o", f+".o")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
+	}
+	code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml")
+	if code != ExitIncomplete || res.Verdict != "missing" || names(res.Missing) != "fb" || len(res.Problems) != 0 {
+		t.Fatalf("exit %d, verdict %q, missing %q, problems %v; want 1, missing, fb, none", code, res.Verdict, names(res.Missing), res.Problems)
+	}
+	if len(res.Changed) != 1 || strings.Join(res.Changed[0].TUs, ",") != "a.o,b.o" {
+		t.Errorf("changed %+v, want scale in a.o and b.o", res.Changed)
+	}
+}
