@@ -384,7 +384,7 @@ func TestSARIFContent(t *testing.T) {
 }
 
 // sarifSchema is the official SARIF 2.1.0 schema, vendored (see
-// testdata/README).
+// testdata/README.md).
 const sarifSchema = "testdata/sarif-schema-2.1.0.json"
 
 func compileSARIFSchema(t *testing.T) *jsonschema.Schema {
