@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -331,7 +332,7 @@ func runCheck(opts *CheckOptions) error {
 		res.Verdict = verdictIncomplete
 	}
 	format, _ := report.ParseCheckFormat(opts.Format)
-	if err := report.RenderCheck(opts.Streams.Out, res, format); err != nil {
+	if err := renderCheck(opts.Streams, res, format); err != nil {
 		return err
 	}
 	if res.Verdict != verdictComplete {
@@ -538,4 +539,28 @@ func replaces(lp []livepatchFunc, name string, sympos int) bool {
 		}
 	}
 	return false
+}
+
+// renderCheck writes the check report; on a terminal (and unless NO_COLOR
+// is set) the text verdict is coloured: PASS green, FAIL red, INCOMPLETE
+// yellow. Pipes and files get plain text.
+func renderCheck(s *Streams, res *report.CheckResult, format report.Format) error {
+	if format != report.Text || !s.OutTTY || os.Getenv("NO_COLOR") != "" {
+		return report.RenderCheck(s.Out, res, format)
+	}
+	var b bytes.Buffer
+	if err := report.RenderCheck(&b, res, format); err != nil {
+		return err
+	}
+	_, err := io.WriteString(s.Out, colourVerdict(b.String()))
+	return err
+}
+
+// colourVerdict colours the verdict words of a text check report.
+func colourVerdict(text string) string {
+	return strings.NewReplacer(
+		"(PASS)", "(\x1b[32mPASS\x1b[0m)",
+		"(FAIL)", "(\x1b[31mFAIL\x1b[0m)",
+		"(INCOMPLETE)", "(\x1b[33mINCOMPLETE\x1b[0m)",
+	).Replace(text)
 }

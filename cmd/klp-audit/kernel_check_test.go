@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/klp-audit/klp-audit/callgraph/objdiff"
+	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// TestKernelCheckEndToEnd is the pipeline on the real kernel: a fix to
+// oom_unkillable_task (a static function GCC inlined into four callers in
+// mm/oom_kill.o) as a unified diff; check maps the hunk to the function and
+// computes the must-patch set (with a livepatch that replaces nothing
+// relevant, every target is reported missing); then the object is rebuilt
+// with exactly that change, and klp-audit diff of the two objects must find
+// no changed function outside the set.
+func TestKernelCheckEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	if _, err := exec.LookPath("diff"); err != nil {
+		t.Skip("diff(1) not installed")
+	}
+	tree := fixture.KernelTree(t)
+	const src, obj, fn = "mm/oom_kill.c", "mm/oom_kill.o", "oom_unkillable_task"
+	mutate := func(b []byte) []byte {
+		def := regexp.MustCompile(`(?m)^static bool ` + fn + `\([^;{]*\)\s*\n\{\n`)
+		loc := def.FindIndex(b)
+		if loc == nil {
+			t.Fatalf("definition of %s not found in %s", fn, src)
+		}
+		ins := []byte("\t{ static volatile int klp_audit_sink; klp_audit_sink++; }\n")
+		return append(append(append([]byte{}, b[:loc[1]]...), ins...), b[loc[1]:]...)
+	}
+	orig, err := os.ReadFile(filepath.Join(tree, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	os.MkdirAll(filepath.Join(work, "a", "mm"), 0o755)
+	os.MkdirAll(filepath.Join(work, "b", "mm"), 0o755)
+	os.WriteFile(filepath.Join(work, "a", src), orig, 0o644)
+	os.WriteFile(filepath.Join(work, "b", src), mutate(orig), 0o644)
+	cmd := exec.Command("diff", "-u", "a/"+src, "b/"+src)
+	cmd.Dir = work
+	fix, _ := cmd.Output() // diff exits 1 when the files differ
+	if !strings.Contains(string(fix), "klp_audit_sink") {
+		t.Fatalf("diff -u gave no hunk:\n%s", fix)
+	}
+	patch := filepath.Join(work, "fix.patch")
+	os.WriteFile(patch, fix, 0o644)
+	funcs := filepath.Join(work, "funcs.yaml")
+	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
+
+	code, out, errs := run(t, tree, "check", "--diff", patch, "--build", ".", "--funcs", funcs, "--format", "json")
+	var r report.CheckResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("check: exit %d, %v\n%s", code, err, errs)
+	}
+	if code != ExitIncomplete || r.Verdict == "complete" {
+		t.Errorf("check with an empty livepatch: exit %d verdict %q, want a failure", code, r.Verdict)
+	}
+	var changedNames []string
+	for _, c := range r.Changed {
+		changedNames = append(changedNames, c.Name)
+	}
+	if len(changedNames) != 1 || changedNames[0] != fn {
+		t.Fatalf("check mapped the hunk to %v, want [%s]", changedNames, fn)
+	}
+	set := map[string]bool{}
+	for _, list := range [][]report.CheckTarget{r.Missing, r.Review, r.Covered} {
+		for _, tg := range list {
+			if tg.TU == obj {
+				set[tg.Name] = true
+			}
+		}
+	}
+	if len(set) == 0 {
+		t.Fatalf("check reported no target in %s:\n%s", obj, out)
+	}
+
+	unlock := fixture.LockKernelTree(t, tree)
+	rebuilt := fixture.RecompileKernelObject(t, tree, obj, mutate)
+	unlock()
+	rep, err := objdiff.CompareFiles(filepath.Join(tree, obj), rebuilt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, od := range rep.Objects {
+		for _, c := range od.Changed {
+			changed = append(changed, c.Name)
+		}
+	}
+	if len(changed) == 0 {
+		t.Fatal("the rebuilt object has no changed function: the test proves nothing")
+	}
+	for _, c := range changed {
+		if !set[c] {
+			t.Errorf("%s changed in the rebuilt %s but check's must-patch set lacks it (set: %v)", c, obj, set)
+		}
+	}
+	t.Logf("fix to %s: check's set in %s has %d functions; the rebuild changed %d: %v", fn, obj, len(set), len(changed), changed)
+}
+
+// TestCheckColour: the verdict is coloured on a terminal only.
+func TestCheckColour(t *testing.T) {
+	res := &report.CheckResult{SchemaVersion: report.CheckSchemaVersion, Verdict: "missing"}
+	for _, tc := range []struct {
+		tty, noColor bool
+		want         bool
+	}{{false, false, false}, {true, false, true}, {true, true, false}} {
+		s, out, _ := testStreams()
+		s.OutTTY = tc.tty
+		if tc.noColor {
+			t.Setenv("NO_COLOR", "1")
+		} else {
+			t.Setenv("NO_COLOR", "")
+		}
+		if err := renderCheck(s, res, report.Text); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out.String(), "\x1b["); got != tc.want {
+			t.Errorf("tty=%v NO_COLOR=%v: colour %v, want %v:\n%q", tc.tty, tc.noColor, got, tc.want, out.String())
+		}
+		if !strings.Contains(out.String(), "FAIL") {
+			t.Errorf("verdict word lost: %q", out.String())
+		}
+	}
+}
