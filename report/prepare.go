@@ -127,22 +127,21 @@ func clean(s string) string {
 	return q[1 : len(q)-1]
 }
 
-// problemLine formats a problem as file:line: message.
-func problemLine(p Problem) string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(clean(p.File))
-		if p.Line > 0 {
-			b.WriteString(":" + strconv.Itoa(p.Line))
-		}
-		b.WriteString(": ")
-	}
+// String formats a problem as "file:line: message" (the file alone when
+// the line is unknown, and no prefix when the message already names the
+// file), with control characters escaped: problems quote their input.
+func (p Problem) String() string {
 	msg := clean(p.Message)
 	if msg == "" {
 		msg = "(no message)"
 	}
-	b.WriteString(msg)
-	return b.String()
+	switch {
+	case p.File != "" && p.Line > 0:
+		return clean(p.File) + ":" + strconv.Itoa(p.Line) + ": " + msg
+	case p.File != "" && !strings.Contains(p.Message, p.File):
+		return clean(p.File) + ": " + msg
+	}
+	return msg
 }
 
 // writeProblems writes the block that opens the text and table output of
@@ -162,7 +161,7 @@ func writeProblems(b *strings.Builder, r *Result) {
 		b.WriteString("  (no problem was recorded)\n")
 	}
 	for _, p := range r.Problems {
-		b.WriteString("  " + problemLine(p) + "\n")
+		b.WriteString("  " + p.String() + "\n")
 	}
 	b.WriteString("\n")
 }

@@ -413,9 +413,9 @@ func TestProblemsFirst(t *testing.T) {
 				}
 			}
 			for _, p := range r.Problems {
-				i := strings.Index(got, problemLine(p))
+				i := strings.Index(got, p.String())
 				if i < 0 || i > first {
-					t.Errorf("problem %q not listed before the first function\n%s", problemLine(p), got)
+					t.Errorf("problem %q not listed before the first function\n%s", p.String(), got)
 				}
 			}
 			if !strings.Contains(got, "kernel/bpf/cgroup.c.000i.ipa-clones:17: truncated line") {

@@ -335,18 +335,26 @@ func (r *run) externalCalls() map[string][]caller {
 		return r.extCalls
 	}
 	r.extCalls = map[string][]caller{}
-	var tus []string
+	var tus, noObject []string
 	for _, tu := range r.e.Graph.TUs() {
 		if tu.HasObject {
 			tus = append(tus, tu.Name)
+		} else {
+			noObject = append(noObject, tu.Name)
 		}
 	}
 	r.e.Objects.Prefetch(tus, 0)
 	r.note(fmt.Sprintf("callers of global functions were searched in the %d objects read; objects not built or not given (other directories, modules) were not searched", len(tus)))
+	if len(noObject) > 0 {
+		r.note("units with a dump but no object (compiled to assembly only, or the object removed) could not be searched for callers: " + joinSorted(noObject))
+	}
 	for _, tu := range tus {
 		f, err := r.e.Objects.File(tu)
 		if err != nil {
-			continue // reported when a target of that unit needs it
+			// A caller in this object would go unseen: the search is
+			// incomplete, whatever the unit's own functions are.
+			r.problem(tu, fmt.Sprintf("%s: object of %s not read (%v): callers of global functions in it are unknown", FailClosed, tu, err))
+			continue
 		}
 		for _, ref := range f.Refs {
 			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {

@@ -183,7 +183,7 @@ func runExplain(opts *ImpactedOptions, a *impactAnswer, f report.Format) error {
 	}
 	s := opts.Streams
 	for _, p := range a.res.Problems {
-		fmt.Fprintln(s.Err, problemString(p))
+		fmt.Fprintln(s.Err, p.String())
 	}
 	switch f {
 	case report.JSON:

@@ -168,7 +168,7 @@ func runFlags(opts *FlagsOptions) error {
 	}
 	s := opts.Streams
 	for _, p := range problems {
-		fmt.Fprintln(s.Err, problemString(p))
+		fmt.Fprintln(s.Err, p.String())
 	}
 	switch format {
 	case "text":

@@ -147,7 +147,7 @@ func runImpacted(opts *ImpactedOptions) error {
 	}
 	res, s := a.res, opts.Streams
 	for _, p := range res.Problems {
-		fmt.Fprintln(s.Err, problemString(p))
+		fmt.Fprintln(s.Err, p.String())
 	}
 	if err := report.Render(s.Out, res, format); err != nil {
 		return err
@@ -234,7 +234,8 @@ func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
 		for _, u := range objectsWithoutDump(opts.Builds, ev.objects, ev.dumps) {
 			orphans = append(orphans, u.Object)
 		}
-		if defs, err := callgraph.UnitObjectsDefining(orphans, opts.Func, 0); len(defs) > 0 {
+		defs, err := callgraph.UnitObjectsDefining(orphans, opts.Func, 0)
+		if len(defs) > 0 {
 			for _, obj := range defs {
 				ev.problems = append(ev.problems, report.Problem{File: obj, Message: rules.FailClosed + ": " + obj +
 					" defines " + opts.Func + " but has no ipa-clones dump beside it: where its code was inlined or cloned there is unknown (rebuild it with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining)"})
@@ -243,9 +244,9 @@ func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
 				return nil, inputErrorf("%s is defined only in objects without an ipa-clones dump (%s): rebuild them with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining to take their inlining from DWARF",
 					opts.Func, strings.Join(defs, ", "))
 			}
-		} else if err != nil {
-			_ = err // unreadable orphans (host tools, assembler output) say nothing of this function
 		}
+		// An object that cannot be read might define the function too.
+		addProblems(ev, err)
 	}
 	if len(all) == 0 && len(untouched) == 0 {
 		msg := fmt.Sprintf("function %q is in none of the %d dumps read and no object defines it", opts.Func, len(ev.dumps))
@@ -315,16 +316,6 @@ func addProblems(ev *evidence, err error) {
 	for _, e := range l {
 		ev.problems = append(ev.problems, problemOf(e))
 	}
-}
-
-func problemString(p report.Problem) string {
-	switch {
-	case p.File != "" && p.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
-	case p.File != "" && !strings.Contains(p.Message, p.File):
-		return p.File + ": " + p.Message
-	}
-	return p.Message
 }
 
 func impactResult(ev *evidence, opts *ImpactedOptions, imp *callgraph.Impact, untouched []string) *report.Result {

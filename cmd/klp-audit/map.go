@@ -93,7 +93,7 @@ func runMap(opts *MapOptions) error {
 	objs.Prefetch(tus, 0)
 	rep := &mapReport{Problems: []string{}}
 	for _, p := range ev.problems {
-		rep.Problems = append(rep.Problems, problemString(p))
+		rep.Problems = append(rep.Problems, p.String())
 	}
 	for _, tu := range tus {
 		m, err := objs.Map(tu)

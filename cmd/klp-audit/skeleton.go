@@ -108,7 +108,7 @@ func runSkeleton(opts *SkeletonOptions) error {
 	}
 	s := opts.Streams
 	for _, p := range a.res.Problems {
-		fmt.Fprintln(s.Err, problemString(p))
+		fmt.Fprintln(s.Err, p.String())
 	}
 	if err := writeSkeleton(s.Out, a, len(opts.Vmlinux) > 0); err != nil {
 		return err
@@ -128,7 +128,7 @@ func writeSkeleton(w io.Writer, a *impactAnswer, linked bool) error {
 	if !res.Complete {
 		msgs := make([]string, len(res.Problems))
 		for i, p := range res.Problems {
-			msgs[i] = fmt.Sprintf("(%d) %s", i+1, problemString(p))
+			msgs[i] = fmt.Sprintf("(%d) %s", i+1, p.String())
 		}
 		if len(msgs) == 0 {
 			msgs = []string{"evidence missing"}
@@ -148,7 +148,7 @@ func writeSkeleton(w io.Writer, a *impactAnswer, linked bool) error {
 	if !res.Complete {
 		b.WriteString(" *\n * INCOMPLETE: the list may be short or an old_sympos unknown:\n")
 		for _, p := range res.Problems {
-			fmt.Fprintf(&b, " *   - %s\n", cComment(problemString(p)))
+			fmt.Fprintf(&b, " *   - %s\n", cComment(p.String()))
 		}
 	}
 	b.WriteString(" */\n")
