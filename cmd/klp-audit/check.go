@@ -247,7 +247,7 @@ func runCheck(opts *CheckOptions) error {
 	ignoredAsked := map[string]bool{}
 	for _, c := range changed {
 		iopts := &ImpactedOptions{Streams: quietStreams(opts.Streams), EvidenceOptions: opts.EvidenceOptions, Func: c.name,
-			File: c.file, Format: string(report.Text), Policy: opts.Policy, Vmlinux: opts.Vmlinux}
+			File: c.file, Format: string(report.Text), Policy: opts.Policy, Vmlinux: opts.Vmlinux, evidence: ev}
 		a, err := computeImpacted(iopts)
 		if err != nil {
 			res.Problems = append(res.Problems, report.Problem{File: c.file, Line: c.line,

@@ -42,6 +42,7 @@ func (o *EvidenceOptions) bind(cmd *cobra.Command) {
 // evidence is what was read of a build.
 type evidence struct {
 	graph    *callgraph.Graph
+	objs     *callgraph.Objects // opened on demand, shared by every query
 	dumps    []ipadump.Dump
 	objects  []string // every *.o under the build directories
 	problems []report.Problem
@@ -168,6 +169,25 @@ func objectsWithoutDump(roots, objects []string, dumps []ipadump.Dump) []callgra
 		out = append(out, callgraph.ObjectUnit{TU: tu, Object: p})
 	}
 	return out
+}
+
+// objectCache returns the build's object cache, created on first use.
+func (ev *evidence) objectCache() *callgraph.Objects {
+	if ev.objs == nil {
+		ev.objs = callgraph.NewObjects(ev.graph, nil)
+	}
+	return ev.objs
+}
+
+// forQuery returns a copy of ev for one query: the graph and the object
+// cache are shared, the problems list is the query's own, so problems one
+// query finds do not leak into the next.
+func (ev *evidence) forQuery() *evidence {
+	q := *ev
+	q.objectCache() // create the cache in ev's copy before sharing it
+	ev.objs = q.objs
+	q.problems = append([]report.Problem(nil), ev.problems...)
+	return &q
 }
 
 // objectsOf returns the objects paired with the dumps that exist on disk,

@@ -26,6 +26,9 @@ type ImpactedOptions struct {
 	Format string
 	// DumpsOnly answers from the dumps alone, without reading objects.
 	DumpsOnly bool
+	// evidence, when set, is the build already loaded (check asks one
+	// query per changed function of the same build).
+	evidence *evidence
 	// NoRules skips the safety rules: only the functions holding the code.
 	NoRules bool
 	// Policy is a policy file replacing the default one.
@@ -202,8 +205,10 @@ func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
 		}
 		defer linked.close()
 	}
-	ev, err := loadEvidence(&opts.EvidenceOptions)
-	if err != nil {
+	var ev *evidence
+	if opts.evidence != nil {
+		ev = opts.evidence.forQuery()
+	} else if ev, err = loadEvidence(&opts.EvidenceOptions); err != nil {
 		return nil, err
 	}
 	g := ev.graph
@@ -288,7 +293,7 @@ func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
 	res := impactResult(ev, opts, imp, keptUntouched)
 	a.res = res
 	if !opts.DumpsOnly {
-		objs := callgraph.NewObjects(g, nil)
+		objs := ev.objectCache()
 		a.objs = objs
 		addObjectEvidence(objs, res)
 		if !opts.NoRules {
