@@ -80,6 +80,12 @@ type Engine struct {
 	// Flags returns the compile flags of a unit; nil reads them from the
 	// unit's object with dwarfinfo.Producers.
 	Flags func(tu string) ([]dwarfinfo.Flags, error)
+	// KernelBuild reports whether unit tu is part of a kernel tree, where
+	// a unit built without ftrace entries (kernel/trace, say) holds
+	// nothing a livepatch can replace; outside one, such a unit is simply
+	// not a livepatch build. Nil: the build counts as a kernel's when any
+	// of its units has ftrace entries.
+	KernelBuild func(tu string) bool
 
 	flagsMu    sync.Mutex
 	flagsCache map[string]flagsEntry

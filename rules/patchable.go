@@ -39,11 +39,20 @@ func (r *run) notPatchable(t *Target) {
 		}
 	}
 	if why == "" && !t.Symbol.Fentry {
-		if !r.livepatchableBuild() {
+		switch {
+		case r.unitHasFtrace(t.ID.TU):
+			why = "no ftrace entry (__fentry__ call at its start): notrace, or a kernel inline kept out of line"
+		case r.e.KernelBuild != nil && r.e.KernelBuild(t.ID.TU):
+			why = "its unit is built without ftrace entries (no -pg -mfentry): nothing in it can be patched"
+		case r.e.KernelBuild == nil && r.livepatchableBuild():
+			why = "no ftrace entry (__fentry__ call at its start): notrace, kernel inline kept out of line, or a unit built without -pg"
+		case r.e.KernelBuild == nil:
 			r.note("no unit of the build has ftrace entries (-pg -mfentry or -fpatchable-function-entry): not a kernel livepatch build, so patchability (" + NotPatchable + ") was not checked")
 			return
+		default:
+			r.note("units outside a kernel tree built without ftrace entries (-pg -mfentry or -fpatchable-function-entry) are not livepatch builds: patchability (" + NotPatchable + ") was not checked there")
+			return
 		}
-		why = "no ftrace entry (__fentry__ call at its start): notrace, kernel inline kept out of line, or a unit built without -pg"
 	}
 	if why == "" {
 		return
@@ -60,42 +69,45 @@ func (r *run) notPatchable(t *Target) {
 }
 
 // livepatchableBuild reports whether any unit of the build was compiled
-// with ftrace entries. Units are checked in order until one is found.
-// Where the compile flags do not tell (no DWARF, clang, switches not
-// recorded), the unit's object does: a function with an ftrace entry.
+// with ftrace entries (the rule's view when the engine is not told which
+// units are a kernel's: see Engine.KernelBuild).
 func (r *run) livepatchableBuild() bool {
 	if r.ftraceBuild != nil {
 		return *r.ftraceBuild
 	}
 	found := false
 	for _, tu := range r.e.Graph.TUs() {
-		if !tu.HasObject {
-			continue
-		}
-		fl, err := r.e.flags(tu.Name)
-		silent := err != nil || len(fl) == 0
-		for _, f := range fl {
-			if f.Ftrace() != "none" {
-				found = true
-			}
-			if !f.Recorded || f.Compiler != dwarfinfo.GCC && f.Compiler != dwarfinfo.GCCLTO {
-				silent = true
-			}
-		}
-		if !found && silent {
-			if obj, err := r.e.Objects.File(tu.Name); err == nil {
-				for i := range obj.Funcs {
-					if obj.Funcs[i].Fentry {
-						found = true
-						break
-					}
-				}
-			}
-		}
-		if found {
+		if tu.HasObject && r.unitHasFtrace(tu.Name) {
+			found = true
 			break
 		}
 	}
 	r.ftraceBuild = &found
 	return found
+}
+
+// unitHasFtrace reports whether unit tu was compiled with ftrace entries.
+// Where the compile flags do not tell (no DWARF, clang, switches not
+// recorded), the unit's object does: a function with an ftrace entry.
+func (r *run) unitHasFtrace(tu string) bool {
+	fl, err := r.e.flags(tu)
+	silent := err != nil || len(fl) == 0
+	for _, f := range fl {
+		if f.Ftrace() != "none" {
+			return true
+		}
+		if !f.Recorded || f.Compiler != dwarfinfo.GCC && f.Compiler != dwarfinfo.GCCLTO {
+			silent = true
+		}
+	}
+	if silent {
+		if obj, err := r.e.Objects.File(tu); err == nil {
+			for i := range obj.Funcs {
+				if obj.Funcs[i].Fentry {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -297,13 +297,18 @@ func computeImpacted(opts *ImpactedOptions) (*impactAnswer, error) {
 		a.objs = objs
 		addObjectEvidence(objs, res)
 		if !opts.NoRules {
-			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy}
+			klp := newKLPObjects(opts.Builds)
+			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy,
+				KernelBuild: func(tu string) bool {
+					t, ok := g.TU(tu)
+					return ok && klp.inKernelTree(t.Object)
+				}}
 			changed := append([]callgraph.NodeID(nil), starts...)
 			for _, tu := range keptUntouched {
 				changed = append(changed, callgraph.NodeID{Name: opts.Func, TU: tu})
 			}
 			a.rules = eng.Run(changed)
-			addRules(res, a.rules, policy, newKLPObjects(opts.Builds))
+			addRules(res, a.rules, policy, klp)
 			if linked != nil {
 				addOldSympos(res, a.rules, linked)
 			}

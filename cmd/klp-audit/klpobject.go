@@ -23,10 +23,17 @@ func newKLPObjects(roots []string) *klpObjects {
 	return &klpObjects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}}
 }
 
-// of returns the klp_object name of object path obj.
-func (k *klpObjects) of(obj string) string {
+// inKernelTree reports whether object path obj lies in a kernel tree.
+func (k *klpObjects) inKernelTree(obj string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	_, ok := k.kernelRoot(obj)
+	return ok
+}
+
+// kernelRoot returns the build root holding obj and whether it is a kernel
+// tree (a .config and a Kbuild file at its top). Call with k.mu held.
+func (k *klpObjects) kernelRoot(obj string) (string, bool) {
 	root := ""
 	for _, r := range k.roots {
 		if rel, err := filepath.Rel(r, obj); err == nil && !strings.HasPrefix(rel, "..") {
@@ -35,7 +42,7 @@ func (k *klpObjects) of(obj string) string {
 		}
 	}
 	if root == "" {
-		return ""
+		return "", false
 	}
 	isKernel, ok := k.kernel[root]
 	if !ok {
@@ -44,7 +51,14 @@ func (k *klpObjects) of(obj string) string {
 		isKernel = err == nil && err2 == nil
 		k.kernel[root] = isKernel
 	}
-	if !isKernel {
+	return root, isKernel
+}
+
+// of returns the klp_object name of object path obj.
+func (k *klpObjects) of(obj string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.kernelRoot(obj); !ok {
 		return ""
 	}
 	dir := filepath.Dir(obj)
