@@ -63,8 +63,22 @@ func (r *run) notPatchable(t *Target) {
 	} else if at := r.addressTaken(t); len(at) > 0 {
 		// Replacing the direct callers leaves the calls through the
 		// pointer on the old code.
-		r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and is also called through a pointer (address taken in "+
-			joinSorted(at)+"): replacing its direct callers does not reach those calls")
+		var ptr, exported []string
+		for _, a := range at {
+			if strings.HasPrefix(a, "___ksymtab") || strings.HasPrefix(a, "__ksymtab") {
+				exported = append(exported, a)
+			} else {
+				ptr = append(ptr, a)
+			}
+		}
+		if len(ptr) > 0 {
+			r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and is also called through a pointer (address taken in "+
+				joinSorted(ptr)+"): replacing its direct callers does not reach those calls")
+		}
+		if len(exported) > 0 {
+			r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and is exported ("+joinSorted(exported)+
+				"): modules may call it, and callers in modules are found only among the objects read, so the callers of an exported function are never known complete")
+		}
 	}
 }
 
