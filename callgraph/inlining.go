@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/klp-audit/klp-audit/callgraph"
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // callerSide are the analyses through which callers rely on a callee's

@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/klp-audit/klp-audit/callgraph"
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // Step is one hop of a reason chain: To holds, calls or shares the code of

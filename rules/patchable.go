@@ -3,7 +3,7 @@ package rules
 import (
 	"strings"
 
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
 )
 
 // noPatchSections hold code a livepatch cannot redirect: noinstr/entry

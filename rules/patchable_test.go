@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/klp-audit/klp-audit/callgraph"
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/rules"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/klp-audit/klp-audit/callgraph/objdiff"
+	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/patch"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"

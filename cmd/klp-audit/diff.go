@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/klp-audit/klp-audit/callgraph/objdiff"
+	"github.com/klp-audit/klp-audit/objdiff"
 )
 
 // DiffOptions are the inputs of "klp-audit diff".

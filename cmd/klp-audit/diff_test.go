@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/klp-audit/klp-audit/callgraph/objdiff"
+	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 )
 

@@ -19,7 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/klp-audit/klp-audit/callgraph"
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/callgraph/objdiff"
+	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/report"
 )

@@ -47,8 +47,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/report"
 )

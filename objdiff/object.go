@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // ErrNotELF is wrapped by the error for an input that is not an ELF file
@@ -25,7 +25,7 @@ var ErrNotELF = errors.New("not an ELF object")
 type Object struct {
 	// Path is the path given to Open or NewObject.
 	Path string
-	// File is the object as callgraph/object reads it, code kept.
+	// File is the object as object reads it, code kept.
 	File *object.File
 
 	syms  []object.Symbol

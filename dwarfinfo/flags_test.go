@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
 )
 
 // Real producers, read with readelf --debug-dump=info.

@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/callgraph/dwarfinfo"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 )
 

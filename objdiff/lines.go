@@ -10,7 +10,7 @@ import (
 	"path"
 	"sort"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // lineTable maps code positions to source lines: the DWARF line program

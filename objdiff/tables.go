@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // tableEntry is one entry of a table about code, attached to the

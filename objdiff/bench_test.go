@@ -12,7 +12,7 @@ import (
 // build's mm/page_alloc.o, 150 functions) and compares them: what one
 // object pair of a tree comparison costs.
 //
-//	go test -run XXX -bench CompareKernel -benchmem ./callgraph/objdiff
+//	go test -run XXX -bench CompareKernel -benchmem ./objdiff
 func BenchmarkCompareKernel(b *testing.B) {
 	tree := fixture.KernelTree(b)
 	path := filepath.Join(tree, "mm/page_alloc.o")

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // BugLayout is one layout of the kernel's struct bug_entry

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/klp-audit/klp-audit/callgraph/object"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // unitKey pairs functions across the two objects: the name, and the
