@@ -1,14 +1,11 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // The formats only the check report has.
@@ -19,25 +16,7 @@ const (
 	Markdown Format = "markdown"
 )
 
-// CheckFormats lists the formats of the check report, in the order help
-// texts show them.
-var CheckFormats = []Format{Text, YAML, JSON, SARIF, Markdown}
-
-// ParseCheckFormat checks a --format value of the check command.
-func ParseCheckFormat(s string) (Format, error) {
-	for _, f := range CheckFormats {
-		if string(f) == s {
-			return f, nil
-		}
-	}
-	names := make([]string, len(CheckFormats))
-	for i, f := range CheckFormats {
-		names[i] = string(f)
-	}
-	return "", fmt.Errorf("unknown format %q, want one of %s", s, strings.Join(names, ", "))
-}
-
-// RenderCheck writes r to w in format f, one of CheckFormats. r is not
+// RenderCheck writes r to w in format f, one of FormatsOf(VerbCheck). r is not
 // changed.
 func RenderCheck(w io.Writer, r *CheckResult, f Format) error {
 	if r == nil {
@@ -62,26 +41,13 @@ func RenderCheck(w io.Writer, r *CheckResult, f Format) error {
 // spaces and ending in a newline; the lists the schema always carries are
 // [] when empty, never null.
 func renderCheckJSON(w io.Writer, r *CheckResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(normalizedCheck(r))
+	return Encode(w, normalizedCheck(r), JSON)
 }
 
 // renderCheckYAML writes r following the check schema, indented by two
 // spaces; the lists the schema always carries are [] when empty.
 func renderCheckYAML(w io.Writer, r *CheckResult) error {
-	ew := &errWriter{w: w}
-	enc := yaml.NewEncoder(ew)
-	enc.SetIndent(2)
-	err := enc.Encode(normalizedCheck(r))
-	if err == nil {
-		err = enc.Close()
-	}
-	if ew.err != nil {
-		return ew.err
-	}
-	return err
+	return Encode(w, normalizedCheck(r), YAML)
 }
 
 // normalizedCheck returns a copy of r shaped for YAML and JSON: the lists

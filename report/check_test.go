@@ -169,7 +169,7 @@ func checkGoldenName(c string, f Format) string {
 
 func TestCheckGolden(t *testing.T) {
 	for _, c := range checkCases {
-		for _, f := range CheckFormats {
+		for _, f := range FormatsOf(VerbCheck) {
 			t.Run(c.name+"."+string(f), func(t *testing.T) {
 				r := c.make()
 				got := renderCheck(t, r, f)
@@ -219,7 +219,7 @@ func TestCheckDeterministic(t *testing.T) {
 		make func() *CheckResult
 	}{"odd", oddCheck})
 	for _, c := range cs {
-		for _, f := range CheckFormats {
+		for _, f := range FormatsOf(VerbCheck) {
 			t.Run(c.name+"."+string(f), func(t *testing.T) {
 				r := c.make()
 				first := renderCheck(t, r, f)
@@ -287,7 +287,7 @@ func TestCheckEmptyListsNotNull(t *testing.T) {
 // changed.
 func TestCheckOdd(t *testing.T) {
 	for _, mk := range []func() *CheckResult{oddCheck, func() *CheckResult { return &CheckResult{} }} {
-		for _, f := range CheckFormats {
+		for _, f := range FormatsOf(VerbCheck) {
 			r := mk()
 			before := dumpCheck(r)
 			out := renderCheck(t, r, f)
@@ -446,24 +446,24 @@ func TestSARIFSchema(t *testing.T) {
 	})
 }
 
-func TestParseCheckFormat(t *testing.T) {
-	for _, f := range CheckFormats {
-		if got, err := ParseCheckFormat(string(f)); err != nil || got != f {
-			t.Errorf("ParseCheckFormat(%q) = %q, %v", f, got, err)
+func TestParseFormatOfCheck(t *testing.T) {
+	for _, f := range FormatsOf(VerbCheck) {
+		if got, err := ParseFormatOf(VerbCheck, string(f)); err != nil || got != f {
+			t.Errorf("ParseFormatOf(VerbCheck, %q) = %q, %v", f, got, err)
 		}
 	}
 	for _, s := range []string{"table", "dot", "", "SARIF", "md"} {
-		if _, err := ParseCheckFormat(s); err == nil {
-			t.Errorf("ParseCheckFormat(%q) accepted it", s)
+		if _, err := ParseFormatOf(VerbCheck, s); err == nil {
+			t.Errorf("ParseFormatOf(VerbCheck, %q) accepted it", s)
 		} else if !strings.Contains(err.Error(), "text, yaml, json, sarif, markdown") {
-			t.Errorf("ParseCheckFormat(%q): %v does not list the formats", s, err)
+			t.Errorf("ParseFormatOf(VerbCheck, %q): %v does not list the formats", s, err)
 		}
 	}
 }
 
 func TestRenderCheckErrors(t *testing.T) {
 	var buf bytes.Buffer
-	for _, f := range CheckFormats {
+	for _, f := range FormatsOf(VerbCheck) {
 		if err := RenderCheck(&buf, nil, f); !errors.Is(err, errNilResult) {
 			t.Errorf("RenderCheck(nil, %s) = %v, want errNilResult", f, err)
 		}
@@ -473,7 +473,7 @@ func TestRenderCheckErrors(t *testing.T) {
 			t.Errorf("RenderCheck(%s) accepted the format", f)
 		}
 	}
-	for _, f := range CheckFormats {
+	for _, f := range FormatsOf(VerbCheck) {
 		if err := RenderCheck(failWriter{}, missingCheck(), f); !errors.Is(err, errWrite) {
 			t.Errorf("RenderCheck(%s) to a failing writer = %v, want the write error", f, err)
 		}

@@ -1,9 +1,6 @@
 package report
 
-import (
-	"encoding/json"
-	"io"
-)
+import "io"
 
 // renderJSON writes r following the versioned schema described in the
 // package doc, indented by two spaces and ending in a newline. Problems,
@@ -12,8 +9,5 @@ func renderJSON(w io.Writer, r *Result) error {
 	if r == nil {
 		return errNilResult
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(normalized(r))
+	return Encode(w, normalized(r), JSON)
 }

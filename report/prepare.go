@@ -113,13 +113,13 @@ func displayName(name string) string {
 	if name == "" {
 		return "(no name)"
 	}
-	return clean(name)
+	return Printable(name)
 }
 
-// clean makes a string from the input safe to print on one line of a
+// Printable makes a string from the input safe to print on one line of a
 // terminal: a string holding control characters is shown Go-quoted,
 // without the outer quotes.
-func clean(s string) string {
+func Printable(s string) string {
 	if !strings.ContainsFunc(s, unicode.IsControl) {
 		return s
 	}
@@ -131,15 +131,15 @@ func clean(s string) string {
 // the line is unknown, and no prefix when the message already names the
 // file), with control characters escaped: problems quote their input.
 func (p Problem) String() string {
-	msg := clean(p.Message)
+	msg := Printable(p.Message)
 	if msg == "" {
 		msg = "(no message)"
 	}
 	switch {
 	case p.File != "" && p.Line > 0:
-		return clean(p.File) + ":" + strconv.Itoa(p.Line) + ": " + msg
+		return Printable(p.File) + ":" + strconv.Itoa(p.Line) + ": " + msg
 	case p.File != "" && !strings.Contains(p.Message, p.File):
-		return clean(p.File) + ": " + msg
+		return Printable(p.File) + ": " + msg
 	}
 	return msg
 }

@@ -255,7 +255,7 @@ func dump(r *Result) string {
 
 func TestGolden(t *testing.T) {
 	for _, c := range cases {
-		for _, f := range Formats {
+		for _, f := range FormatsOf(VerbImpacted) {
 			t.Run(c.name+"."+string(f), func(t *testing.T) {
 				r := c.make()
 				got := render(t, r, f)
@@ -356,7 +356,7 @@ func TestEmptyListsNotNull(t *testing.T) {
 // TestRenderDoesNotMutate: normalising for YAML/JSON works on a copy.
 func TestRenderDoesNotMutate(t *testing.T) {
 	for _, c := range cases {
-		for _, f := range Formats {
+		for _, f := range FormatsOf(VerbImpacted) {
 			t.Run(c.name+"."+string(f), func(t *testing.T) {
 				r := c.make()
 				render(t, r, f)
@@ -371,7 +371,7 @@ func TestRenderDoesNotMutate(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for _, c := range cases {
-		for _, f := range Formats {
+		for _, f := range FormatsOf(VerbImpacted) {
 			t.Run(c.name+"."+string(f), func(t *testing.T) {
 				first := render(t, c.make(), f)
 				for i := 0; i < 5; i++ {
@@ -484,7 +484,7 @@ func TestOddResults(t *testing.T) {
 		"control chars": {Query: Query{Function: "f\x00\x1b[31m"}, Entries: []Entry{{Name: "\x1b[2J", TU: "\t", SourceFile: "\r"}}},
 	}
 	for name, r := range odd {
-		for _, f := range Formats {
+		for _, f := range FormatsOf(VerbImpacted) {
 			t.Run(name+"."+string(f), func(t *testing.T) {
 				got := render(t, r, f)
 				if f == Text {
@@ -565,22 +565,22 @@ func checkDOTQuotes(t *testing.T, dot string) {
 	}
 }
 
-func TestParseFormat(t *testing.T) {
-	for _, f := range Formats {
+func TestParseFormatOfImpacted(t *testing.T) {
+	for _, f := range FormatsOf(VerbImpacted) {
 		t.Run(string(f), func(t *testing.T) {
-			got, err := ParseFormat(string(f))
+			got, err := ParseFormatOf(VerbImpacted, string(f))
 			if err != nil || got != f {
-				t.Errorf("ParseFormat(%q) = %q, %v; want %q, nil", f, got, err, f)
+				t.Errorf("ParseFormatOf(VerbImpacted, %q) = %q, %v; want %q, nil", f, got, err, f)
 			}
 		})
 	}
 	for _, bad := range []string{"", "xml", "TEXT", "json "} {
 		t.Run("bad "+bad, func(t *testing.T) {
-			got, err := ParseFormat(bad)
+			got, err := ParseFormatOf(VerbImpacted, bad)
 			if err == nil {
-				t.Fatalf("ParseFormat(%q) = %q, nil; want an error", bad, got)
+				t.Fatalf("ParseFormatOf(VerbImpacted, %q) = %q, nil; want an error", bad, got)
 			}
-			for _, f := range Formats {
+			for _, f := range FormatsOf(VerbImpacted) {
 				if !strings.Contains(err.Error(), string(f)) {
 					t.Errorf("error %q does not list %q", err, f)
 				}
@@ -599,7 +599,7 @@ func TestRenderErrors(t *testing.T) {
 			t.Errorf("Render with format xml wrote %q", buf.String())
 		}
 	})
-	for _, f := range Formats {
+	for _, f := range FormatsOf(VerbImpacted) {
 		t.Run("nil result "+string(f), func(t *testing.T) {
 			if err := Render(&bytes.Buffer{}, nil, f); err == nil {
 				t.Error("no error for a nil result")

@@ -48,15 +48,15 @@ func renderTable(w io.Writer, r *Result) error {
 			removed = "yes"
 		}
 		row := []string{
-			clean(tuName(e.TU)),
+			Printable(tuName(e.TU)),
 			displayName(e.Name),
-			clean(source(e)),
+			Printable(source(e)),
 			strconv.Itoa(e.Depth),
-			clean(reachedVia(e)),
+			Printable(reachedVia(e)),
 			removed,
 		}
 		if objects {
-			row = append(row, clean(e.Emitted), clean(bindings(e)))
+			row = append(row, Printable(e.Emitted), Printable(bindings(e)))
 		}
 		t.Append(row)
 	}

@@ -25,7 +25,7 @@ func renderText(w io.Writer, r *Result) error {
 		for end < len(entries) && entries[end].TU == entries[start].TU {
 			end++
 		}
-		b.WriteString("\n" + clean(tuName(entries[start].TU)) + "\n")
+		b.WriteString("\n" + Printable(tuName(entries[start].TU)) + "\n")
 		writeTree(&b, entries[start:end])
 		start = end
 	}
@@ -58,7 +58,7 @@ func writeTargets(b *strings.Builder, r *Result) {
 		fmt.Fprintf(b, ", and a reviewer decide on %d more", len(review))
 	}
 	if r.Policy != "" {
-		fmt.Fprintf(b, " (policy: %s)", clean(r.Policy))
+		fmt.Fprintf(b, " (policy: %s)", Printable(r.Policy))
 	}
 	b.WriteString(":\n")
 	writeTargetGroup(b, must)
@@ -69,17 +69,17 @@ func writeTargets(b *strings.Builder, r *Result) {
 	if len(ignored) > 0 {
 		b.WriteString("\nIgnored by the policy:\n")
 		for _, t := range ignored {
-			fmt.Fprintf(b, "  %s (%s): %s\n", displayName(t.Name), clean(tuName(t.TU)), clean(t.IgnoredBecause))
+			fmt.Fprintf(b, "  %s (%s): %s\n", displayName(t.Name), Printable(tuName(t.TU)), Printable(t.IgnoredBecause))
 		}
 	}
 	if len(r.Explained) > 0 {
 		b.WriteString("\nNot targets:\n")
 		for _, e := range r.Explained {
-			fmt.Fprintf(b, "  %s (%s): %s\n", displayName(e.Name), clean(tuName(e.TU)), clean(e.Why))
+			fmt.Fprintf(b, "  %s (%s): %s\n", displayName(e.Name), Printable(tuName(e.TU)), Printable(e.Why))
 		}
 	}
 	for _, n := range r.Notes {
-		b.WriteString("\nnote: " + clean(n) + "\n")
+		b.WriteString("\nnote: " + Printable(n) + "\n")
 	}
 }
 
@@ -95,25 +95,25 @@ func writeTargetGroup(b *strings.Builder, ts []Target) {
 	})
 	group := ""
 	for _, t := range ts {
-		g := clean(tuName(t.TU))
+		g := Printable(tuName(t.TU))
 		if t.KLPObject != "" {
-			g = clean(t.KLPObject) + "  " + g
+			g = Printable(t.KLPObject) + "  " + g
 		}
 		if g != group {
 			b.WriteString("  " + g + "\n")
 			group = g
 		}
-		line := "    " + displayName(t.Name) + "  [" + clean(t.Binding)
+		line := "    " + displayName(t.Name) + "  [" + Printable(t.Binding)
 		if t.OldSympos != nil {
 			line += fmt.Sprintf(", old_sympos %d", *t.OldSympos)
 		}
-		line += "]  " + clean(t.Rule)
+		line += "]  " + Printable(t.Rule)
 		if len(t.Chain) > 0 {
 			last := t.Chain[len(t.Chain)-1]
-			line += ": " + clean(last.How) + " " + displayName(last.From)
+			line += ": " + Printable(last.How) + " " + displayName(last.From)
 		}
 		if t.Note != "" {
-			line += "  (" + clean(t.Note) + ")"
+			line += "  (" + Printable(t.Note) + ")"
 		}
 		b.WriteString(line + "\n")
 	}
@@ -122,7 +122,7 @@ func writeTargetGroup(b *strings.Builder, ts []Target) {
 // writeHeadline writes e.g.
 // "percpu_ref_put_many: 12 functions in 3 translation units carry its code".
 func writeHeadline(b *strings.Builder, r *Result) {
-	fn := clean(r.Query.Function)
+	fn := Printable(r.Query.Function)
 	if fn == "" {
 		fn = "(no function given)"
 	}
@@ -190,17 +190,17 @@ func writeHeadline(b *strings.Builder, r *Result) {
 func symbolMarks(e Entry) []string {
 	var marks []string
 	for _, s := range e.Symbols {
-		m := "[" + clean(s.Binding)
+		m := "[" + Printable(s.Binding)
 		if s.Name != e.Name {
 			m += " " + displayName(s.Name)
 		}
 		m += "]"
 		marks = append(marks, m)
 		if len(s.Cold) > 0 {
-			marks = append(marks, "[+"+clean(strings.Join(s.Cold, " +"))+"]")
+			marks = append(marks, "[+"+Printable(strings.Join(s.Cold, " +"))+"]")
 		}
 		if len(s.Aliases) > 0 {
-			marks = append(marks, "[same body as "+clean(strings.Join(s.Aliases, ", "))+"]")
+			marks = append(marks, "[same body as "+Printable(strings.Join(s.Aliases, ", "))+"]")
 		}
 	}
 	return marks
@@ -282,7 +282,7 @@ func (t *treeWriter) root(i int, brokenCycle bool) {
 			extra = append(extra, "[cycle]")
 		}
 	case e.Depth != 0 && p != "" && !listed:
-		extra = append(extra, fmt.Sprintf("[%s from %s, not listed]", clean(howOf(e)), displayName(p)))
+		extra = append(extra, fmt.Sprintf("[%s from %s, not listed]", Printable(howOf(e)), displayName(p)))
 	}
 	t.details(e, extra)
 	t.kids(i, "  ")
@@ -319,13 +319,13 @@ func edgeLabel(how, name string) string {
 	case "":
 		return "→ " + displayName(name)
 	}
-	return clean(how) + " → " + displayName(name)
+	return Printable(how) + " → " + displayName(name)
 }
 
 // details ends an entry's line with its source position and markers.
 func (t *treeWriter) details(e Entry, extra []string) {
 	if s := source(e); s != "" {
-		t.b.WriteString("  " + clean(s))
+		t.b.WriteString("  " + Printable(s))
 	}
 	var marks []string
 	switch e.Emitted {
@@ -339,7 +339,7 @@ func (t *treeWriter) details(e Entry, extra []string) {
 			marks = append(marks, "[removed in dump, yet emitted]")
 		}
 	case "no":
-		marks = append(marks, "[not emitted: "+clean(e.WhyNotEmitted)+"]")
+		marks = append(marks, "[not emitted: "+Printable(e.WhyNotEmitted)+"]")
 	default:
 		marks = append(marks, "[object not read: emission unknown]")
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klp-audit/klp-audit/internal/driver"
+
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/report"
 )
@@ -22,10 +24,10 @@ func TestNewCmdCheck(t *testing.T) {
 		want    CheckOptions
 	}{
 		{name: "livepatch", args: "--diff f.patch --build b --livepatch lp.c",
-			want: CheckOptions{Diff: "f.patch", Livepatch: "lp.c", Format: "text", EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+			want: CheckOptions{Diff: "f.patch", Livepatch: "lp.c", Format: "text", Options: driver.Options{Builds: []string{"b"}}}},
 		{name: "funcs, yaml, orig/patched", args: "--diff f.patch --build b --funcs l.yaml --format yaml --orig o --patched p --vmlinux v",
 			want: CheckOptions{Diff: "f.patch", Funcs: "l.yaml", Format: "yaml", Orig: "o", Patched: "p", Vmlinux: []string{"v"},
-				EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+				Options: driver.Options{Builds: []string{"b"}}}},
 		{name: "both livepatch and funcs", args: "--diff f.patch --build b --livepatch lp.c --funcs l.yaml", wantErr: "exactly one of --livepatch"},
 		{name: "neither", args: "--diff f.patch --build b", wantErr: "exactly one of --livepatch"},
 		{name: "orig alone", args: "--diff f.patch --build b --livepatch lp.c --orig o", wantErr: "--orig and --patched go together"},

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
+	"github.com/klp-audit/klp-audit/internal/driver"
 	"github.com/klp-audit/klp-audit/objdiff"
+	"github.com/klp-audit/klp-audit/report"
 )
 
 // DiffOptions are the inputs of "klp-audit diff".
@@ -93,10 +92,8 @@ Exit status:
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch opts.Format {
-			case "text", "yaml", "json":
-			default:
-				return fmt.Errorf("unknown format %q, want one of text, yaml, json", opts.Format)
+			if _, err := report.ParseFormatOf(report.VerbDiff, opts.Format); err != nil {
+				return err
 			}
 			if opts.Jobs < 0 {
 				return fmt.Errorf("--jobs must be 0 or more, got %d", opts.Jobs)
@@ -113,57 +110,27 @@ Exit status:
 	fl.BoolVar(&opts.ExitCode, "exit-code", false, "exit with status 1 when a function changed, was added or was removed")
 	fl.IntVar(&opts.Jobs, "jobs", 0, "compare `N` object pairs at once in tree mode (0: one per CPU)")
 	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"text", "yaml", "json"}, cobra.ShellCompDirectiveNoFileComp
+		return report.FormatNames(report.VerbDiff), cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
 
 func runDiff(opts *DiffOptions) error {
-	s := opts.Streams
-	fi1, err := os.Stat(opts.Orig)
+	rep, err := driver.Diff(opts.Orig, opts.Patched, opts.Jobs)
 	if err != nil {
-		return inputErrorf("%v", err)
+		return err
 	}
-	fi2, err := os.Stat(opts.Patched)
-	if err != nil {
-		return inputErrorf("%v", err)
-	}
-	var rep *objdiff.Report
-	switch {
-	case fi1.IsDir() && fi2.IsDir():
-		rep, err = objdiff.CompareTrees(opts.Orig, opts.Patched, objdiff.TreeOptions{Workers: opts.Jobs})
-	case !fi1.IsDir() && !fi2.IsDir():
-		rep, err = objdiff.CompareFiles(opts.Orig, opts.Patched)
-	default:
-		return inputErrorf("%s and %s: compare two objects or two build trees, not an object with a tree", opts.Orig, opts.Patched)
-	}
-	if err != nil {
-		return inputErrorf("%v", err)
-	}
-	switch opts.Format {
-	case "json":
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rep)
-	case "yaml":
-		enc := yaml.NewEncoder(s.Out)
-		enc.SetIndent(2)
-		err = enc.Encode(rep)
-		if err == nil {
-			err = enc.Close()
-		}
-	default:
-		err = writeDiffText(s.Out, rep)
+	format, _ := report.ParseFormatOf(report.VerbDiff, opts.Format)
+	if format == report.Text {
+		err = writeDiffText(opts.Streams.Out, rep)
+	} else {
+		err = report.Encode(opts.Streams.Out, rep, format)
 	}
 	if err != nil {
 		return err
 	}
-	if len(rep.Problems) > 0 {
-		msgs := make([]string, len(rep.Problems))
-		for i, p := range rep.Problems {
-			msgs[i] = "  " + p.Message
-		}
-		return inputErrorf("%d objects could not be compared, the comparison is incomplete:\n%s", len(rep.Problems), strings.Join(msgs, "\n"))
+	if err := driver.DiffProblems(rep); err != nil {
+		return err
 	}
 	if opts.ExitCode && rep.Summary.Differs() {
 		return errDiffers

@@ -9,8 +9,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/objdiff"
 )
 
 // TestNewDiffCmd checks how arguments become options, without running.

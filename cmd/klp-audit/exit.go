@@ -1,9 +1,6 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Exit codes. Documented in the root command's help and in README.md.
 const (
@@ -28,16 +25,6 @@ const exitCodesHelp = `Exit status:
 // errIncomplete is returned by a command that printed its answer but read
 // incomplete evidence; the problems were already reported.
 var errIncomplete = errors.New("evidence incomplete")
-
-// inputError is an input the command cannot answer for (no dumps, unknown
-// function). It is printed as is, without usage.
-type inputError struct{ msg string }
-
-func (e *inputError) Error() string { return e.msg }
-
-func inputErrorf(format string, a ...any) error {
-	return &inputError{fmt.Sprintf(format, a...)}
-}
 
 // exitCode maps an error returned by a command to the exit status.
 func exitCode(err error) int {

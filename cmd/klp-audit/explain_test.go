@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klp-audit/klp-audit/report"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
@@ -62,7 +64,7 @@ func TestExplain(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errs)
 			}
-			var x explanation
+			var x report.Explanation
 			var err error
 			if format == "json" {
 				err = json.Unmarshal([]byte(out), &x)
@@ -74,7 +76,7 @@ func TestExplain(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			if x.SchemaVersion != explainSchemaVersion || x.Query.Explain != "b_other" || x.Query.Function != "big" || !x.Complete {
+			if x.SchemaVersion != report.ExplainSchemaVersion || x.Query.Explain != "b_other" || x.Query.Function != "big" || !x.Complete {
 				t.Errorf("header %+v", x)
 			}
 			if x.Target == nil || x.Target.Rule != "changed-abi" || x.Target.Severity != "must" || len(x.Target.Symbols) != 1 ||
@@ -108,7 +110,7 @@ func TestExplain(t *testing.T) {
 }
 
 // TestExplainRelocated: with -ffunction-sections every call carries a
-// relocation against a section symbol; the explanation names the called
+// relocation against a section symbol; the report.Explanation names the called
 // function all the same.
 func TestExplainRelocated(t *testing.T) {
 	dir := fixture.Build(t, "klp-sympos")
@@ -123,7 +125,7 @@ func TestExplainRelocated(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var x explanation
+	var x report.Explanation
 	if err := json.Unmarshal([]byte(out), &x); err != nil {
 		t.Fatal(err)
 	}

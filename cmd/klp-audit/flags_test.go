@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klp-audit/klp-audit/internal/driver"
+	"github.com/klp-audit/klp-audit/report"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
@@ -23,10 +26,10 @@ func TestNewFlagsCmd(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: "--build b",
-			want: FlagsOptions{Format: "text", EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+			want: FlagsOptions{Format: "text", Options: driver.Options{Builds: []string{"b"}}}},
 		{name: "everything", args: "--build a --build b --dumps-from l --format json --per-object",
 			want: FlagsOptions{Format: "json", PerObject: true,
-				EvidenceOptions: EvidenceOptions{Builds: []string{"a", "b"}, DumpLists: []string{"l"}}}},
+				Options: driver.Options{Builds: []string{"a", "b"}, DumpLists: []string{"l"}}}},
 		{name: "bad format", args: "--build b --format dot", wantErr: `unknown format "dot", want one of text, table, yaml, json`},
 		{name: "no positional args", args: "--build b extra", wantErr: `unknown command "extra"`},
 	}
@@ -57,10 +60,10 @@ func TestNewFlagsCmd(t *testing.T) {
 }
 
 // flagsJSON runs "flags --format json" in dir and decodes the report.
-func flagsJSON(t *testing.T, dir string, args ...string) (int, *flagsReport, string) {
+func flagsJSON(t *testing.T, dir string, args ...string) (int, *report.FlagsResult, string) {
 	t.Helper()
 	code, out, errs := run(t, dir, append([]string{"flags", "--format", "json"}, args...)...)
-	var r flagsReport
+	var r report.FlagsResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("exit %d, output is not JSON: %v\n%s\nstderr:\n%s", code, err, out, errs)
 	}
@@ -68,7 +71,7 @@ func flagsJSON(t *testing.T, dir string, args ...string) (int, *flagsReport, str
 }
 
 // setOfObject returns the set holding obj.
-func setOfObject(t *testing.T, r *flagsReport, obj string) flagSetReport {
+func setOfObject(t *testing.T, r *report.FlagsResult, obj string) report.FlagSet {
 	t.Helper()
 	for _, s := range r.Sets {
 		if slices.Contains(s.Objects, obj) {
@@ -76,10 +79,10 @@ func setOfObject(t *testing.T, r *flagsReport, obj string) flagSetReport {
 		}
 	}
 	t.Fatalf("no set holds %s: %+v", obj, r.Sets)
-	return flagSetReport{}
+	return report.FlagSet{}
 }
 
-func liveIn(s flagSetReport) map[string]bool {
+func liveIn(s report.FlagSet) map[string]bool {
 	m := map[string]bool{}
 	for _, a := range s.Analyses {
 		m[a.Name] = a.Live
@@ -215,7 +218,7 @@ func TestFlagsNoDebugInfo(t *testing.T) {
 					t.Errorf("table lacks the no-debug-info row:\n%s", out)
 				}
 			case "yaml":
-				var y flagsReport
+				var y report.FlagsResult
 				if err := yaml.Unmarshal([]byte(out), &y); err != nil || y.Complete || len(y.Sets) != 4 {
 					t.Errorf("yaml: %v, %+v", err, y)
 				}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klp-audit/klp-audit/internal/driver"
+
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/report"
 )
@@ -24,10 +26,10 @@ func TestNewImpactedCmd(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: "--func foo --build b",
-			want: ImpactedOptions{Func: "foo", Format: "text", EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+			want: ImpactedOptions{Func: "foo", Format: "text", Options: driver.Options{Builds: []string{"b"}}}},
 		{name: "everything", args: "--func foo --build a --build b --dumps-from l --strip-prefix /src --file mm/x.c --tu mm/x.o --format json",
 			want: ImpactedOptions{Func: "foo", File: "mm/x.c", TU: "mm/x.o", Format: "json",
-				EvidenceOptions: EvidenceOptions{Builds: []string{"a", "b"}, DumpLists: []string{"l"}, StripPrefixes: []string{"/src"}}}},
+				Options: driver.Options{Builds: []string{"a", "b"}, DumpLists: []string{"l"}, StripPrefixes: []string{"/src"}}}},
 		{name: "func required", args: "--build b", wantErr: `required flag(s) "func" not set`},
 		{name: "bad format", args: "--func f --build b --format xml", wantErr: `unknown format "xml", want one of text, table, yaml, json, dot`},
 		{name: "no positional args", args: "--func f extra", wantErr: `unknown command "extra"`},
@@ -172,7 +174,7 @@ func TestImpactedIncomplete(t *testing.T) {
 		"Callgraph clone;foo;1;x.c;1;1;bar;2;x.c;5;1;inlining to\n"+
 			"Callgraph clone;foo;1;x.c\n"+
 			"Callgraph clone;foo;1;x.c;1;1;baz;3;x.c;9;1;inlining to\n"), 0o644)
-	for _, f := range report.Formats {
+	for _, f := range report.FormatsOf(report.VerbImpacted) {
 		t.Run(string(f), func(t *testing.T) {
 			code, out, errs := run(t, dir, "impacted", "--dumps-only", "--build", ".", "--func", "foo", "--format", string(f))
 			if code != ExitIncomplete {

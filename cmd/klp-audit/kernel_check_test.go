@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/report"
 )
 

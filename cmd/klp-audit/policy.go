@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/klp-audit/klp-audit/internal/driver"
 	"github.com/klp-audit/klp-audit/rules"
 )
 
@@ -25,8 +26,8 @@ ignore entry without a justification).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if check != "" {
-				if _, err := rules.LoadPolicy(check); err != nil {
-					return inputErrorf("%v", err)
+				if _, err := driver.LoadPolicy(check); err != nil {
+					return err
 				}
 				_, err := s.Out.Write([]byte(check + ": ok\n"))
 				return err

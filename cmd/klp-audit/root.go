@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/klp-audit/klp-audit/internal/driver"
 )
 
 // Main runs klp-audit with args and returns the exit status.
@@ -51,7 +51,7 @@ safe.
 
   # What really changed between the original and the patched build
   klp-audit diff ~/linux-orig/mm/oom_kill.o ~/linux-fixed/mm/oom_kill.o`,
-		Version:       version(),
+		Version:       driver.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -66,50 +66,4 @@ safe.
 	root.AddCommand(newDiffCmd(s, nil))
 	root.AddCommand(newCheckCmd(s, nil))
 	return root
-}
-
-// version returns the module version and VCS revision the binary was
-// built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev, modified string
-	for _, st := range bi.Settings {
-		switch st.Key {
-		case "vcs.revision":
-			rev = st.Value
-		case "vcs.modified":
-			if st.Value == "true" {
-				modified = "-dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	// Go stamps pseudo-versions that already name the revision.
-	if rev != "" && !strings.Contains(v, rev) {
-		v += " (" + rev + modified + ")"
-	}
-	return v
-}
-
-// toolRevision returns the VCS revision alone, for reports.
-func toolRevision() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, st := range bi.Settings {
-		if st.Key == "vcs.revision" {
-			return st.Value
-		}
-	}
-	return ""
 }

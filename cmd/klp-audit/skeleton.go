@@ -1,25 +1,17 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"path"
-	"regexp"
-	"sort"
-	"strings"
-
 	"github.com/spf13/cobra"
 
-	"github.com/klp-audit/klp-audit/ipadump"
-	"github.com/klp-audit/klp-audit/report"
-	"github.com/klp-audit/klp-audit/rules"
+	"github.com/klp-audit/klp-audit/internal/driver"
+	"github.com/klp-audit/klp-audit/livepatch"
 )
 
 // SkeletonOptions are the inputs of "klp-audit klp-skeleton": those of
 // impacted that decide the targets.
 type SkeletonOptions struct {
 	Streams *Streams
-	EvidenceOptions
+	driver.Options
 	Func    string
 	File    string
 	TU      string
@@ -86,7 +78,7 @@ built as if it were safe, and the exit status is 1.
 			return runSkeleton(opts)
 		},
 	}
-	opts.EvidenceOptions.bind(cmd)
+	bindBuild(cmd, &opts.Options)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Func, "func", "", "function `NAME` the fix changes (assembler name, as in vmlinux)")
 	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c)")
@@ -100,296 +92,17 @@ built as if it were safe, and the exit status is 1.
 }
 
 func runSkeleton(opts *SkeletonOptions) error {
-	iopts := &ImpactedOptions{Streams: opts.Streams, EvidenceOptions: opts.EvidenceOptions, Func: opts.Func,
-		File: opts.File, TU: opts.TU, Format: string(report.Text), Policy: opts.Policy, Vmlinux: opts.Vmlinux}
-	a, err := computeImpacted(iopts)
+	q := driver.ImpactQuery{Func: opts.Func, File: opts.File, TU: opts.TU, Policy: opts.Policy, Vmlinux: opts.Vmlinux}
+	a, err := driver.Impacted(opts.Options, q)
 	if err != nil {
 		return err
 	}
 	s := opts.Streams
-	for _, p := range a.res.Problems {
-		fmt.Fprintln(s.Err, p.String())
-	}
-	if err := writeSkeleton(s.Out, a, len(opts.Vmlinux) > 0); err != nil {
+	printNotices(s, a)
+	printProblems(s, a.Result.Problems)
+	err = livepatch.WriteSkeleton(s.Out, a.Result, livepatch.SkeletonOptions{Linked: len(opts.Vmlinux) > 0, CloneABI: a.CloneABI()})
+	if err != nil {
 		return err
 	}
-	if !a.res.Complete {
-		reportIncomplete(s, a.res)
-		return errIncomplete
-	}
-	return nil
-}
-
-// writeSkeleton writes the C arrays for answer a; linked says --vmlinux
-// was given.
-func writeSkeleton(w io.Writer, a *impactAnswer, linked bool) error {
-	res := a.res
-	var b strings.Builder
-	if !res.Complete {
-		msgs := make([]string, len(res.Problems))
-		for i, p := range res.Problems {
-			msgs[i] = fmt.Sprintf("(%d) %s", i+1, p.String())
-		}
-		if len(msgs) == 0 {
-			msgs = []string{"evidence missing"}
-		}
-		fmt.Fprintf(&b, "#error %s\n", cString(fmt.Sprintf("klp-audit: INCOMPLETE answer, not safe to build: %s: %s",
-			plural(len(res.Problems), "problem", "problems"), strings.Join(msgs, "; "))))
-	}
-	fmt.Fprintf(&b, "/*\n * klp-audit klp-skeleton --func %s: the functions a livepatch fixing\n", cComment(res.Query.Function))
-	fmt.Fprintf(&b, " * %s must replace, as klp_func entries per klp_object (see\n", cComment(res.Query.Function))
-	b.WriteString(" * samples/livepatch/livepatch-sample.c). Define each livepatch_* function\n")
-	b.WriteString(" * above these arrays, with the prototype of the function it replaces.\n")
-	fmt.Fprintf(&b, " * Policy: %s.\n", cComment(res.Policy))
-	if !linked {
-		b.WriteString(" * old_sympos: not computed (no --vmlinux given); a local function\n")
-		b.WriteString(" * whose name vmlinux or its module has more than once needs it.\n")
-	}
-	if !res.Complete {
-		b.WriteString(" *\n * INCOMPLETE: the list may be short or an old_sympos unknown:\n")
-		for _, p := range res.Problems {
-			fmt.Fprintf(&b, " *   - %s\n", cComment(p.String()))
-		}
-	}
-	b.WriteString(" */\n")
-
-	cloneABI := false
-	if rp, ok := a.policy.Rules[rules.ChangedABI]; ok {
-		cloneABI = rp.AuthorSuppliesCloneABI
-	}
-	// Group the targets by klp_object: vmlinux first, then the modules.
-	groups := map[string][]report.Target{}
-	var ignored = map[string][]report.Target{}
-	for _, t := range res.Targets {
-		klp := t.KLPObject
-		if klp == "" {
-			klp = "vmlinux"
-		}
-		if t.IgnoredBecause != "" {
-			ignored[klp] = append(ignored[klp], t)
-			continue
-		}
-		groups[klp] = append(groups[klp], t)
-	}
-	names := newFuncNames(groups)
-	objs := make([]string, 0, len(groups)+len(ignored))
-	for k := range groups {
-		objs = append(objs, k)
-	}
-	for k := range ignored {
-		if _, ok := groups[k]; !ok {
-			objs = append(objs, k)
-		}
-	}
-	sort.Slice(objs, func(i, j int) bool {
-		if (objs[i] == "vmlinux") != (objs[j] == "vmlinux") {
-			return objs[i] == "vmlinux"
-		}
-		return objs[i] < objs[j]
-	})
-	if len(objs) == 0 {
-		objs = []string{"vmlinux"}
-	}
-	unknownKLP := false
-	for _, t := range res.Targets {
-		if t.KLPObject == "" {
-			unknownKLP = true
-		}
-	}
-	for _, klp := range objs {
-		fmt.Fprintf(&b, "\nstatic struct klp_func %s[] = {\n", funcsArray(klp))
-		for _, t := range groups[klp] {
-			writeEntry(&b, t, names[[2]string{t.Name, t.TU}], linked, cloneABI, res)
-		}
-		for _, t := range ignored[klp] {
-			fmt.Fprintf(&b, "\t/* ignored by the policy: %s (%s), %s: %s */\n", cComment(t.Name), cComment(t.TU),
-				cComment(t.Rule), cComment(t.IgnoredBecause))
-		}
-		if len(groups[klp]) == 0 {
-			b.WriteString("\t/* no function to replace */\n")
-		}
-		b.WriteString("\t{ }\n};\n")
-	}
-	b.WriteString("\nstatic struct klp_object objs[] = {\n")
-	for i, klp := range objs {
-		if i == 0 {
-			b.WriteString("\t{\n")
-		} else {
-			b.WriteString("\t}, {\n")
-		}
-		if klp == "vmlinux" {
-			b.WriteString("\t\t/* name being NULL means vmlinux */\n")
-			if unknownKLP {
-				b.WriteString("\t\t/* REVIEW: the build is not a kernel tree, so the klp_object is unknown: vmlinux assumed */\n")
-			}
-			b.WriteString("\t\t.name = NULL,\n")
-		} else {
-			fmt.Fprintf(&b, "\t\t.name = %s,\n", cString(klp))
-		}
-		fmt.Fprintf(&b, "\t\t.funcs = %s,\n", funcsArray(klp))
-	}
-	b.WriteString("\t}, { }\n};\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// writeEntry writes one klp_func.
-func writeEntry(b *strings.Builder, t report.Target, newFunc string, linked, cloneABI bool, res *report.Result) {
-	b.WriteString("\t{\n")
-	reason := cComment(t.Rule) + ": " + cComment(lastStep(t))
-	if t.Note != "" {
-		reason += "; " + cComment(t.Note)
-	}
-	where := cComment(t.TU)
-	if t.SourceFile != "" {
-		where += ", " + cComment(fmt.Sprintf("%s:%d", t.SourceFile, t.SourceLine))
-	}
-	if t.Severity == string(rules.Review) {
-		fmt.Fprintf(b, "\t\t/* REVIEW: %s [%s]; decide whether the fix needs it replaced, then keep or delete this entry */\n", reason, where)
-	} else {
-		fmt.Fprintf(b, "\t\t/* %s, %s [%s] */\n", cComment(t.Severity), reason, where)
-	}
-	if kinds := abiKinds(t, res); len(kinds) > 0 && cloneABI {
-		fmt.Fprintf(b, "\t\t/* %s must have the ABI of the %s clone %s (its parameters, not %s's prototype): the policy says author-supplies-clone-abi */\n",
-			newFunc, strings.Join(kinds, "/"), cComment(t.Name), cComment(baseName(t.Name)))
-	}
-	fmt.Fprintf(b, "\t\t.old_name = %s,\n", cString(t.Name))
-	fmt.Fprintf(b, "\t\t.new_func = %s,\n", newFunc)
-	switch {
-	case t.OldSympos != nil:
-		fmt.Fprintf(b, "\t\t.old_sympos = %d,\n", *t.OldSympos)
-	case t.Binding == "local" && !linked:
-		fmt.Fprintf(b, "\t\t/* .old_sympos not computed (no --vmlinux): needed if another symbol is named %s there */\n", cComment(t.Name))
-	case t.Binding == "local":
-		b.WriteString("\t\t/* .old_sympos UNKNOWN: see the #error above */\n")
-	}
-	b.WriteString("\t},\n")
-}
-
-// lastStep says in one line how t became a target: the last hop of its
-// chain (impacted --explain shows the whole chain and its evidence).
-func lastStep(t report.Target) string {
-	if len(t.Chain) == 0 {
-		return "the changed function itself"
-	}
-	st := t.Chain[len(t.Chain)-1]
-	return st.From + " -" + st.How + "-> " + st.To
-}
-
-var cloneSuffixRE = regexp.MustCompile(`\.(constprop|isra|part|simdclone)\.[0-9]+`)
-
-// abiKinds returns the clone kinds of t that change its ABI: from the
-// entry GCC's dump gave it, else from its name.
-func abiKinds(t report.Target, res *report.Result) []string {
-	var kinds []string
-	for _, e := range res.Entries {
-		if e.Name == t.Name && e.TU == t.TU {
-			for _, k := range e.CloneOf {
-				if ipadump.ParseTransform(k).ChangesABI() && k != "(null)" {
-					kinds = append(kinds, k)
-				}
-			}
-		}
-	}
-	if len(kinds) == 0 {
-		for _, m := range cloneSuffixRE.FindAllStringSubmatch(t.Name, -1) {
-			kinds = append(kinds, m[1])
-		}
-	}
-	return kinds
-}
-
-// baseName strips clone suffixes: big.constprop.0.isra.0 -> big.
-func baseName(name string) string {
-	if i := cloneSuffixRE.FindStringIndex(name); i != nil {
-		return name[:i[0]]
-	}
-	return name
-}
-
-// funcsArray names the klp_func array of klp_object klp.
-func funcsArray(klp string) string { return "funcs_" + cIdent(klp) }
-
-// newFuncNames gives every entry its new_func identifier: livepatch_ plus
-// the name made a C identifier, and the unit appended when the same
-// identifier would serve several targets.
-func newFuncNames(groups map[string][]report.Target) map[[2]string]string {
-	count := map[string]int{}
-	for _, es := range groups {
-		for _, t := range es {
-			count["livepatch_"+cIdent(t.Name)]++
-		}
-	}
-	out := map[[2]string]string{}
-	used := map[string]bool{}
-	var keys []string
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, t := range groups[k] {
-			id := "livepatch_" + cIdent(t.Name)
-			if count[id] > 1 {
-				id += "__" + cIdent(strings.TrimSuffix(t.TU, path.Ext(t.TU)))
-			}
-			for base, n := id, 2; used[id]; n++ {
-				id = fmt.Sprintf("%s_%d", base, n)
-			}
-			used[id] = true
-			out[[2]string{t.Name, t.TU}] = id
-		}
-	}
-	return out
-}
-
-// cIdent makes s a C identifier: every other character becomes _.
-func cIdent(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
-			b.WriteRune(r)
-		case r >= '0' && r <= '9':
-			if i == 0 {
-				b.WriteByte('_')
-			}
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "_"
-	}
-	return b.String()
-}
-
-// cString quotes s as a C string literal.
-func cString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, c := range []byte(s) {
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '?':
-			b.WriteString(`\?`) // no trigraphs
-		case c < 0x20 || c >= 0x7f:
-			fmt.Fprintf(&b, `\%03o`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-// cComment makes s safe inside a /* */ comment on one line.
-func cComment(s string) string {
-	s = printable(s)
-	s = strings.ReplaceAll(s, "*/", "* /")
-	s = strings.ReplaceAll(s, "/*", "/ *")
-	return s
+	return incomplete(s, a.Result.Complete, len(a.Result.Problems))
 }

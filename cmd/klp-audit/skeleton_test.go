@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klp-audit/klp-audit/internal/driver"
+
 	"github.com/klp-audit/klp-audit/internal/fixture"
-	"github.com/klp-audit/klp-audit/report"
 )
 
 // TestNewSkeletonCmd checks how arguments become options, without running.
@@ -22,10 +23,10 @@ func TestNewSkeletonCmd(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: "--func foo --build b",
-			want: SkeletonOptions{Func: "foo", EvidenceOptions: EvidenceOptions{Builds: []string{"b"}}}},
+			want: SkeletonOptions{Func: "foo", Options: driver.Options{Builds: []string{"b"}}}},
 		{name: "everything", args: "--func foo --build b --dumps-from l --strip-prefix /src --file mm/x.c --tu mm/x.o --policy p.yaml --vmlinux vmlinux --vmlinux nfsd.ko",
 			want: SkeletonOptions{Func: "foo", File: "mm/x.c", TU: "mm/x.o", Policy: "p.yaml", Vmlinux: []string{"vmlinux", "nfsd.ko"},
-				EvidenceOptions: EvidenceOptions{Builds: []string{"b"}, DumpLists: []string{"l"}, StripPrefixes: []string{"/src"}}}},
+				Options: driver.Options{Builds: []string{"b"}, DumpLists: []string{"l"}, StripPrefixes: []string{"/src"}}}},
 		{name: "func required", args: "--build b", wantErr: `required flag(s) "func" not set`},
 		{name: "no format", args: "--func f --build b --format json", wantErr: "unknown flag: --format"},
 		{name: "no positional args", args: "--func f extra", wantErr: `unknown command "extra"`},
@@ -237,48 +238,5 @@ func TestSkeletonGolden(t *testing.T) {
 			}
 			checkGolden(t, filepath.Join("testdata", "golden", "gcc-"+ver, tt.name), out, true)
 		})
-	}
-}
-
-func TestCIdent(t *testing.T) {
-	for in, want := range map[string]string{
-		"foo.constprop.0":                   "foo_constprop_0",
-		"leafy.constprop.0.isra.0":          "leafy_constprop_0_isra_0",
-		"_ZGVbN4v_sq":                       "_ZGVbN4v_sq",
-		"0x":                                "_0x",
-		"":                                  "_",
-		"a$b":                               "a_b",
-		"percpu_ref_put_many.constprop.0.x": "percpu_ref_put_many_constprop_0_x",
-	} {
-		if got := cIdent(in); got != want {
-			t.Errorf("cIdent(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := cString("a\"b\\c??/\n"); got != `"a\"b\\c\?\?/\012"` {
-		t.Errorf("cString = %s", got)
-	}
-	if got := cComment("x */ y /* z"); strings.Contains(got, "*/") || strings.Contains(got, "/*") {
-		t.Errorf("cComment left a comment delimiter: %q", got)
-	}
-}
-
-// TestNewFuncNames: one name in several units gets the unit appended, so
-// every new_func is a distinct identifier.
-func TestNewFuncNames(t *testing.T) {
-	mk := func(name, tu string) report.Target { return report.Target{Name: name, TU: tu} }
-	got := newFuncNames(map[string][]report.Target{
-		"vmlinux": {mk("scale", "mm/a.o"), mk("scale", "kernel/b.o"), mk("foo.isra.0", "mm/a.o")},
-		"nfsd":    {mk("scale", "fs/nfsd/c.o")},
-	})
-	want := map[[2]string]string{
-		{"scale", "mm/a.o"}:      "livepatch_scale__mm_a",
-		{"scale", "kernel/b.o"}:  "livepatch_scale__kernel_b",
-		{"scale", "fs/nfsd/c.o"}: "livepatch_scale__fs_nfsd_c",
-		{"foo.isra.0", "mm/a.o"}: "livepatch_foo_isra_0",
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("%v: %q, want %q", k, got[k], w)
-		}
 	}
 }

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/livepatch"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -130,7 +131,7 @@ func TestOldSympos(t *testing.T) {
 				if tg.OldSympos == nil || *tg.OldSympos != pos {
 					t.Errorf("%s (%s): old_sympos %v, want %d (nm -n order %x); evidence %q", tt.name, tu, tg.OldSympos, pos, addrs, tg.OldSymposEvidence)
 				}
-				if !strings.Contains(tg.OldSymposEvidence, "prog: "+ordinal(pos)+" of 2 symbols named "+tt.name) {
+				if !strings.Contains(tg.OldSymposEvidence, "prog: "+[]string{"", "1st", "2nd"}[pos]+" of 2 symbols named "+tt.name) {
 					t.Errorf("%s (%s): evidence %q does not say how it was counted", tt.name, tu, tg.OldSymposEvidence)
 				}
 				if tt.name == "twin" && !strings.Contains(tg.OldSymposEvidence, "DWARF compile unit "+tt.tus[tu]) {
@@ -274,13 +275,13 @@ func TestOldSymposModule(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", c, err, out)
 		}
 	}
-	lfs, err := openLinkedFiles([]string{filepath.Join(dir, "fix-mod.ko")})
+	lfs, err := livepatch.OpenLinkedFiles([]string{filepath.Join(dir, "fix-mod.ko")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lfs.close()
-	if lfs.modules["fix_mod"] == nil {
-		t.Fatalf("module name not read from .modinfo: %v", lfs.modules)
+	defer lfs.Close()
+	if lf, why := lfs.FileFor("fix_mod"); lf == nil {
+		t.Fatalf("module name not read from .modinfo: %s", why)
 	}
 	// The oracle: the symbol table's own order, and each unit's code
 	// first at its own offset (ld -r concatenates .text in input order).
@@ -356,95 +357,6 @@ func TestVmlinuxErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q, stdout %q; want exit %d and %q", code, errs, out, ExitUsage, tt.want)
 			}
 		})
-	}
-}
-
-// TestKallsymsOrder: vmlinux's kallsyms are in address order, strong
-// before weak at one address, and leave out what scripts/kallsyms drops.
-func TestKallsymsOrder(t *testing.T) {
-	lf := &linkedFile{ef: &elf.File{Sections: []*elf.Section{
-		{SectionHeader: elf.SectionHeader{Name: ""}},
-		{SectionHeader: elf.SectionHeader{Name: ".text", Flags: elf.SHF_ALLOC | elf.SHF_EXECINSTR}},
-		{SectionHeader: elf.SectionHeader{Name: ".comment"}},
-	}}}
-	fn := func(name string, bind elf.SymBind, v uint64, sec elf.SectionIndex) elf.Symbol {
-		return elf.Symbol{Name: name, Info: elf.ST_INFO(bind, elf.STT_FUNC), Section: sec, Value: v}
-	}
-	lf.readVmlinuxSyms([]elf.Symbol{
-		fn("foo", elf.STB_LOCAL, 0x300, 1),
-		fn("foo", elf.STB_WEAK, 0x100, 1),
-		fn("foo", elf.STB_GLOBAL, 0x100, 1),
-		fn("foo", elf.STB_LOCAL, 0x200, 1),
-		fn("foo", elf.STB_LOCAL, 0, elf.SHN_UNDEF),
-		fn("foo", elf.STB_LOCAL, 0x50, elf.SHN_ABS),
-		fn("foo", elf.STB_LOCAL, 0x60, 2),
-		fn("kallsyms_names", elf.STB_GLOBAL, 0x10, 1),
-		fn("__kcfi_typeid_foo", elf.STB_GLOBAL, 0x10, 1),
-		{Name: "foo.c", Info: elf.ST_INFO(elf.STB_LOCAL, elf.STT_FILE), Section: elf.SHN_ABS},
-	})
-	var got []string
-	for _, s := range lf.syms {
-		got = append(got, s.name+"@"+strconv.FormatUint(s.value, 16)+"/"+s.bind.String())
-	}
-	want := "foo@100/STB_GLOBAL foo@100/STB_WEAK foo@200/STB_LOCAL foo@300/STB_LOCAL"
-	if strings.Join(got, " ") != want {
-		t.Errorf("kallsyms order\n got %v\nwant %s", got, want)
-	}
-}
-
-// TestRelocField: the bytes a linker may rewrite.
-func TestRelocField(t *testing.T) {
-	tests := []struct {
-		m      elf.Machine
-		typ    uint32
-		lo, hi int64
-	}{
-		{elf.EM_X86_64, uint32(elf.R_X86_64_PLT32), 0, 4},
-		{elf.EM_X86_64, uint32(elf.R_X86_64_64), 0, 8},
-		{elf.EM_X86_64, uint32(elf.R_X86_64_REX_GOTPCRELX), -3, 4},
-		{elf.EM_AARCH64, uint32(elf.R_AARCH64_CALL26), 0, 4},
-		{elf.EM_AARCH64, uint32(elf.R_AARCH64_ABS64), 0, 8},
-	}
-	for _, tt := range tests {
-		lo, hi := relocField(tt.m, object.Reloc{Type: tt.typ})
-		if lo != tt.lo || hi != tt.hi {
-			t.Errorf("%v type %d: [%d,%d), want [%d,%d)", tt.m, tt.typ, lo, hi, tt.lo, tt.hi)
-		}
-	}
-	code := []byte{0xe8, 0, 0, 0, 0, 0xc3}
-	mask := []bool{false, true, true, true, true, false}
-	if !sameCode(code, mask, []byte{0xe8, 1, 2, 3, 4, 0xc3}) {
-		t.Error("bytes differing only in the relocated field do not match")
-	}
-	if sameCode(code, mask, []byte{0xe9, 1, 2, 3, 4, 0xc3}) || sameCode(code, mask, code[:5]) {
-		t.Error("different opcode or size matches")
-	}
-}
-
-func TestOrdinal(t *testing.T) {
-	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 22: "22nd", 101: "101st", 111: "111th"} {
-		if got := ordinal(n); got != want {
-			t.Errorf("ordinal(%d) = %s, want %s", n, got, want)
-		}
-	}
-}
-
-func TestUnitMatches(t *testing.T) {
-	tests := []struct {
-		name  string
-		units []string
-		want  bool
-	}{
-		{"mm/oom_kill.c", []string{"mm/oom_kill.c"}, true},
-		{"/home/k/linux/mm/oom_kill.c", []string{"mm/oom_kill.c"}, true},
-		{"mm/oom_kill.c", []string{"/home/k/linux/mm/oom_kill.c"}, true},
-		{"mm/kill.c", []string{"mm/oom_kill.c"}, false},
-		{"a.c", []string{"b.c"}, false},
-	}
-	for _, tt := range tests {
-		if got := unitMatches(tt.name, tt.units); got != tt.want {
-			t.Errorf("unitMatches(%q, %q) = %v, want %v", tt.name, tt.units, got, tt.want)
-		}
 	}
 }
 

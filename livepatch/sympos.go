@@ -1,4 +1,4 @@
-package main
+package livepatch
 
 // This file computes klp_func.old_sympos for "impacted --vmlinux".
 //
@@ -49,14 +49,12 @@ import (
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/object"
-	"github.com/klp-audit/klp-audit/report"
-	"github.com/klp-audit/klp-audit/rules"
 )
 
-// linkedFile is a linked kernel file given with --vmlinux: vmlinux itself,
+// LinkedFile is a linked kernel file given with --vmlinux: vmlinux itself,
 // or a module (.ko). Its symbols are kept in the order the kernel's
 // kallsyms walks them, which is the order old_sympos counts in.
-type linkedFile struct {
+type LinkedFile struct {
 	path string
 	// module is the module's name (as klp_object.name has it); "" for
 	// vmlinux.
@@ -91,11 +89,16 @@ type unitRanges struct {
 	ranges [][2]uint64
 }
 
-// linkedFiles are all the files given with --vmlinux.
-type linkedFiles struct {
-	vmlinux *linkedFile
-	modules map[string]*linkedFile
-	all     []*linkedFile
+// LinkedFiles are all the files given with --vmlinux.
+type LinkedFiles struct {
+	vmlinux *LinkedFile
+	modules map[string]*LinkedFile
+	all     []*LinkedFile
+
+	// OpenObject reads a relocatable object with its code (object.OpenCode
+	// when nil): a caller that already has the build's objects open
+	// passes its cache, so no object is read twice.
+	OpenObject func(path string) (*object.File, error)
 
 	mu   sync.Mutex
 	objs map[string]*objCode
@@ -108,36 +111,36 @@ type objCode struct {
 	err   error
 }
 
-// openLinkedFiles opens the files of --vmlinux. A file that is not a
+// OpenLinkedFiles opens the files of --vmlinux. A file that is not a
 // linked ELF file or a module, has no symbol table, or a second vmlinux
 // or a module given twice, is an input error.
-func openLinkedFiles(paths []string) (*linkedFiles, error) {
-	lfs := &linkedFiles{modules: map[string]*linkedFile{}, objs: map[string]*objCode{}}
+func OpenLinkedFiles(paths []string) (*LinkedFiles, error) {
+	lfs := &LinkedFiles{modules: map[string]*LinkedFile{}, objs: map[string]*objCode{}}
 	for _, p := range paths {
 		lf, err := openLinkedFile(p)
 		if err != nil {
-			lfs.close()
-			return nil, inputErrorf("--vmlinux %v", err)
+			lfs.Close()
+			return nil, fmt.Errorf("--vmlinux %v", err)
 		}
 		lfs.all = append(lfs.all, lf)
 		if lf.module == "" {
 			if lfs.vmlinux != nil {
-				lfs.close()
-				return nil, inputErrorf("--vmlinux given twice for vmlinux: %s and %s", lfs.vmlinux.path, p)
+				lfs.Close()
+				return nil, fmt.Errorf("--vmlinux given twice for vmlinux: %s and %s", lfs.vmlinux.path, p)
 			}
 			lfs.vmlinux = lf
 			continue
 		}
 		if o, ok := lfs.modules[lf.module]; ok {
-			lfs.close()
-			return nil, inputErrorf("--vmlinux given twice for module %s: %s and %s", lf.module, o.path, p)
+			lfs.Close()
+			return nil, fmt.Errorf("--vmlinux given twice for module %s: %s and %s", lf.module, o.path, p)
 		}
 		lfs.modules[lf.module] = lf
 	}
 	return lfs, nil
 }
 
-func (lfs *linkedFiles) close() {
+func (lfs *LinkedFiles) Close() {
 	if lfs == nil {
 		return
 	}
@@ -146,7 +149,7 @@ func (lfs *linkedFiles) close() {
 	}
 }
 
-func openLinkedFile(p string) (lf *linkedFile, err error) {
+func openLinkedFile(p string) (lf *LinkedFile, err error) {
 	fh, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -163,7 +166,7 @@ func openLinkedFile(p string) (lf *linkedFile, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	lf = &linkedFile{path: p, fh: fh, ef: ef, byName: map[string][]int{}}
+	lf = &LinkedFile{path: p, fh: fh, ef: ef, byName: map[string][]int{}}
 	switch ef.Type {
 	case elf.ET_EXEC, elf.ET_DYN:
 	case elf.ET_REL:
@@ -215,7 +218,7 @@ func symOf(s elf.Symbol) kallsym {
 
 // readVmlinuxSyms keeps the symbols scripts/kallsyms keeps, sorted as it
 // sorts them.
-func (lf *linkedFile) readVmlinuxSyms(syms []elf.Symbol) {
+func (lf *LinkedFile) readVmlinuxSyms(syms []elf.Symbol) {
 	secs := lf.ef.Sections
 	for _, s := range syms {
 		t := elf.ST_TYPE(s.Info)
@@ -241,7 +244,7 @@ func (lf *linkedFile) readVmlinuxSyms(syms []elf.Symbol) {
 
 // readModuleSyms keeps a module's symbols in symbol-table order, marking
 // those the kernel lists only while the module is loading.
-func (lf *linkedFile) readModuleSyms(syms []elf.Symbol) {
+func (lf *LinkedFile) readModuleSyms(syms []elf.Symbol) {
 	secs := lf.ef.Sections
 	for _, s := range syms {
 		if s.Section == elf.SHN_UNDEF || s.Name == "" {
@@ -282,18 +285,21 @@ func kallsymsIgnored(name string) bool {
 	return strings.Contains(name, ".long_branch.") || strings.Contains(name, ".plt_branch.")
 }
 
+// Path is the file's path as given.
+func (lf *LinkedFile) Path() string { return lf.path }
+
 // klpName is how messages name the file's klp_object.
-func (lf *linkedFile) klpName() string {
+func (lf *LinkedFile) klpName() string {
 	if lf.module == "" {
 		return "vmlinux"
 	}
 	return "module " + lf.module
 }
 
-// fileFor returns the linked file holding the klp_object klp ("vmlinux",
+// FileFor returns the linked file holding the klp_object klp ("vmlinux",
 // a module name, or "" when the build is not a kernel tree), or why
 // there is none.
-func (lfs *linkedFiles) fileFor(klp string) (*linkedFile, string) {
+func (lfs *LinkedFiles) FileFor(klp string) (*LinkedFile, string) {
 	switch klp {
 	case "vmlinux":
 		if lfs.vmlinux == nil {
@@ -318,14 +324,18 @@ func (lfs *linkedFiles) fileFor(klp string) (*linkedFile, string) {
 }
 
 // object returns the object at p read with its code, cached.
-func (lfs *linkedFiles) object(p string) *objCode {
+func (lfs *LinkedFiles) object(p string) *objCode {
 	lfs.mu.Lock()
 	defer lfs.mu.Unlock()
 	if oc, ok := lfs.objs[p]; ok {
 		return oc
 	}
 	oc := &objCode{}
-	oc.f, oc.err = object.OpenCode(p)
+	open := lfs.OpenObject
+	if open == nil {
+		open = object.OpenCode
+	}
+	oc.f, oc.err = open(p)
 	if oc.err == nil {
 		if us, err := dwarfinfo.Producers(p); err == nil {
 			for _, u := range us {
@@ -339,8 +349,8 @@ func (lfs *linkedFiles) object(p string) *objCode {
 	return oc
 }
 
-// symposAnswer is the old_sympos of one klp_func, or why it is unknown.
-type symposAnswer struct {
+// SymposAnswer is the old_sympos of one klp_func, or why it is unknown.
+type SymposAnswer struct {
 	// Pos is klp_func.old_sympos; meaningful when Problem is empty.
 	Pos int
 	// Count is how many kallsyms entries share the name.
@@ -355,10 +365,10 @@ type symposAnswer struct {
 	Problem string
 }
 
-// sympos computes the old_sympos of function fn of object obj (its
+// Sympos computes the old_sympos of function fn of object obj (its
 // symbol in the relocatable object) in lf.
-func (lfs *linkedFiles) sympos(lf *linkedFile, obj string, fn object.Func) symposAnswer {
-	ans := symposAnswer{File: lf.path}
+func (lfs *LinkedFiles) Sympos(lf *LinkedFile, obj string, fn object.Func) SymposAnswer {
+	ans := SymposAnswer{File: lf.path}
 	all := lf.byName[fn.Name]
 	var core, loading []int
 	for _, i := range all {
@@ -521,48 +531,13 @@ func objFuncCode(f *object.File, fn object.Func) (code []byte, mask []bool, fiel
 	}
 	mask = make([]bool, len(code))
 	for _, r := range relocs {
-		lo, hi := relocField(f.Machine, r)
+		lo, hi := object.RelocField(f.Machine, r)
 		start := int64(r.Off-in.Value) + lo
 		for i := max(start, 0); i < int64(r.Off-in.Value)+hi && i < int64(len(mask)); i++ {
 			mask[i] = true
 		}
 	}
 	return code, mask, len(relocs), true
-}
-
-// relocField returns the bytes, relative to the relocation's offset, that
-// the linker may rewrite for relocation r: the field itself, and for the
-// relaxable relocations the opcode bytes before it.
-func relocField(m elf.Machine, r object.Reloc) (lo, hi int64) {
-	switch m {
-	case elf.EM_X86_64:
-		switch elf.R_X86_64(r.Type) {
-		case elf.R_X86_64_64, elf.R_X86_64_PC64, elf.R_X86_64_GOTOFF64, elf.R_X86_64_GOTPC64,
-			elf.R_X86_64_GOT64, elf.R_X86_64_GOTPCREL64, elf.R_X86_64_GOTPLT64, elf.R_X86_64_PLTOFF64,
-			elf.R_X86_64_SIZE64, elf.R_X86_64_DTPOFF64, elf.R_X86_64_TPOFF64, elf.R_X86_64_DTPMOD64:
-			return 0, 8
-		case elf.R_X86_64_16, elf.R_X86_64_PC16:
-			return 0, 2
-		case elf.R_X86_64_8, elf.R_X86_64_PC8:
-			return 0, 1
-		case elf.R_X86_64_GOTPCRELX, elf.R_X86_64_REX_GOTPCRELX, elf.R_X86_64_GOTTPOFF:
-			// The linker relaxes a GOT load into lea or a direct call,
-			// rewriting the REX prefix, opcode and ModRM byte.
-			return -3, 4
-		case elf.R_X86_64_TLSGD, elf.R_X86_64_TLSLD, elf.R_X86_64_GOTPC32_TLSDESC, elf.R_X86_64_TLSDESC_CALL:
-			// TLS sequences are rewritten whole.
-			return -4, 12
-		}
-		return 0, 4
-	case elf.EM_AARCH64:
-		switch elf.R_AARCH64(r.Type) {
-		case elf.R_AARCH64_ABS64, elf.R_AARCH64_PREL64:
-			return 0, 8
-		}
-		// The field is bits of the 4-byte instruction.
-		return 0, 4
-	}
-	return 0, 8
 }
 
 // sameCode reports whether linked bytes b equal the object's code outside
@@ -580,7 +555,7 @@ func sameCode(code []byte, mask []bool, b []byte) bool {
 }
 
 // code returns the bytes of symbol s in the linked file.
-func (lf *linkedFile) code(s *kallsym) ([]byte, bool) {
+func (lf *LinkedFile) code(s *kallsym) ([]byte, bool) {
 	if s.shndx <= 0 || s.shndx >= len(lf.ef.Sections) {
 		return nil, false
 	}
@@ -608,7 +583,7 @@ func (lf *linkedFile) code(s *kallsym) ([]byte, bool) {
 // unitsAt returns the names of the DWARF compile units whose address
 // ranges hold addr. The DWARF is read on first need only: a vmlinux's is
 // large.
-func (lf *linkedFile) unitsAt(addr uint64) ([]string, error) {
+func (lf *LinkedFile) unitsAt(addr uint64) ([]string, error) {
 	lf.dwarfOnce.Do(lf.readUnits)
 	if lf.dwarfErr != nil {
 		return nil, lf.dwarfErr
@@ -625,7 +600,7 @@ func (lf *linkedFile) unitsAt(addr uint64) ([]string, error) {
 	return out, nil
 }
 
-func (lf *linkedFile) readUnits() {
+func (lf *LinkedFile) readUnits() {
 	defer func() {
 		if r := recover(); r != nil {
 			lf.dwarfErr = fmt.Errorf("%s: %w: %v", lf.path, object.ErrCorrupt, r)
@@ -682,43 +657,10 @@ func unitMatches(name string, units []string) bool {
 	return false
 }
 
-// addOldSympos sets the old_sympos of the targets from the linked files:
-// every local target, and a global one whose name kallsyms also lists for
-// other symbols (the kernel counts them all, so it needs old_sympos too).
-// What cannot be told is a fail-closed problem.
-func addOldSympos(res *report.Result, rr *rules.Result, lfs *linkedFiles) {
-	syms := map[[2]string]*rules.Target{}
-	for _, t := range rr.Targets {
-		syms[[2]string{t.ID.Name, t.ID.TU}] = t
+// plural counts n things: "1 symbol", "2 symbols".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
 	}
-	for i := range res.Targets {
-		rt := &res.Targets[i]
-		t := syms[[2]string{rt.Name, rt.TU}]
-		if t == nil {
-			continue
-		}
-		problem := func(file, msg string) {
-			res.Problems = append(res.Problems, report.Problem{File: file,
-				Message: fmt.Sprintf("%s: old_sympos of %s (%s) unknown: %s", rules.FailClosed, rt.Name, rt.TU, msg)})
-			res.Complete = false
-		}
-		lf, why := lfs.fileFor(rt.KLPObject)
-		if lf == nil {
-			problem(t.Object, why)
-			continue
-		}
-		ans := lfs.sympos(lf, t.Object, t.Symbol)
-		if ans.Problem != "" && ans.Evidence == "" {
-			problem(lf.path, ans.Problem)
-			continue
-		}
-		if t.Symbol.Bind == elf.STB_LOCAL || ans.Count > 1 {
-			pos := ans.Pos
-			rt.OldSympos = &pos
-			rt.OldSymposEvidence = ans.Evidence
-		}
-		if ans.Problem != "" {
-			problem(lf.path, ans.Problem)
-		}
-	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -1,4 +1,4 @@
-package main
+package livepatch
 
 import (
 	"os"
@@ -7,24 +7,25 @@ import (
 	"sync"
 )
 
-// klpObjects says which klp_object each object file belongs to: "vmlinux"
+// Objects says which klp_object each object file belongs to: "vmlinux"
 // or a module's name. kbuild writes, for every module foo, a foo.mod file
 // beside its objects listing them; an object of a kernel tree that no
 // .mod file lists is built into vmlinux. Outside a kernel tree (no .config
 // at a build directory's top) the answer is unknown: "".
-type klpObjects struct {
+type Objects struct {
 	mu      sync.Mutex
 	roots   []string
 	kernel  map[string]bool              // build root -> is a kernel tree
 	modules map[string]map[string]string // dir -> object base name -> module
 }
 
-func newKLPObjects(roots []string) *klpObjects {
-	return &klpObjects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}}
+// NewObjects returns the klp_object oracle of the build roots.
+func NewObjects(roots []string) *Objects {
+	return &Objects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}}
 }
 
-// inKernelTree reports whether object path obj lies in a kernel tree.
-func (k *klpObjects) inKernelTree(obj string) bool {
+// InKernelTree reports whether object path obj lies in a kernel tree.
+func (k *Objects) InKernelTree(obj string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	_, ok := k.kernelRoot(obj)
@@ -33,7 +34,7 @@ func (k *klpObjects) inKernelTree(obj string) bool {
 
 // kernelRoot returns the build root holding obj and whether it is a kernel
 // tree (a .config and a Kbuild file at its top). Call with k.mu held.
-func (k *klpObjects) kernelRoot(obj string) (string, bool) {
+func (k *Objects) kernelRoot(obj string) (string, bool) {
 	root := ""
 	for _, r := range k.roots {
 		if rel, err := filepath.Rel(r, obj); err == nil && !strings.HasPrefix(rel, "..") {
@@ -54,8 +55,8 @@ func (k *klpObjects) kernelRoot(obj string) (string, bool) {
 	return root, isKernel
 }
 
-// of returns the klp_object name of object path obj.
-func (k *klpObjects) of(obj string) string {
+// Of returns the klp_object name of object path obj.
+func (k *Objects) Of(obj string) string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if _, ok := k.kernelRoot(obj); !ok {

@@ -1,15 +1,14 @@
-package main
+package dwarfinfo
 
 import (
 	"debug/dwarf"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/klp-audit/klp-audit/patch"
 )
 
 // sameSource reports whether a DWARF file name (often absolute) and a
@@ -25,18 +24,28 @@ type fileDWARF struct {
 	lines map[int]bool   // lines the line tables attribute code to
 }
 
-// dwarfExtents reads the DWARF of objs and returns, for each of files
+// Extent is a function's source extent in one file: the lines from its
+// declaration to the last line the line tables attribute code to.
+type Extent struct {
+	Name        string
+	First, Last int
+}
+
+// FunctionExtents reads the DWARF of objs and returns, for each of files
 // that some compile unit's line table names, its functions' source
 // extents: from DW_AT_decl_line to the last line the line table
 // attributes code to before the next function's declaration. Functions
 // of a header are gathered from every object that includes it. Objects
-// without DWARF are skipped.
-func dwarfExtents(objs []string, files []string) map[string][]patch.Extent {
+// that cannot be opened or have no DWARF are skipped; objects whose DWARF
+// is corrupt are named in errs, with what was read of them kept.
+func FunctionExtents(objs []string, files []string) (ext map[string][]Extent, errs []error) {
 	info := map[string]*fileDWARF{}
 	for _, obj := range objs {
-		readObjectDWARF(obj, files, info)
+		if err := readObjectDWARF(obj, files, info); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	out := map[string][]patch.Extent{}
+	out := map[string][]Extent{}
 	for file, fd := range info {
 		type decl struct {
 			name string
@@ -63,35 +72,42 @@ func dwarfExtents(objs []string, files []string) map[string][]patch.Extent {
 					last = l
 				}
 			}
-			out[file] = append(out[file], patch.Extent{Name: d.name, First: d.line, Last: last})
+			out[file] = append(out[file], Extent{Name: d.name, First: d.line, Last: last})
 		}
 	}
-	return out
+	return out, errs
 }
 
-func readObjectDWARF(obj string, files []string, info map[string]*fileDWARF) {
-	defer func() { _ = recover() }() // corrupt DWARF: the source fallback answers
-	f, err := elf.Open(obj)
-	if err != nil {
-		return
+func readObjectDWARF(obj string, files []string, info map[string]*fileDWARF) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: corrupt DWARF: %v", obj, p)
+		}
+	}()
+	f, oerr := elf.Open(obj)
+	if oerr != nil {
+		return nil // not an object the build's DWARF can come from
 	}
 	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return
+	d, derr := f.DWARF()
+	if derr != nil {
+		return nil // no DWARF: the source fallback answers
 	}
 	r := d.Reader()
 	var fileOf map[int]string // line-table file index -> diff file
 	for {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			return
+		e, rerr := r.Next()
+		if rerr != nil {
+			return fmt.Errorf("%s: %w", obj, rerr)
+		}
+		if e == nil {
+			return nil
 		}
 		switch e.Tag {
 		case dwarf.TagCompileUnit:
 			fileOf = nil
-			lr, err := d.LineReader(e)
-			if err != nil || lr == nil {
+			lr, lerr := d.LineReader(e)
+			if lerr != nil || lr == nil {
 				r.SkipChildren()
 				continue
 			}
@@ -114,9 +130,9 @@ func readObjectDWARF(obj string, files []string, info map[string]*fileDWARF) {
 			}
 			var le dwarf.LineEntry
 			for {
-				if err := lr.Next(&le); err != nil {
-					if !errors.Is(err, io.EOF) {
-						_ = err
+				if lerr := lr.Next(&le); lerr != nil {
+					if !errors.Is(lerr, io.EOF) {
+						return fmt.Errorf("%s: line table: %w", obj, lerr)
 					}
 					break
 				}

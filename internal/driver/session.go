@@ -1,4 +1,4 @@
-package main
+package driver
 
 import (
 	"errors"
@@ -7,16 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/spf13/cobra"
-
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/report"
 )
 
-// EvidenceOptions say where the build's dumps are. Every verb that reads a
-// build embeds them.
-type EvidenceOptions struct {
+// Options say where a build's evidence is. Every verb that reads a build
+// takes them.
+type Options struct {
 	Builds        []string
 	DumpLists     []string
 	StripPrefixes []string
@@ -25,38 +24,30 @@ type EvidenceOptions struct {
 	DWARFInlining bool
 }
 
-func (o *EvidenceOptions) bind(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringArrayVar(&o.Builds, "build", nil,
-		"kernel build `DIR` holding *.ipa-clones dumps beside the objects (repeatable)")
-	fl.StringArrayVar(&o.DumpLists, "dumps-from", nil,
-		"`FILE` listing dump paths, one per line (repeatable)")
-	fl.StringArrayVar(&o.StripPrefixes, "strip-prefix", nil,
-		"remove `PREFIX` (an absolute build directory) from source paths (repeatable)")
-	fl.BoolVar(&o.DWARFInlining, "dwarf-inlining", false,
-		"objects with no dump beside them (a clang build, or gcc without -fdump-ipa-clones): take their inlining from DWARF (no clones: weaker than a dump)")
-	_ = cmd.MarkFlagDirname("build")
-	_ = cmd.MarkFlagFilename("dumps-from")
-}
-
-// evidence is what was read of a build.
-type evidence struct {
+// Session is a build's evidence, read once and shared by every query of
+// one run: the containment graph of its dumps, its objects (opened on
+// demand, once each), the problems found reading them and the inputs.
+type Session struct {
+	opts     Options
 	graph    *callgraph.Graph
 	objs     *callgraph.Objects // opened on demand, shared by every query
 	dumps    []ipadump.Dump
 	objects  []string // every *.o under the build directories
 	problems []report.Problem
 	inputs   report.Inputs
+	// klp says which klp_object each object belongs to; shared by every
+	// query.
+	klp *livepatch.Objects
 }
 
-// loadEvidence discovers and reads the dumps. Errors that leave nothing to
-// answer from are returned; problems that only make the answer incomplete
-// are collected in evidence.problems.
-func loadEvidence(o *EvidenceOptions) (*evidence, error) {
+// Load discovers and reads the dumps of the build o names. Errors that
+// leave nothing to answer from are returned as *InputError; problems that
+// only make answers incomplete are kept and reported with every answer.
+func Load(o Options) (*Session, error) {
 	if len(o.Builds) == 0 && len(o.DumpLists) == 0 {
-		return nil, inputErrorf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
+		return nil, Inputf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
 	}
-	ev := &evidence{}
+	ev := &Session{opts: o}
 	ev.inputs.Builds = o.Builds
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
@@ -69,7 +60,7 @@ func loadEvidence(o *EvidenceOptions) (*evidence, error) {
 	for _, l := range o.DumpLists {
 		f, err := os.Open(l)
 		if err != nil {
-			return nil, inputErrorf("dump list: %v", err)
+			return nil, Inputf("dump list: %v", err)
 		}
 		ds, err := ipadump.DumpsFromList(f, l)
 		f.Close()
@@ -86,7 +77,7 @@ func loadEvidence(o *EvidenceOptions) (*evidence, error) {
 		if len(errs) > 0 {
 			msg += "\n" + joinErrs(errs)
 		}
-		return nil, inputErrorf("%s", msg)
+		return nil, Inputf("%s", msg)
 	}
 	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: o.StripPrefixes, ObjectUnits: units})
 	addErrs(&errs, err)
@@ -172,27 +163,37 @@ func objectsWithoutDump(roots, objects []string, dumps []ipadump.Dump) []callgra
 }
 
 // objectCache returns the build's object cache, created on first use.
-func (ev *evidence) objectCache() *callgraph.Objects {
+func (ev *Session) objectCache() *callgraph.Objects {
 	if ev.objs == nil {
 		ev.objs = callgraph.NewObjects(ev.graph, nil)
 	}
 	return ev.objs
 }
 
+// klpObjects returns the klp_object oracle of the build, created on
+// first use.
+func (ev *Session) klpObjects() *livepatch.Objects {
+	if ev.klp == nil {
+		ev.klp = livepatch.NewObjects(ev.opts.Builds)
+	}
+	return ev.klp
+}
+
 // forQuery returns a copy of ev for one query: the graph and the object
 // cache are shared, the problems list is the query's own, so problems one
 // query finds do not leak into the next.
-func (ev *evidence) forQuery() *evidence {
+func (ev *Session) forQuery() *Session {
 	q := *ev
-	q.objectCache() // create the cache in ev's copy before sharing it
-	ev.objs = q.objs
+	q.objectCache() // create the caches in ev's copy before sharing them
+	q.klpObjects()
+	ev.objs, ev.klp = q.objs, q.klp
 	q.problems = append([]report.Problem(nil), ev.problems...)
 	return &q
 }
 
 // objectsOf returns the objects paired with the dumps that exist on disk,
 // one per translation unit.
-func (ev *evidence) objectsOf() []string {
+func (ev *Session) objectsOf() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range ev.dumps {
@@ -205,7 +206,7 @@ func (ev *evidence) objectsOf() []string {
 }
 
 // tuOfObject returns the TU whose object path is obj.
-func (ev *evidence) tuOfObject(obj string) string {
+func (ev *Session) tuOfObject(obj string) string {
 	for _, d := range ev.dumps {
 		if d.Object == obj {
 			return d.TU

@@ -1,4 +1,4 @@
-package main
+package livepatch
 
 import (
 	"fmt"
@@ -13,11 +13,11 @@ import (
 	"github.com/klp-audit/klp-audit/report"
 )
 
-// livepatchFunc is one klp_func entry; symposKnown says the entry sets
+// Func is one klp_func entry; SymposKnown says the entry sets
 // .old_sympos (or the YAML list gives it).
-type livepatchFunc struct {
+type Func struct {
 	report.LivepatchFunc
-	symposKnown bool
+	SymposKnown bool
 }
 
 var (
@@ -29,15 +29,15 @@ var (
 	objFuncsRE       = regexp.MustCompile(`\.funcs\s*=\s*&?\s*([A-Za-z_][A-Za-z0-9_]*)`)
 )
 
-// parseLivepatchSource reads a livepatch module's C source: its struct
+// ParseSource reads a livepatch module's C source: its struct
 // klp_func arrays, each entry's .old_name and .old_sympos with the line it
 // is on, and its struct klp_object arrays, which say which klp_object
 // (.name NULL: vmlinux) each klp_func array belongs to. Comments are
 // ignored. A source with no klp_func array is an input error.
-func parseLivepatchSource(path string) ([]livepatchFunc, []report.Problem, error) {
+func ParseSource(path string) ([]Func, []report.Problem, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, inputErrorf("livepatch: %v", err)
+		return nil, nil, fmt.Errorf("livepatch: %v", err)
 	}
 	src := blankComments(string(data))
 	lineOf := func(off int) int { return strings.Count(src[:off], "\n") + 1 }
@@ -71,37 +71,37 @@ func parseLivepatchSource(path string) ([]livepatchFunc, []report.Problem, error
 		return nil, fmt.Errorf("%s:%d: array not closed", path, lineOf(open))
 	}
 
-	funcsOf := map[string][]livepatchFunc{}
+	funcsOf := map[string][]Func{}
 	var arrays []string
 	for _, m := range klpFuncArrayRE.FindAllStringSubmatchIndex(src, -1) {
 		name := src[m[2]:m[3]]
 		es, err := entries(m[1])
 		if err != nil {
-			return nil, nil, inputErrorf("livepatch: %v", err)
+			return nil, nil, fmt.Errorf("livepatch: %v", err)
 		}
 		arrays = append(arrays, name)
-		funcsOf[name] = []livepatchFunc{}
+		funcsOf[name] = []Func{}
 		for _, e := range es {
 			nm := oldNameRE.FindStringSubmatchIndex(e.text)
 			if nm == nil {
 				continue // the { } terminator
 			}
-			f := livepatchFunc{LivepatchFunc: report.LivepatchFunc{OldName: e.text[nm[2]:nm[3]], File: path, Line: lineOf(e.off + nm[0])}}
+			f := Func{LivepatchFunc: report.LivepatchFunc{OldName: e.text[nm[2]:nm[3]], File: path, Line: lineOf(e.off + nm[0])}}
 			if sm := oldSymposRE.FindStringSubmatch(e.text); sm != nil {
 				f.OldSympos, _ = strconv.Atoi(sm[1])
-				f.symposKnown = true
+				f.SymposKnown = true
 			}
 			funcsOf[name] = append(funcsOf[name], f)
 		}
 	}
 	if len(arrays) == 0 {
-		return nil, nil, inputErrorf("livepatch %s: no struct klp_func array found: is it a livepatch module source (see samples/livepatch/livepatch-sample.c)?", path)
+		return nil, nil, fmt.Errorf("livepatch %s: no struct klp_func array found: is it a livepatch module source (see samples/livepatch/livepatch-sample.c)?", path)
 	}
 	objOf := map[string]string{}
 	for _, m := range klpObjectArrayRE.FindAllStringSubmatchIndex(src, -1) {
 		es, err := entries(m[1])
 		if err != nil {
-			return nil, nil, inputErrorf("livepatch: %v", err)
+			return nil, nil, fmt.Errorf("livepatch: %v", err)
 		}
 		for _, e := range es {
 			fm := objFuncsRE.FindStringSubmatch(e.text)
@@ -115,7 +115,7 @@ func parseLivepatchSource(path string) ([]livepatchFunc, []report.Problem, error
 			objOf[fm[1]] = obj
 		}
 	}
-	var out []livepatchFunc
+	var out []Func
 	var problems []report.Problem
 	for _, a := range arrays {
 		obj, ok := objOf[a]
@@ -171,44 +171,44 @@ type funcsListEntry struct {
 	OldSympos *int `yaml:"old_sympos"`
 }
 
-// parseFuncsList reads a --funcs list: a YAML sequence of
+// ParseFuncsList reads a --funcs list: a YAML sequence of
 //
 //   - object: vmlinux      # or the module's name; default vmlinux
 //     old_name: read_msg
 //     old_sympos: 2        # optional
-func parseFuncsList(path string) ([]livepatchFunc, error) {
+func ParseFuncsList(path string) ([]Func, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, inputErrorf("funcs list: %v", err)
+		return nil, fmt.Errorf("funcs list: %v", err)
 	}
 	defer f.Close()
 	var doc yaml.Node
 	if err := yaml.NewDecoder(f).Decode(&doc); err != nil {
-		return nil, inputErrorf("funcs list %s: %v", path, err)
+		return nil, fmt.Errorf("funcs list %s: %v", path, err)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.SequenceNode {
-		return nil, inputErrorf("funcs list %s: want a YAML list of {object, old_name, old_sympos}", path)
+		return nil, fmt.Errorf("funcs list %s: want a YAML list of {object, old_name, old_sympos}", path)
 	}
-	var out []livepatchFunc
+	var out []Func
 	for _, n := range doc.Content[0].Content {
 		var e funcsListEntry
 		if err := decodeStrict(n, &e); err != nil {
-			return nil, inputErrorf("%s:%d: %v", path, n.Line, err)
+			return nil, fmt.Errorf("%s:%d: %v", path, n.Line, err)
 		}
 		if e.OldName == "" {
-			return nil, inputErrorf("%s:%d: entry without old_name", path, n.Line)
+			return nil, fmt.Errorf("%s:%d: entry without old_name", path, n.Line)
 		}
 		if e.Object == "" {
 			e.Object = "vmlinux"
 		}
-		lf := livepatchFunc{LivepatchFunc: report.LivepatchFunc{Object: e.Object, OldName: e.OldName, File: path, Line: n.Line}}
+		lf := Func{LivepatchFunc: report.LivepatchFunc{Object: e.Object, OldName: e.OldName, File: path, Line: n.Line}}
 		if e.OldSympos != nil {
-			lf.OldSympos, lf.symposKnown = *e.OldSympos, true
+			lf.OldSympos, lf.SymposKnown = *e.OldSympos, true
 		}
 		out = append(out, lf)
 	}
 	if len(out) == 0 {
-		return nil, inputErrorf("funcs list %s: no functions listed", path)
+		return nil, fmt.Errorf("funcs list %s: no functions listed", path)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return out, nil

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/klp-audit/klp-audit/internal/driver"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// bindBuild binds the flags that say where a build's evidence is, which
+// every verb that reads a build takes.
+func bindBuild(cmd *cobra.Command, o *driver.Options) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Builds, "build", nil,
+		"kernel build `DIR` holding *.ipa-clones dumps beside the objects (repeatable)")
+	fl.StringArrayVar(&o.DumpLists, "dumps-from", nil,
+		"`FILE` listing dump paths, one per line (repeatable)")
+	fl.StringArrayVar(&o.StripPrefixes, "strip-prefix", nil,
+		"remove `PREFIX` (an absolute build directory) from source paths (repeatable)")
+	fl.BoolVar(&o.DWARFInlining, "dwarf-inlining", false,
+		"objects with no dump beside them (a clang build, or gcc without -fdump-ipa-clones): take their inlining from DWARF (no clones: weaker than a dump)")
+	_ = cmd.MarkFlagDirname("build")
+	_ = cmd.MarkFlagFilename("dumps-from")
+}
+
+// printProblems writes each problem of an answer to stderr, one a line.
+func printProblems(s *Streams, ps []report.Problem) {
+	for _, p := range ps {
+		fmt.Fprintln(s.Err, p.String())
+	}
+}
+
+// printNotices writes the answer's remarks to stderr.
+func printNotices(s *Streams, a *driver.Answer) {
+	for _, n := range a.Notices {
+		fmt.Fprintln(s.Err, n)
+	}
+}
+
+// incomplete tells on stderr that the answer printed is incomplete and
+// returns errIncomplete; a complete answer returns nil.
+func incomplete(s *Streams, complete bool, problems int) error {
+	if complete {
+		return nil
+	}
+	n := fmt.Sprintf("%d problems", problems)
+	if problems == 1 {
+		n = "1 problem"
+	}
+	fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %s reading the build; the list may be short\n", n)
+	return errIncomplete
+}

@@ -1,0 +1,462 @@
+package driver
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/livepatch"
+	"github.com/klp-audit/klp-audit/objdiff"
+	"github.com/klp-audit/klp-audit/patch"
+	"github.com/klp-audit/klp-audit/report"
+	"github.com/klp-audit/klp-audit/rules"
+)
+
+// changedFunc is a function the fix changes, with the hunk that does.
+type changedFunc struct {
+	name, file string
+	line       int // the hunk's line in the patched file
+}
+
+// CheckQuery is one question of "klp-audit check": does the livepatch
+// (its module source, or a funcs list) replace every function the fix
+// makes it replace?
+type CheckQuery struct {
+	// Diff is the fix, a unified diff against the build's sources.
+	Diff      string
+	Livepatch string
+	Funcs     string
+	Policy    string
+	Vmlinux   []string
+	// Orig and Patched are the original and patched builds (or objects),
+	// compared to check the answer against what really changed.
+	Orig, Patched string
+}
+
+// The verdicts of a check.
+const (
+	VerdictComplete   = "complete"
+	VerdictMissing    = "missing"
+	VerdictDataChange = "data-change"
+	VerdictIncomplete = "incomplete"
+)
+
+// Check reads the fix, the livepatch and the build o names, maps each
+// hunk to the functions it changes, computes each changed function's
+// must-patch set as Impacted does (one session: the build is read once)
+// and compares it with the livepatch's klp_func entries. Input errors
+// (an unreadable diff or livepatch, a diff that does not apply) are
+// returned as *InputError; everything else is in the result's verdict.
+func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
+	opts := q
+	res := &report.CheckResult{
+		SchemaVersion: report.CheckSchemaVersion,
+		Tool:          Tool(),
+		Inputs: report.CheckInputs{Diff: opts.Diff, Builds: o.Builds, Livepatch: opts.Livepatch, Funcs: opts.Funcs,
+			Orig: opts.Orig, Patched: opts.Patched, Policy: opts.Policy},
+		Problems: []report.Problem{}, Hunks: []report.Hunk{}, Changed: []report.ChangedFunc{},
+		Missing: []report.CheckTarget{}, Review: []report.CheckTarget{}, Covered: []report.CheckTarget{},
+		Extra: []report.LivepatchFunc{},
+	}
+	// Inputs first: every input error exits 2 before anything is judged.
+	df, err := os.Open(opts.Diff)
+	if err != nil {
+		return nil, Inputf("diff: %v", err)
+	}
+	files, err := patch.Parse(df, opts.Diff)
+	df.Close()
+	if err != nil {
+		return nil, Inputf("bad diff: %v", err)
+	}
+	var lp []livepatch.Func
+	if opts.Livepatch != "" {
+		var probs []report.Problem
+		if lp, probs, err = livepatch.ParseSource(opts.Livepatch); err != nil {
+			return nil, inputErr(err)
+		}
+		res.Problems = append(res.Problems, probs...)
+	} else if lp, err = livepatch.ParseFuncsList(opts.Funcs); err != nil {
+		return nil, inputErr(err)
+	}
+	policy, err := LoadPolicy(opts.Policy)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Load(o)
+	if err != nil {
+		return nil, err
+	}
+	sources := map[string][]string{}
+	var names []string
+	for _, f := range files {
+		src, err := buildSource(o.Builds, f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range f.Hunks {
+			if m := f.Hunks[i].Verify(src); m != nil {
+				return nil, Inputf("the diff does not apply to the build's sources: %s:%d: the hunk expects %q, the build's source has %q",
+					f.OldName, m.Line, m.Want, m.Got)
+			}
+		}
+		sources[f.OldName] = src
+		names = append(names, f.OldName)
+	}
+
+	// Hunks to functions, in the original file's lines (the build's).
+	objs := append([]string(nil), ev.objects...)
+	objs = append(objs, ev.objectsOf()...)
+	extents := dwarfExtents(dedupe(objs), names)
+	var changed []changedFunc
+	seen := map[[2]string]bool{}
+	macro := false
+	for _, f := range files {
+		ext, fromSource := extents[f.OldName], false
+		cext := patch.CFunctions(sources[f.OldName])
+		if len(ext) == 0 {
+			ext, fromSource = cext, true
+		} else {
+			ext = widenToBraces(ext, cext)
+		}
+		for i := range f.Hunks {
+			h := &f.Hunks[i]
+			rh := classifyHunk(f.Name(), h, ext)
+			if fromSource && len(rh.Functions) > 0 {
+				rh.Note = joinNote(rh.Note, "function extents from the source: no DWARF of the build covers "+f.OldName)
+			}
+			switch rh.Kind {
+			case patch.KindUnknown:
+				res.Problems = append(res.Problems, report.Problem{File: f.Name(), Line: rh.Line,
+					Message: "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"})
+			case patch.KindMacro:
+				macro = true
+			}
+			for _, fn := range rh.Functions {
+				k := [2]string{fn, f.OldName}
+				if !seen[k] {
+					seen[k] = true
+					changed = append(changed, changedFunc{name: fn, file: f.OldName, line: rh.Line})
+				}
+			}
+			res.Hunks = append(res.Hunks, rh)
+		}
+	}
+	if macro && opts.Orig == "" {
+		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
+			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
+	}
+
+	// Changed functions to targets.
+	type tkey struct{ name, tu string }
+	targets := map[tkey]report.CheckTarget{}
+	var order []tkey
+	ignoredAsked := map[string]bool{}
+	// The linked files are opened once for every changed function; an
+	// error leaves each one's must-patch set unknown, as a problem.
+	var linked *livepatch.LinkedFiles
+	var linkedErr error
+	if len(changed) > 0 {
+		linked, linkedErr = OpenVmlinux(opts.Vmlinux)
+		defer linked.Close()
+	}
+	for _, c := range changed {
+		var a *Answer
+		err := linkedErr
+		if err == nil {
+			a, err = ev.Impacted(ImpactQuery{Func: c.name, File: c.file}, policy, linked)
+		}
+		if err != nil {
+			res.Problems = append(res.Problems, report.Problem{File: c.file, Line: c.line,
+				Message: fmt.Sprintf("the must-patch set of %s is unknown: %v", c.name, err)})
+			continue
+		}
+		cf := report.ChangedFunc{Name: c.name, File: c.file, Line: c.line}
+		for _, e := range a.Result.Entries {
+			if e.Depth == 0 {
+				cf.TUs = append(cf.TUs, e.TU)
+			}
+		}
+		sort.Strings(cf.TUs)
+		res.Changed = append(res.Changed, cf)
+		res.Problems = append(res.Problems, a.Result.Problems...)
+		if a.Result.Targets == nil {
+			res.Problems = append(res.Problems, report.Problem{File: c.file, Line: c.line,
+				Message: "the safety rules did not run for " + c.name})
+		}
+		for _, t := range a.Result.Targets {
+			if t.IgnoredBecause != "" {
+				ignoredAsked[t.Name] = true
+				continue
+			}
+			k := tkey{t.Name, t.TU}
+			if _, ok := targets[k]; ok {
+				continue
+			}
+			order = append(order, k)
+			targets[k] = report.CheckTarget{Target: t, Because: c.name, File: c.file, Line: c.line}
+		}
+	}
+
+	// Targets against the livepatch.
+	used := make([]bool, len(lp))
+	for _, k := range order {
+		t := targets[k]
+		if i := findReplacement(lp, t.Target); i >= 0 {
+			used[i] = true
+			res.Covered = append(res.Covered, t)
+			continue
+		}
+		if t.Severity == string(rules.Review) {
+			res.Review = append(res.Review, t)
+		} else {
+			res.Missing = append(res.Missing, t)
+		}
+	}
+	for i, f := range lp {
+		if !used[i] && !ignoredAsked[f.OldName] {
+			// A second copy of an already covered name (another TU) is
+			// matched too, when the first match consumed another entry.
+			if coveredName(res.Covered, f) {
+				continue
+			}
+			res.Extra = append(res.Extra, f.LivepatchFunc)
+		}
+	}
+
+	if opts.Orig != "" {
+		bt, probs, err := buildTruth(opts.Orig, opts.Patched, lp)
+		if err != nil {
+			return nil, err
+		}
+		res.BuildTruth = bt
+		res.Problems = append(res.Problems, probs...)
+	}
+
+	res.Verdict = VerdictComplete
+	data := false
+	for _, h := range res.Hunks {
+		if h.Kind == patch.KindData {
+			data = true
+		}
+	}
+	switch {
+	case len(res.Missing) > 0 || res.BuildTruth != nil && len(res.BuildTruth.Unreplaced) > 0:
+		res.Verdict = VerdictMissing
+	case data:
+		res.Verdict = VerdictDataChange
+	case len(res.Problems) > 0 || len(changed) == 0 && len(res.Hunks) > 0 && !allComments(res.Hunks):
+		res.Verdict = VerdictIncomplete
+	}
+	return res, nil
+}
+
+// widenToBraces extends each DWARF extent to the closing brace of the
+// same function's definition in the source: the line table need not
+// attribute code to the last lines of a body (an inlined function's
+// closing brace), yet a change there is in the function.
+func widenToBraces(ext, src []patch.Extent) []patch.Extent {
+	out := make([]patch.Extent, len(ext))
+	for i, e := range ext {
+		for _, c := range src {
+			if c.Name == e.Name && c.Contains(e.First) && c.Last > e.Last {
+				e.Last = c.Last
+			}
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func allComments(hs []report.Hunk) bool {
+	for _, h := range hs {
+		if h.Kind != patch.KindComment && h.Kind != patch.KindMacro {
+			return false
+		}
+	}
+	return true
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		x = filepath.Clean(x)
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// buildSource reads the original of f from the first build directory
+// that has it. A file in none is an input error: the diff does not apply.
+func buildSource(builds []string, f patch.File) ([]string, error) {
+	if f.OldName == "" {
+		return nil, Inputf("the diff does not apply to the build's sources: it creates %s, which no build compiled", f.NewName)
+	}
+	for _, b := range builds {
+		data, err := os.ReadFile(filepath.Join(b, filepath.FromSlash(f.OldName)))
+		if err == nil {
+			return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"), nil
+		}
+	}
+	return nil, Inputf("the diff does not apply to the build's sources: %s is not in %s", f.OldName, strings.Join(builds, ", "))
+}
+
+// classifyHunk maps a hunk's changed lines to the functions whose extent
+// holds them: a deleted line by its own line, an added line by the
+// original lines around it. Lines in no function are classified; a
+// static local declared inside a function makes the hunk data too.
+func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent) report.Hunk {
+	rh := report.Hunk{File: file, Line: h.FirstChangedNew(), Lines: h.NewLines}
+	fset := map[string]bool{}
+	var outside, inside []patch.Line
+	for _, l := range h.Changed() {
+		var hit []string
+		for _, e := range ext {
+			if l.Op == patch.Delete && e.Contains(l.OldLine) ||
+				l.Op == patch.Add && l.OldLine >= e.First && l.OldLine < e.Last {
+				hit = append(hit, e.Name)
+			}
+		}
+		if len(hit) == 0 {
+			outside = append(outside, l)
+			continue
+		}
+		inside = append(inside, l)
+		for _, n := range hit {
+			fset[n] = true
+		}
+	}
+	for n := range fset {
+		rh.Functions = append(rh.Functions, n)
+	}
+	sort.Strings(rh.Functions)
+	kind := patch.KindComment
+	if len(outside) > 0 {
+		kind = patch.Classify(outside)
+	}
+	staticLocal := false
+	for _, l := range inside {
+		if patch.IsStaticLocal(l.Text) {
+			staticLocal = true
+		}
+	}
+	switch {
+	case staticLocal:
+		rh.Kind = patch.KindData
+		rh.Note = "declares or changes a static local variable: its state is not carried by a replaced function"
+	case len(rh.Functions) > 0 && (kind == patch.KindComment || kind == patch.KindMacro):
+		rh.Kind = "function"
+		if kind == patch.KindMacro {
+			rh.Note = "also changes a macro"
+		}
+	case len(rh.Functions) > 0:
+		rh.Kind = kind
+		rh.Note = "also changes lines outside any function body"
+	default:
+		rh.Kind = kind
+	}
+	return rh
+}
+
+// findReplacement returns the index of the klp_func replacing t, or -1.
+func findReplacement(lp []livepatch.Func, t report.Target) int {
+	obj := t.KLPObject
+	if obj == "" {
+		obj = "vmlinux"
+	}
+	for i, f := range lp {
+		if f.OldName != t.Name || f.Object != obj {
+			continue
+		}
+		if f.SymposKnown && t.OldSympos != nil && f.OldSympos != *t.OldSympos {
+			continue
+		}
+		return i
+	}
+	return -1
+}
+
+func coveredName(cov []report.CheckTarget, f livepatch.Func) bool {
+	for _, c := range cov {
+		obj := c.KLPObject
+		if obj == "" {
+			obj = "vmlinux"
+		}
+		if c.Name == f.OldName && obj == f.Object && (!f.SymposKnown || c.OldSympos == nil || *c.OldSympos == f.OldSympos) {
+			return true
+		}
+	}
+	return false
+}
+
+// buildTruth compares the original and patched builds and the livepatch:
+// changed or added functions it does not replace, and replaced functions
+// whose code did not change.
+func buildTruth(orig, patched string, lp []livepatch.Func) (*report.BuildTruth, []report.Problem, error) {
+	var rep *objdiff.Report
+	var err error
+	if st, serr := os.Stat(orig); serr == nil && st.IsDir() {
+		rep, err = objdiff.CompareTrees(orig, patched, objdiff.TreeOptions{})
+	} else {
+		rep, err = objdiff.CompareFiles(orig, patched)
+	}
+	if err != nil {
+		return nil, nil, Inputf("comparing --orig and --patched: %v", err)
+	}
+	bt := &report.BuildTruth{Unreplaced: []report.LivepatchFunc{}, Unchanged: []report.LivepatchFunc{}}
+	var probs []report.Problem
+	for _, p := range rep.Problems {
+		probs = append(probs, report.Problem{File: p.Path, Message: "not compared: " + p.Message})
+	}
+	changedNames := map[string]bool{}
+	for _, od := range rep.Objects {
+		for _, c := range od.Changed {
+			changedNames[c.Name] = true
+			if !replaces(lp, c.Name, c.Sympos) {
+				bt.Unreplaced = append(bt.Unreplaced, report.LivepatchFunc{Object: od.Path, OldName: c.Name, OldSympos: c.Sympos})
+			}
+		}
+	}
+	for _, f := range lp {
+		if !changedNames[f.OldName] {
+			bt.Unchanged = append(bt.Unchanged, f.LivepatchFunc)
+		}
+	}
+	return bt, probs, nil
+}
+
+func replaces(lp []livepatch.Func, name string, sympos int) bool {
+	for _, f := range lp {
+		if f.OldName == name && (!f.SymposKnown || f.OldSympos == sympos) {
+			return true
+		}
+	}
+	return false
+}
+
+// dwarfExtents maps the build's DWARF extents of files' functions to the
+// patch package's form.
+func dwarfExtents(objs, files []string) map[string][]patch.Extent {
+	ext, _ := dwarfinfo.FunctionExtents(objs, files)
+	out := map[string][]patch.Extent{}
+	for f, es := range ext {
+		for _, e := range es {
+			out[f] = append(out[f], patch.Extent{Name: e.Name, First: e.First, Last: e.Last})
+		}
+	}
+	return out
+}

@@ -1,0 +1,475 @@
+package driver
+
+import (
+	"debug/elf"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/livepatch"
+	"github.com/klp-audit/klp-audit/object"
+	"github.com/klp-audit/klp-audit/report"
+	"github.com/klp-audit/klp-audit/rules"
+)
+
+// ImpactQuery is one question of "klp-audit impacted": which functions
+// hold the code of Func, and which must a livepatch replace.
+type ImpactQuery struct {
+	Func string
+	// File and TU keep only the copies declared in a source file or
+	// compiled in one translation unit.
+	File, TU string
+	// DumpsOnly answers from the dumps alone, without reading objects.
+	DumpsOnly bool
+	// NoRules skips the safety rules: only the functions holding the code.
+	NoRules bool
+	// Policy is a policy file merged over the default one.
+	Policy string
+	// Vmlinux are the linked vmlinux and modules (.ko) old_sympos is
+	// counted in.
+	Vmlinux []string
+}
+
+// Answer is impacted's answer: the report, and what --explain and
+// klp-skeleton build on.
+type Answer struct {
+	// Result is the report model.
+	Result *report.Result
+	// Notices are remarks for the terminal, not part of the result (the
+	// function is a separate one in several units).
+	Notices []string
+
+	ev     *Session
+	policy *rules.Policy
+	// objs reads the objects; nil with --dumps-only.
+	objs *callgraph.Objects
+	// rules is the rules' answer; nil when they did not run.
+	rules *rules.Result
+}
+
+// CloneABI says the policy's author writes clone-ABI replacements.
+func (a *Answer) CloneABI() bool {
+	rp, ok := a.policy.Rules[rules.ChangedABI]
+	return ok && rp.AuthorSuppliesCloneABI
+}
+
+// LoadPolicy reads a policy file merged over the default policy; "" is
+// the default policy.
+func LoadPolicy(path string) (*rules.Policy, error) {
+	if path == "" {
+		return rules.DefaultPolicy(), nil
+	}
+	p, err := rules.LoadPolicy(path)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return p, nil
+}
+
+// OpenVmlinux opens the linked vmlinux and modules old_sympos is counted
+// in; none gives nil.
+func OpenVmlinux(paths []string) (*livepatch.LinkedFiles, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	lfs, err := livepatch.OpenLinkedFiles(paths)
+	return lfs, inputErr(err)
+}
+
+// Impacted reads the build o names and answers q: the functions holding
+// the code, the rules' targets and, with Vmlinux, their old_sympos.
+// Errors that leave nothing to answer are returned; missing evidence is
+// in the result's problems.
+func Impacted(o Options, q ImpactQuery) (*Answer, error) {
+	policy, err := LoadPolicy(q.Policy)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Vmlinux) > 0 && (q.DumpsOnly || q.NoRules) {
+		return nil, Inputf("--vmlinux sets the old_sympos of the rules' targets: it needs the objects and the rules (drop --dumps-only and --no-rules)")
+	}
+	linked, err := OpenVmlinux(q.Vmlinux)
+	if err != nil {
+		return nil, err
+	}
+	defer linked.Close()
+	s, err := Load(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.Impacted(q, policy, linked)
+}
+
+// Impacted answers q over the session's evidence with the given policy
+// and linked files (nil: none). Problems a query finds stay its own.
+func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livepatch.LinkedFiles) (*Answer, error) {
+	opts := q
+	ev := sess.forQuery()
+	g := ev.graph
+	a := &Answer{ev: ev, policy: policy}
+
+	all := g.Lookup(opts.Func)
+	// Objects that define the function although no dump line mentions it
+	// in their unit: GCC left those copies untouched.
+	var untouched []string
+	if defs, err := callgraph.ObjectsDefining(ev.objectsOf(), opts.Func, 0); err != nil || len(defs) > 0 {
+		addProblems(ev, err)
+		inGraph := map[string]bool{}
+		for _, id := range all {
+			inGraph[id.TU] = true
+		}
+		for _, obj := range defs {
+			if tu := ev.tuOfObject(obj); !inGraph[tu] {
+				untouched = append(untouched, tu)
+			}
+		}
+	}
+	// Objects with no dump beside them that define the function: their
+	// inlining of it is unknown (fail closed), unless --dwarf-inlining
+	// already took it from their DWARF.
+	if !ev.opts.DWARFInlining {
+		var orphans []string
+		for _, u := range objectsWithoutDump(ev.opts.Builds, ev.objects, ev.dumps) {
+			orphans = append(orphans, u.Object)
+		}
+		defs, err := callgraph.UnitObjectsDefining(orphans, opts.Func, 0)
+		if len(defs) > 0 {
+			for _, obj := range defs {
+				ev.problems = append(ev.problems, report.Problem{File: obj, Message: rules.FailClosed + ": " + obj +
+					" defines " + opts.Func + " but has no ipa-clones dump beside it: where its code was inlined or cloned there is unknown (rebuild it with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining)"})
+			}
+			if len(all) == 0 && len(untouched) == 0 {
+				return nil, Inputf("%s is defined only in objects without an ipa-clones dump (%s): rebuild them with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining to take their inlining from DWARF",
+					opts.Func, strings.Join(defs, ", "))
+			}
+		}
+		// An object that cannot be read might define the function too.
+		addProblems(ev, err)
+	}
+	if len(all) == 0 && len(untouched) == 0 {
+		msg := fmt.Sprintf("function %q is in none of the %d dumps read and no object defines it", opts.Func, len(ev.dumps))
+		if sug := g.Suggest(opts.Func, 8); len(sug) > 0 {
+			msg += "; closest known names: " + strings.Join(sug, ", ")
+		}
+		if len(ev.problems) > 0 {
+			msg += fmt.Sprintf("\n(%d problems reading the build; it may be in what could not be read)", len(ev.problems))
+		}
+		return nil, Inputf("%s", msg)
+	}
+
+	file := ipadump.NormalizePath(opts.File, ev.opts.StripPrefixes)
+	var starts []callgraph.NodeID
+	for _, id := range all {
+		n, _ := g.Node(id)
+		if opts.File != "" && !matchFile(n, file) || opts.TU != "" && !matchTU(id.TU, opts.TU) {
+			continue
+		}
+		starts = append(starts, id)
+	}
+	var keptUntouched []string
+	for _, tu := range untouched {
+		if opts.TU != "" && !matchTU(tu, opts.TU) || opts.File != "" && !fileMayBeIn(file, tu) {
+			continue
+		}
+		keptUntouched = append(keptUntouched, tu)
+	}
+	if len(starts) == 0 && len(keptUntouched) == 0 {
+		return nil, Inputf("function %q is not in the selected translation units or files; it is in: %s",
+			opts.Func, strings.Join(whereIs(g, all, untouched), ", "))
+	}
+	if tus := countTUs(starts, keptUntouched); tus > 1 && opts.File == "" && opts.TU == "" {
+		a.Notices = append(a.Notices, fmt.Sprintf("note: %s is a separate function in %d translation units; all are shown (narrow with --file or --tu)",
+			opts.Func, tus))
+	}
+
+	imp := g.Impacted(starts...)
+	res := impactResult(ev, opts, imp, keptUntouched)
+	a.Result = res
+	if !opts.DumpsOnly {
+		objs := ev.objectCache()
+		a.objs = objs
+		addObjectEvidence(objs, res)
+		if !opts.NoRules {
+			klp := ev.klpObjects()
+			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy,
+				KernelBuild: func(tu string) bool {
+					t, ok := g.TU(tu)
+					return ok && klp.InKernelTree(t.Object)
+				}}
+			changed := append([]callgraph.NodeID(nil), starts...)
+			for _, tu := range keptUntouched {
+				changed = append(changed, callgraph.NodeID{Name: opts.Func, TU: tu})
+			}
+			a.rules = eng.Run(changed)
+			addRules(res, a.rules, policy, klp)
+			if linked != nil {
+				addOldSympos(res, a.rules, linked)
+			}
+		}
+	}
+	return a, nil
+}
+
+func addProblems(ev *Session, err error) {
+	if err == nil {
+		return
+	}
+	var l ipadump.ErrorList
+	addErrs(&l, err)
+	for _, e := range l {
+		ev.problems = append(ev.problems, problemOf(e))
+	}
+}
+
+func impactResult(ev *Session, opts ImpactQuery, imp *callgraph.Impact, untouched []string) *report.Result {
+	g := ev.graph
+	res := &report.Result{
+		SchemaVersion: report.SchemaVersion,
+		Tool:          Tool(),
+		Inputs:        ev.inputs,
+		Query:         report.Query{Command: "impacted", Function: opts.Func, File: opts.File, TU: opts.TU},
+	}
+	for _, r := range imp.Nodes {
+		n, _ := g.Node(r.ID)
+		e := report.Entry{
+			Name: r.ID.Name, TU: r.ID.TU, SourceFile: n.File, SourceLine: n.Line,
+			Depth: r.Depth, Reached: "queried", RemovedInDump: n.Removed, InCycle: r.InCycle, LTO: n.LTO,
+		}
+		for _, k := range n.CloneOf {
+			e.CloneOf = append(e.CloneOf, callgraph.KindName(k, ""))
+		}
+		for _, st := range r.Chain {
+			e.Chain = append(e.Chain, stepOf(st))
+		}
+		if len(e.Chain) > 0 {
+			e.Reached = e.Chain[len(e.Chain)-1].How
+		}
+		res.Entries = append(res.Entries, e)
+	}
+	for _, tu := range untouched {
+		res.Entries = append(res.Entries, report.Entry{Name: opts.Func, TU: tu, Reached: "queried", NotInDump: true})
+	}
+	sort.SliceStable(res.Entries, func(i, j int) bool {
+		a, b := res.Entries[i], res.Entries[j]
+		if a.TU != b.TU {
+			return a.TU < b.TU
+		}
+		if a.Depth != b.Depth {
+			return a.Depth < b.Depth
+		}
+		return a.Name < b.Name
+	})
+	for _, e := range imp.Edges {
+		res.Edges = append(res.Edges, stepOf(e))
+	}
+	tus := map[string]bool{}
+	for _, e := range res.Entries {
+		tus[e.TU] = true
+		if e.RemovedInDump {
+			res.Summary.Removed++
+		}
+	}
+	res.Summary.Functions = len(res.Entries)
+	res.Summary.TUs = len(tus)
+	res.Complete = len(ev.problems) == 0
+	res.Problems = ev.problems
+	return res
+}
+
+// addObjectEvidence reads the objects of the units in the answer and
+// records, per entry, whether the function exists as a symbol, its
+// binding, cold pieces, folded aliases and callers. An object that cannot
+// be read makes the answer incomplete: which functions a livepatch can
+// replace there is unknown.
+func addObjectEvidence(objs *callgraph.Objects, res *report.Result) {
+	var tus []string
+	seen := map[string]bool{}
+	for _, e := range res.Entries {
+		if !seen[e.TU] {
+			seen[e.TU] = true
+			tus = append(tus, e.TU)
+		}
+	}
+	objs.Prefetch(tus, 0)
+	bad := map[string]bool{}
+	for i := range res.Entries {
+		e := &res.Entries[i]
+		oe := objs.Evidence(callgraph.NodeID{Name: e.Name, TU: e.TU})
+		e.Object = oe.Object
+		switch oe.Emission {
+		case callgraph.Emitted:
+			e.Emitted = "yes"
+			res.Summary.Emitted++
+		case callgraph.NotEmitted:
+			e.Emitted = "no"
+			e.WhyNotEmitted = oe.Why
+		default:
+			e.Emitted = "unknown"
+			e.WhyNotEmitted = oe.Why
+			if !bad[e.TU] {
+				bad[e.TU] = true
+				res.Problems = append(res.Problems, report.Problem{File: oe.Object,
+					Message: "object not read (" + oe.Why + "): which functions of " + e.TU + " a livepatch can replace is unknown"})
+			}
+		}
+		for _, s := range oe.Symbols {
+			e.Symbols = append(e.Symbols, report.Symbol{
+				Name: s.Name, Binding: bindingName(s.Bind), Section: s.Section, Offset: s.Value, Size: s.Size,
+				Cold: s.Cold, Aliases: s.Aliases, Fentry: s.Fentry,
+			})
+		}
+		for _, r := range oe.Callers {
+			e.Callers = append(e.Callers, report.Caller{Name: r.From, How: refKindName(r.Kind), Site: r.Site})
+		}
+	}
+	if len(bad) > 0 {
+		res.Complete = false
+	}
+}
+
+// addRules records the safety rules' answer in the report.
+func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepatch.Objects) {
+	res.Policy = p.Source
+	res.Targets = []report.Target{}
+	for _, t := range rr.Targets {
+		rt := report.Target{
+			Name: t.ID.Name, TU: t.ID.TU, Object: t.Object, KLPObject: klp.Of(t.Object),
+			Binding: bindingName(t.Symbol.Bind), Section: t.Symbol.Section,
+			Severity: string(t.Severity), Rule: t.Rule, Also: t.Also, Note: t.Note,
+			Chain: []report.Step{},
+		}
+		for _, st := range t.Chain {
+			rt.Chain = append(rt.Chain, report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule})
+		}
+		for _, e := range res.Entries {
+			if e.Name == t.ID.Name && e.TU == t.ID.TU {
+				rt.SourceFile, rt.SourceLine = e.SourceFile, e.SourceLine
+			}
+		}
+		switch {
+		case t.Ignored != nil:
+			rt.IgnoredBecause = t.Ignored.Justification
+			res.Summary.Ignored++
+		case t.Severity == rules.Review:
+			res.Summary.Review++
+		default:
+			res.Summary.Must++
+		}
+		res.Targets = append(res.Targets, rt)
+	}
+	for _, e := range rr.Explained {
+		res.Explained = append(res.Explained, report.Explained{Name: e.ID.Name, TU: e.ID.TU, Rule: e.Rule, Why: e.Why})
+	}
+	res.Notes = rr.Notes
+	unread := map[string]bool{}
+	for _, pr := range res.Problems {
+		if strings.Contains(pr.Message, "object not read") {
+			unread[pr.File] = true
+		}
+	}
+	for _, pr := range rr.Problems {
+		if unread[pr.File] && strings.Contains(pr.Msg, "object not read") {
+			continue // already reported with the entries
+		}
+		res.Problems = append(res.Problems, report.Problem{File: pr.File, Message: pr.Msg})
+	}
+	if len(rr.Problems) > 0 {
+		res.Complete = false
+	}
+}
+
+func bindingName(b elf.SymBind) string {
+	switch b {
+	case elf.STB_LOCAL:
+		return "local"
+	case elf.STB_GLOBAL:
+		return "global"
+	case elf.STB_WEAK:
+		return "weak"
+	}
+	return b.String()
+}
+
+func refKindName(k object.RefKind) string {
+	switch k {
+	case object.Call:
+		return "call"
+	case object.TailCall:
+		return "tail call"
+	case object.AddrRef:
+		return "address taken"
+	case object.DataRef:
+		return "data reference"
+	}
+	return "reference"
+}
+
+func stepOf(e callgraph.Edge) report.Step {
+	return report.Step{
+		From: e.From.Name, To: e.To.Name, TU: e.From.TU,
+		How: callgraph.KindName(e.Kind, e.Unknown), Evidence: e.Evidence.String(),
+	}
+}
+
+// matchFile reports whether node n is declared in file: the same
+// normalised path, or one is the other with leading directories (an
+// absolute path given for a relative one, or the reverse).
+func matchFile(n *callgraph.Node, file string) bool {
+	for _, f := range n.DeclFiles() {
+		if f == file || strings.HasSuffix(f, "/"+file) || strings.HasSuffix(file, "/"+f) {
+			return true
+		}
+	}
+	return false
+}
+
+// fileMayBeIn reports whether a function found only in tu's symbol table
+// (so with no declaration file known) may be declared in file: a .c file
+// only in its own unit; any other file (a header) anywhere.
+func fileMayBeIn(file, tu string) bool {
+	if path.Ext(file) != ".c" {
+		return true
+	}
+	stem := strings.TrimSuffix(file, ".c")
+	tuStem := strings.TrimSuffix(tu, path.Ext(tu))
+	return stem == tuStem || strings.HasSuffix(stem, "/"+tuStem) || strings.HasSuffix(tuStem, "/"+stem)
+}
+
+// matchTU reports whether the translation unit tu is the one the user
+// named: its object path with or without extension, or its source path.
+func matchTU(tu, want string) bool {
+	want = path.Clean(want)
+	if tu == want {
+		return true
+	}
+	ts := strings.TrimSuffix(tu, path.Ext(tu))
+	ws := strings.TrimSuffix(want, path.Ext(want))
+	return ts == ws || strings.HasSuffix(ws, "/"+ts) || strings.HasSuffix(ts, "/"+ws)
+}
+
+func whereIs(g *callgraph.Graph, all []callgraph.NodeID, untouched []string) []string {
+	var out []string
+	for _, id := range all {
+		n, _ := g.Node(id)
+		out = append(out, fmt.Sprintf("%s (declared in %s)", id.TU, strings.Join(n.DeclFiles(), ", ")))
+	}
+	for _, tu := range untouched {
+		out = append(out, tu+" (symbol only)")
+	}
+	sort.Strings(out)
+	return out
+}
+
+func countTUs(starts []callgraph.NodeID, untouched []string) int {
+	tus := map[string]bool{}
+	for _, s := range starts {
+		tus[s.TU] = true
+	}
+	for _, t := range untouched {
+		tus[t] = true
+	}
+	return len(tus)
+}
