@@ -166,7 +166,7 @@ func (b *Builder) AddObjectInlining(tu, object string, in *dwarfinfo.Inlining) {
 				Kind: ipadump.Clone, Transform: ipadump.Inline,
 				Orig:  ipadump.Decl{Name: il.Name, File: il.File},
 				Clone: ipadump.Decl{Name: f.Symbol},
-				Pos:   ipadump.Pos{Dump: d.Path, Line: il.Line},
+				Pos:   ipadump.Pos{Dump: object, Line: il.Line, DWARF: true},
 			})
 		}
 	}

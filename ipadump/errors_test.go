@@ -88,7 +88,8 @@ func TestKindTransformStrings(t *testing.T) {
 		{NoTransform.String(), ""},
 		{Unknown.String(), "unknown"},
 		{Transform(42).String(), "Transform(42)"},
-		{Pos{"mm/x.c.000i.ipa-clones", 12}.String(), "mm/x.c.000i.ipa-clones:12"},
+		{Pos{Dump: "mm/x.c.000i.ipa-clones", Line: 12}.String(), "mm/x.c.000i.ipa-clones:12"},
+		{Pos{Dump: "mm/x.o", Line: 7, DWARF: true}.String(), "mm/x.o (DWARF):7"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)

@@ -725,7 +725,7 @@ func TestBadDumpDetails(t *testing.T) {
 		rec := read("oldform.c.000i.ipa-clones")[0].rec
 		want := Record{Kind: Clone, Orig: decl("leafy", 7, "include/linux/old.h", 34, 38),
 			Clone: decl("leafy.constprop.0", 26, "include/linux/old.h", 34, 38), Transform: ConstProp,
-			Pos: Pos{"oldform.c.000i.ipa-clones", 1}}
+			Pos: Pos{Dump: "oldform.c.000i.ipa-clones", Line: 1}}
 		if !reflect.DeepEqual(rec, want) {
 			t.Errorf("got  %+v\nwant %+v", rec, want)
 		}

@@ -92,9 +92,17 @@ type Decl struct {
 type Pos struct {
 	Dump string // path of the dump file
 	Line int    // 1-based line number
+	// DWARF says the step was read from the DWARF of object Dump (an
+	// inlined subroutine declared at source line Line), not from a dump.
+	DWARF bool
 }
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.Dump, p.Line) }
+func (p Pos) String() string {
+	if p.DWARF {
+		return fmt.Sprintf("%s (DWARF):%d", p.Dump, p.Line)
+	}
+	return fmt.Sprintf("%s:%d", p.Dump, p.Line)
+}
 
 // Record is one line of a dump.
 type Record struct {

@@ -89,10 +89,21 @@ type Query struct {
 
 // Problem is one piece of missing or unreadable evidence.
 type Problem struct {
-	File    string `json:"file" yaml:"file"`
-	Line    int    `json:"line,omitempty" yaml:"line,omitempty"`
+	File string `json:"file" yaml:"file"`
+	Line int    `json:"line,omitempty" yaml:"line,omitempty"`
+	// Kind is what the problem is: KindFailClosed (evidence a target
+	// depends on is missing), KindInput (an input could not be read, in
+	// whole or in a line) or KindNote.
+	Kind    string `json:"kind,omitempty" yaml:"kind,omitempty"`
 	Message string `json:"message" yaml:"message"`
 }
+
+// The kinds of problems.
+const (
+	KindFailClosed = "fail-closed"
+	KindInput      = "input"
+	KindNote       = "note"
+)
 
 // Summary counts the entries.
 type Summary struct {
@@ -198,6 +209,17 @@ type Step struct {
 	// not-patchable for the object call graph's. Empty in the impact
 	// graph (edges).
 	Rule string `json:"rule,omitempty" yaml:"rule,omitempty"`
+	// At locates the dump line Evidence cites, for --explain to quote;
+	// nil for steps of the object call graph. Not part of the schema.
+	At *Position `json:"-" yaml:"-"`
+}
+
+// Position is a line of a dump, or of the source an object's DWARF
+// records an inlined copy at.
+type Position struct {
+	File  string
+	Line  int
+	DWARF bool
 }
 
 // Target is a function the livepatch must replace (severity must) or a

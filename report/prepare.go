@@ -129,11 +129,15 @@ func Printable(s string) string {
 
 // String formats a problem as "file:line: message" (the file alone when
 // the line is unknown, and no prefix when the message already names the
-// file), with control characters escaped: problems quote their input.
+// file), the message prefixed with "fail-closed: " for that kind, with
+// control characters escaped: problems quote their input.
 func (p Problem) String() string {
 	msg := Printable(p.Message)
 	if msg == "" {
 		msg = "(no message)"
+	}
+	if p.Kind == KindFailClosed {
+		msg = KindFailClosed + ": " + msg
 	}
 	switch {
 	case p.File != "" && p.Line > 0:

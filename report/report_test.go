@@ -619,3 +619,23 @@ var errWrite = errors.New("disk full")
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+// TestProblemKind: a fail-closed problem says so in its text form, and
+// its kind is a field of the JSON form, not a prefix of the message.
+func TestProblemKind(t *testing.T) {
+	p := Problem{File: "mm/x.o", Kind: KindFailClosed, Message: "object not read"}
+	if got, want := p.String(), "mm/x.o: fail-closed: object not read"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	in := Problem{File: "mm/x.c.000i.ipa-clones", Line: 3, Kind: KindInput, Message: "bad line"}
+	if got, want := in.String(), "mm/x.c.000i.ipa-clones:3: bad line"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	var b strings.Builder
+	if err := Encode(&b, p, JSON); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"kind": "fail-closed"`) || strings.Contains(b.String(), `"message": "fail-closed`) {
+		t.Errorf("JSON %s: want the kind as a field, not in the message", b.String())
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 )
 
@@ -22,6 +23,8 @@ type Step struct {
 	Rule, How string
 	// Evidence cites the proof: a dump line, or a call site in an object.
 	Evidence string
+	// At is the dump line (or DWARF record) of a containment step.
+	At *ipadump.Pos
 }
 
 // Target is a function the livepatch must replace (or a reviewer decide
@@ -56,7 +59,15 @@ type Explained struct {
 
 // Problem is missing evidence: it makes the result incomplete.
 type Problem struct {
-	File, Msg string
+	File string
+	Line int
+	// Kind is FailClosed for every problem of the rules: evidence a
+	// target depends on is missing, so the answer is incomplete.
+	Kind string
+	// Unread says the problem is that File, an object, could not be
+	// read: a caller that reported it already need not repeat it.
+	Unread  bool
+	Message string
 }
 
 // Result is the rules' answer.
@@ -152,9 +163,10 @@ func (r *run) containment(changed []callgraph.NodeID) {
 	for _, n := range imp.Nodes {
 		var chain []Step
 		for _, ed := range n.Chain {
+			at := ed.Evidence
 			chain = append(chain, Step{
 				From: ed.From.Name, To: ed.To.Name, TU: ed.From.TU, Rule: Containment,
-				How: callgraph.KindName(ed.Kind, ed.Unknown), Evidence: ed.Evidence.String(),
+				How: callgraph.KindName(ed.Kind, ed.Unknown), Evidence: ed.Evidence.String(), At: &at,
 			})
 		}
 		r.consider(n.ID, chain, Containment, "", "")
@@ -190,8 +202,8 @@ func (r *run) consider(id callgraph.NodeID, chain []Step, rule, note string, sev
 	ev := r.e.Objects.Evidence(id)
 	switch ev.Emission {
 	case callgraph.EmissionUnknown:
-		r.problem(ev.Object, fmt.Sprintf("%s: object not read (%s): which functions of %s a livepatch must replace is unknown",
-			FailClosed, ev.Why, id.TU))
+		r.addProblem(Problem{File: ev.Object, Kind: FailClosed, Unread: true,
+			Message: fmt.Sprintf("object not read (%s): which functions of %s a livepatch must replace is unknown", ev.Why, id.TU)})
 		return
 	case callgraph.NotEmitted:
 		r.explained(id, rule, "not emitted: "+ev.Why+"; replaced through the functions holding its code", chain, ev.Object)
@@ -223,11 +235,15 @@ func (r *run) explained(id callgraph.NodeID, rule, why string, chain []Step, obj
 }
 
 func (r *run) problem(file, msg string) {
-	if r.problems[msg] {
+	r.addProblem(Problem{File: file, Kind: FailClosed, Message: msg})
+}
+
+func (r *run) addProblem(p Problem) {
+	if r.problems[p.Message] {
 		return
 	}
-	r.problems[msg] = true
-	r.res.Problems = append(r.res.Problems, Problem{File: file, Msg: msg})
+	r.problems[p.Message] = true
+	r.res.Problems = append(r.res.Problems, p)
 }
 
 func (r *run) note(msg string) {
@@ -359,7 +375,7 @@ func (r *run) externalCalls() map[string][]caller {
 		if err != nil {
 			// A caller in this object would go unseen: the search is
 			// incomplete, whatever the unit's own functions are.
-			r.problem(tu, fmt.Sprintf("%s: object of %s not read (%v): callers of global functions in it are unknown", FailClosed, tu, err))
+			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
 			continue
 		}
 		for _, ref := range f.Refs {
@@ -484,7 +500,7 @@ func (e *Engine) flags(tu string) ([]dwarfinfo.Flags, error) {
 func (r *run) liveAnalyses(tu string) (live map[string]string, ftrace bool, ok bool) {
 	fl, err := r.e.flags(tu)
 	if err != nil {
-		r.problem(tu, fmt.Sprintf("%s: compile flags of %s unknown (%v): which IPA analyses callers rely on cannot be told", FailClosed, tu, err))
+		r.problem(tu, fmt.Sprintf("compile flags of %s unknown (%v): which IPA analyses callers rely on cannot be told", tu, err))
 		return nil, false, false
 	}
 	live = map[string]string{}

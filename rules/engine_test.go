@@ -54,7 +54,7 @@ func describe(res *rules.Result) string {
 		fmt.Fprintf(&b, "\texplained %s (%s) rule=%s: %s\n", x.ID.Name, x.ID.TU, x.Rule, x.Why)
 	}
 	for _, p := range res.Problems {
-		fmt.Fprintf(&b, "\tproblem %s: %s\n", p.File, p.Msg)
+		fmt.Fprintf(&b, "\tproblem %s: %s: %s\n", p.File, p.Kind, p.Message)
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(&b, "\tnote %s\n", n)
@@ -130,8 +130,8 @@ func check(t *testing.T, input string, res *rules.Result, want expect) {
 		t.Errorf("%s: %d problems, want %d (%q)\n%s", input, len(res.Problems), len(want.problems), want.problems, describe(res))
 	} else {
 		for i, p := range res.Problems {
-			if !strings.Contains(p.Msg, want.problems[i]) {
-				t.Errorf("%s: problem %q, want it to say %q", input, p.Msg, want.problems[i])
+			if got := p.Kind + ": " + p.Message; !strings.Contains(got, want.problems[i]) {
+				t.Errorf("%s: problem %q, want it to say %q", input, got, want.problems[i])
 			}
 		}
 	}
@@ -171,7 +171,7 @@ func TestFailClosed(t *testing.T) {
 		if len(res.Targets) != 0 {
 			t.Errorf("targets without an object: %s", describe(res))
 		}
-		if p := res.Problems[0]; p.File != u.obj || !strings.Contains(p.Msg, "plain.o") {
+		if p := res.Problems[0]; p.File != u.obj || !strings.Contains(p.Message, "plain.o") {
 			t.Errorf("problem %+v, want it to name %s", p, u.obj)
 		}
 	})

@@ -26,6 +26,6 @@ func (r *run) icf(t *Target) {
 			append(append([]Step(nil), t.Chain...), step), t.Object)
 	}
 	if r.addCallers(t, ICF, "calls the folded body", "called the body shared by "+t.ID.Name+" and "+aliases, "", true) == 0 {
-		r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") shares its body with "+aliases+" and has no direct caller"+r.pointerUse(t)+": how the changed code is reached is unknown")
+		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") shares its body with "+aliases+" and has no direct caller"+r.pointerUse(t)+": how the changed code is reached is unknown")
 	}
 }

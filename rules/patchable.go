@@ -59,7 +59,7 @@ func (r *run) notPatchable(t *Target) {
 	}
 	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
 	if r.addCallers(t, NotPatchable, "called by", "", "", true) == 0 {
-		r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
+		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
 	} else if at := r.addressTaken(t); len(at) > 0 {
 		// Replacing the direct callers leaves the calls through the
 		// pointer on the old code.
@@ -72,11 +72,11 @@ func (r *run) notPatchable(t *Target) {
 			}
 		}
 		if len(ptr) > 0 {
-			r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and is also called through a pointer (address taken in "+
+			r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and is also called through a pointer (address taken in "+
 				joinSorted(ptr)+"): replacing its direct callers does not reach those calls")
 		}
 		if len(exported) > 0 {
-			r.problem(t.Object, FailClosed+": "+t.ID.Name+" ("+t.ID.TU+") cannot be patched and is exported ("+joinSorted(exported)+
+			r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and is exported ("+joinSorted(exported)+
 				"): modules may call it, and callers in modules are found only among the objects read, so the callers of an exported function are never known complete")
 		}
 	}

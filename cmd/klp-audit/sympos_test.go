@@ -247,7 +247,7 @@ func TestOldSymposProblems(t *testing.T) {
 			}
 			found := false
 			for _, p := range r.Problems {
-				if strings.Contains(p.Message, tt.problem) && strings.HasPrefix(p.Message, "fail-closed: old_sympos of "+tt.fn) {
+				if strings.Contains(p.Message, tt.problem) && p.Kind == report.KindFailClosed && strings.HasPrefix(p.Message, "old_sympos of "+tt.fn) {
 					found = true
 				}
 			}

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/klp-audit/klp-audit/callgraph"
-	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"
@@ -74,7 +72,7 @@ func (a *Answer) Explain(want string) (*report.Explanation, error) {
 		e := found[0]
 		x.NotTarget = &report.ExplainNot{Name: e.ID.Name, TU: e.ID.TU, Rule: e.Rule, Why: e.Why}
 		for _, st := range e.Chain {
-			chain = append(chain, report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule})
+			chain = append(chain, reportStep(st))
 		}
 	}
 	// The chain starts at a changed function; with no step the function
@@ -148,17 +146,21 @@ func (a *Answer) explainStep(st report.Step) report.ExplainStep {
 	xs.Symbols, xs.NotEmitted = a.symbols(st.To, st.TU)
 	switch {
 	case xs.Rule == rules.Containment:
-		pos, ok := a.dumpPos(st)
-		if !ok {
+		pos := st.At
+		if pos == nil {
 			xs.Problem = "no dump line records this step"
 			break
 		}
-		text, err := readLine(pos.Dump, pos.Line)
+		if pos.DWARF {
+			xs.Problem = fmt.Sprintf("recorded by DWARF (an inlined subroutine at source line %d), not by a dump line", pos.Line)
+			break
+		}
+		text, err := readLine(pos.File, pos.Line)
 		if err != nil {
 			xs.Problem = err.Error()
 			break
 		}
-		xs.DumpLine = &report.DumpLine{File: pos.Dump, Line: pos.Line, Text: text}
+		xs.DumpLine = &report.DumpLine{File: pos.File, Line: pos.Line, Text: text}
 	case st.How == "same body as":
 		// The evidence is the symbols: both are listed, at one address.
 	default:
@@ -167,32 +169,11 @@ func (a *Answer) explainStep(st report.Step) report.ExplainStep {
 	return xs
 }
 
-// dumpPos finds the dump line of a containment step in the clone graph.
-func (a *Answer) dumpPos(st report.Step) (pos ipadump.Pos, ok bool) {
-	for _, e := range a.ev.graph.Out(callgraph.NodeID{Name: st.From, TU: st.TU}) {
-		if e.To.Name == st.To && callgraph.KindName(e.Kind, e.Unknown) == st.How {
-			pos.Dump, pos.Line = e.Evidence.Dump, e.Evidence.Line
-			return pos, true
-		}
-	}
-	// The evidence as cited: dump:line.
-	if i := strings.LastIndexByte(st.Evidence, ':'); i > 0 {
-		if n, err := strconv.Atoi(st.Evidence[i+1:]); err == nil {
-			pos.Dump, pos.Line = st.Evidence[:i], n
-			return pos, true
-		}
-	}
-	return pos, false
-}
-
 // maxQuoted caps a quoted dump line.
 const maxQuoted = 4096
 
 // readLine returns line n (1-based) of file, without its line end.
 func readLine(file string, n int) (string, error) {
-	if strings.HasSuffix(file, " (DWARF)") {
-		return "", fmt.Errorf("recorded by DWARF (an inlined subroutine at source line %d), not by a dump line", n)
-	}
 	f, err := os.Open(file)
 	if err != nil {
 		return "", fmt.Errorf("dump line not quoted: %w", err)

@@ -138,7 +138,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 		defs, err := callgraph.UnitObjectsDefining(orphans, opts.Func, 0)
 		if len(defs) > 0 {
 			for _, obj := range defs {
-				ev.problems = append(ev.problems, report.Problem{File: obj, Message: rules.FailClosed + ": " + obj +
+				ev.problems = append(ev.problems, report.Problem{File: obj, Kind: report.KindFailClosed, Message: obj +
 					" defines " + opts.Func + " but has no ipa-clones dump beside it: where its code was inlined or cloned there is unknown (rebuild it with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining)"})
 			}
 			if len(all) == 0 && len(untouched) == 0 {
@@ -311,7 +311,7 @@ func addObjectEvidence(objs *callgraph.Objects, res *report.Result) {
 			e.WhyNotEmitted = oe.Why
 			if !bad[e.TU] {
 				bad[e.TU] = true
-				res.Problems = append(res.Problems, report.Problem{File: oe.Object,
+				res.Problems = append(res.Problems, report.Problem{File: oe.Object, Kind: report.KindInput,
 					Message: "object not read (" + oe.Why + "): which functions of " + e.TU + " a livepatch can replace is unknown"})
 			}
 		}
@@ -342,7 +342,7 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 			Chain: []report.Step{},
 		}
 		for _, st := range t.Chain {
-			rt.Chain = append(rt.Chain, report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule})
+			rt.Chain = append(rt.Chain, reportStep(st))
 		}
 		for _, e := range res.Entries {
 			if e.Name == t.ID.Name && e.TU == t.ID.TU {
@@ -364,17 +364,18 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 		res.Explained = append(res.Explained, report.Explained{Name: e.ID.Name, TU: e.ID.TU, Rule: e.Rule, Why: e.Why})
 	}
 	res.Notes = rr.Notes
+	// Objects the entries could not read were reported with them.
 	unread := map[string]bool{}
-	for _, pr := range res.Problems {
-		if strings.Contains(pr.Message, "object not read") {
-			unread[pr.File] = true
+	for _, e := range res.Entries {
+		if e.Emitted == "unknown" {
+			unread[e.Object] = true
 		}
 	}
 	for _, pr := range rr.Problems {
-		if unread[pr.File] && strings.Contains(pr.Msg, "object not read") {
+		if pr.Unread && unread[pr.File] {
 			continue // already reported with the entries
 		}
-		res.Problems = append(res.Problems, report.Problem{File: pr.File, Message: pr.Msg})
+		res.Problems = append(res.Problems, report.Problem{File: pr.File, Line: pr.Line, Kind: pr.Kind, Message: pr.Message})
 	}
 	if len(rr.Problems) > 0 {
 		res.Complete = false
@@ -410,8 +411,20 @@ func refKindName(k object.RefKind) string {
 func stepOf(e callgraph.Edge) report.Step {
 	return report.Step{
 		From: e.From.Name, To: e.To.Name, TU: e.From.TU,
-		How: callgraph.KindName(e.Kind, e.Unknown), Evidence: e.Evidence.String(),
+		How: callgraph.KindName(e.Kind, e.Unknown), Evidence: e.Evidence.String(), At: positionOf(&e.Evidence),
 	}
+}
+
+// reportStep is the report's form of a step of the rules.
+func reportStep(st rules.Step) report.Step {
+	return report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule, At: positionOf(st.At)}
+}
+
+func positionOf(p *ipadump.Pos) *report.Position {
+	if p == nil {
+		return nil
+	}
+	return &report.Position{File: p.Dump, Line: p.Line, DWARF: p.DWARF}
 }
 
 // matchFile reports whether node n is declared in file: the same

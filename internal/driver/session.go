@@ -126,13 +126,13 @@ func problemOf(err error) report.Problem {
 		if pe.Want != "" {
 			msg += ", want " + pe.Want
 		}
-		return report.Problem{File: pe.Dump, Line: pe.Line, Message: msg}
+		return report.Problem{File: pe.Dump, Line: pe.Line, Kind: report.KindInput, Message: msg}
 	}
 	var perr *os.PathError
 	if errors.As(err, &perr) {
-		return report.Problem{File: perr.Path, Message: err.Error()}
+		return report.Problem{File: perr.Path, Kind: report.KindInput, Message: err.Error()}
 	}
-	return report.Problem{File: "", Message: err.Error()}
+	return report.Problem{File: "", Kind: report.KindInput, Message: err.Error()}
 }
 
 // objectsWithoutDump returns the objects under the build directories that

@@ -25,8 +25,8 @@ func addOldSympos(res *report.Result, rr *rules.Result, lfs *livepatch.LinkedFil
 			continue
 		}
 		problem := func(file, msg string) {
-			res.Problems = append(res.Problems, report.Problem{File: file,
-				Message: fmt.Sprintf("%s: old_sympos of %s (%s) unknown: %s", rules.FailClosed, rt.Name, rt.TU, msg)})
+			res.Problems = append(res.Problems, report.Problem{File: file, Kind: report.KindFailClosed,
+				Message: fmt.Sprintf("old_sympos of %s (%s) unknown: %s", rt.Name, rt.TU, msg)})
 			res.Complete = false
 		}
 		lf, why := lfs.FileFor(rt.KLPObject)
