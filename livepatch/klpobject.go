@@ -1,6 +1,7 @@
 package livepatch
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,11 +18,12 @@ type Objects struct {
 	roots   []string
 	kernel  map[string]bool              // build root -> is a kernel tree
 	modules map[string]map[string]string // dir -> object base name -> module
+	errs    map[string]error             // dir -> why its .mod files could not be read
 }
 
 // NewObjects returns the klp_object oracle of the build roots.
 func NewObjects(roots []string) *Objects {
-	return &Objects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}}
+	return &Objects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}, errs: map[string]error{}}
 }
 
 // InKernelTree reports whether object path obj lies in a kernel tree.
@@ -55,18 +57,23 @@ func (k *Objects) kernelRoot(obj string) (string, bool) {
 	return root, isKernel
 }
 
-// Of returns the klp_object name of object path obj.
-func (k *Objects) Of(obj string) string {
+// Of returns the klp_object name of object path obj. When the .mod files
+// beside it cannot be read, which module (if any) links it is unknown:
+// the error says why and the name is "".
+func (k *Objects) Of(obj string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if _, ok := k.kernelRoot(obj); !ok {
-		return ""
+		return "", nil
 	}
 	dir := filepath.Dir(obj)
 	mods, ok := k.modules[dir]
 	if !ok {
 		mods = map[string]string{}
-		ents, _ := os.ReadDir(dir)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			k.errs[dir] = err
+		}
 		for _, e := range ents {
 			name, isMod := strings.CutSuffix(e.Name(), ".mod")
 			if !isMod {
@@ -74,6 +81,7 @@ func (k *Objects) Of(obj string) string {
 			}
 			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
+				k.errs[dir] = err
 				continue
 			}
 			for _, f := range strings.Fields(string(b)) {
@@ -83,7 +91,10 @@ func (k *Objects) Of(obj string) string {
 		k.modules[dir] = mods
 	}
 	if m, ok := mods[filepath.Base(obj)]; ok {
-		return m
+		return m, nil
 	}
-	return "vmlinux"
+	if err := k.errs[dir]; err != nil {
+		return "", fmt.Errorf("which module links %s is unknown: kbuild's .mod files beside it cannot be read: %w", obj, err)
+	}
+	return "vmlinux", nil
 }

@@ -39,7 +39,8 @@ const checkExitHelp = `Exit status:
      replacement), or incomplete (evidence missing: never safe)
   2  usage or input error: bad flags, an unreadable diff or livepatch, a
      livepatch with no klp_func array, no dumps in the build, or a diff
-     that does not apply to the build's sources`
+     that does not apply to the build's sources
+  3  the report could not be written (stdout closed, disk full)`
 
 func newCheckCmd(s *Streams, runF func(*CheckOptions) error) *cobra.Command {
 	opts := &CheckOptions{Streams: s}

@@ -76,7 +76,8 @@ Exit status:
   0  the objects were compared, with or without differences
   1  with --exit-code: a function changed, was added or was removed
   2  usage or input error: an unreadable file, not an ELF object, a file
-     compared with a directory, or objects of a tree that could not be read`,
+     compared with a directory, or objects of a tree that could not be read
+  3  the report could not be written (stdout closed, disk full)`,
 		Example: `  # Which functions must the livepatch replace after fixing mm/memblock.c?
   klp-audit diff orig/mm/memblock.o patched/mm/memblock.o
 

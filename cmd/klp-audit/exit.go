@@ -1,6 +1,9 @@
 package main
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 // Exit codes. Documented in the root command's help and in README.md.
 const (
@@ -11,6 +14,9 @@ const (
 	ExitIncomplete = 1
 	// ExitUsage: bad flags or input (no dumps, unknown function); no answer.
 	ExitUsage = 2
+	// ExitOutput: the answer could not be written (stdout closed, disk
+	// full): whatever was read of it is cut short.
+	ExitOutput = 3
 )
 
 const exitCodesHelp = `Exit status:
@@ -20,7 +26,9 @@ const exitCodesHelp = `Exit status:
      for check also: the livepatch misses a target, or the fix changes data
   2  usage or input error: bad flags, no dumps found, unknown function,
      an unreadable diff or livepatch, a diff that does not apply to the
-     build's sources`
+     build's sources
+  3  the answer could not be written (stdout closed, disk full): what was
+     written is cut short`
 
 // errIncomplete is returned by a command that printed its answer but read
 // incomplete evidence; the problems were already reported.
@@ -35,4 +43,22 @@ func exitCode(err error) int {
 		return ExitIncomplete
 	}
 	return ExitUsage
+}
+
+// outWriter remembers the first error writing the answer, so a failed
+// write is told apart from a usage error whatever the command returned.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
 }

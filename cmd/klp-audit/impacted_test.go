@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -276,5 +277,21 @@ func TestCompletion(t *testing.T) {
 	code, out, _ = run(t, ".", "__complete", "impacted", "--format", "")
 	if code != ExitOK || !strings.Contains(out, "yaml") {
 		t.Errorf("format completion: exit %d, %q", code, out)
+	}
+}
+
+// failWriter fails every write, as a closed pipe or a full disk does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestWriteFailure: an answer that cannot be written exits 3, naming the
+// write error, never 2 (usage) or 0.
+func TestWriteFailure(t *testing.T) {
+	s, _, errb := testStreams()
+	s.Out = failWriter{}
+	code := Main([]string{"policy"}, s)
+	if code != ExitOutput || !strings.Contains(errb.String(), "writing the answer: no space left on device") {
+		t.Errorf("exit %d, stderr %q; want %d and the write error", code, errb.String(), ExitOutput)
 	}
 }

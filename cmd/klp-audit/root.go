@@ -10,9 +10,16 @@ import (
 
 // Main runs klp-audit with args and returns the exit status.
 func Main(args []string, s *Streams) int {
-	root := newRootCmd(s)
+	out := &outWriter{w: s.Out}
+	ws := *s
+	ws.Out = out
+	root := newRootCmd(&ws)
 	root.SetArgs(args)
 	err := root.Execute()
+	if out.err != nil {
+		fmt.Fprintln(s.Err, "klp-audit: writing the answer:", out.err)
+		return ExitOutput
+	}
 	if err != nil && !errorsIsIncomplete(err) {
 		fmt.Fprintln(s.Err, "klp-audit:", err)
 	}

@@ -109,7 +109,11 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	// Hunks to functions, in the original file's lines (the build's).
 	objs := append([]string(nil), ev.objects...)
 	objs = append(objs, ev.objectsOf()...)
-	extents := dwarfExtents(dedupe(objs), names)
+	extents, extErrs := dwarfExtents(dedupe(objs), names)
+	for _, err := range extErrs {
+		res.Problems = append(res.Problems, report.Problem{File: opts.Diff, Kind: report.KindFailClosed,
+			Message: "hunks mapped without this object's DWARF: " + err.Error()})
+	}
 	var changed []changedFunc
 	seen := map[[2]string]bool{}
 	macro := false
@@ -449,14 +453,14 @@ func replaces(lp []livepatch.Func, name string, sympos int) bool {
 }
 
 // dwarfExtents maps the build's DWARF extents of files' functions to the
-// patch package's form.
-func dwarfExtents(objs, files []string) map[string][]patch.Extent {
-	ext, _ := dwarfinfo.FunctionExtents(objs, files)
+// patch package's form; errs name the objects whose DWARF is corrupt.
+func dwarfExtents(objs, files []string) (map[string][]patch.Extent, []error) {
+	ext, errs := dwarfinfo.FunctionExtents(objs, files)
 	out := map[string][]patch.Extent{}
 	for f, es := range ext {
 		for _, e := range es {
 			out[f] = append(out[f], patch.Extent{Name: e.Name, First: e.First, Last: e.Last})
 		}
 	}
-	return out
+	return out, errs
 }

@@ -335,8 +335,13 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 	res.Policy = p.Source
 	res.Targets = []report.Target{}
 	for _, t := range rr.Targets {
+		klpObject, err := klp.Of(t.Object)
+		if err != nil {
+			res.Problems = append(res.Problems, report.Problem{File: t.Object, Kind: report.KindFailClosed, Message: err.Error()})
+			res.Complete = false
+		}
 		rt := report.Target{
-			Name: t.ID.Name, TU: t.ID.TU, Object: t.Object, KLPObject: klp.Of(t.Object),
+			Name: t.ID.Name, TU: t.ID.TU, Object: t.Object, KLPObject: klpObject,
 			Binding: bindingName(t.Symbol.Bind), Section: t.Symbol.Section,
 			Severity: string(t.Severity), Rule: t.Rule, Also: t.Also, Note: t.Note,
 			Chain: []report.Step{},
