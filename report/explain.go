@@ -12,6 +12,7 @@ import (
 // these field names:
 //
 //	schema_version  1 (the version of this form, apart from the report's)
+//	tool            name, version, revision of the klp-audit binary
 //	query           as in the report, plus "explain": the NAME asked
 //	complete        false when evidence was missing anywhere in the answer
 //	problems        what was missing (of the whole answer, not only of
@@ -42,6 +43,7 @@ import (
 //	                not_emitted says why there are none
 type Explanation struct {
 	SchemaVersion int            `json:"schema_version" yaml:"schema_version"`
+	Tool          Tool           `json:"tool" yaml:"tool"`
 	Query         ExplainQuery   `json:"query" yaml:"query"`
 	Complete      bool           `json:"complete" yaml:"complete"`
 	Problems      []Problem      `json:"problems" yaml:"problems"`

@@ -76,7 +76,7 @@ func TestExplain(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			if x.SchemaVersion != report.ExplainSchemaVersion || x.Query.Explain != "b_other" || x.Query.Function != "big" || !x.Complete {
+			if x.SchemaVersion != report.ExplainSchemaVersion || x.Tool.Name != "klp-audit" || x.Query.Explain != "b_other" || x.Query.Function != "big" || !x.Complete {
 				t.Errorf("header %+v", x)
 			}
 			if x.Target == nil || x.Target.Rule != "changed-abi" || x.Target.Severity != "must" || len(x.Target.Symbols) != 1 ||

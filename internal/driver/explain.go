@@ -22,7 +22,7 @@ import (
 func (a *Answer) Explain(want string) (*report.Explanation, error) {
 	name, tu, _ := strings.Cut(want, "@")
 	res := a.Result
-	x := &report.Explanation{SchemaVersion: report.ExplainSchemaVersion, Query: report.ExplainQuery{Query: res.Query, Explain: want},
+	x := &report.Explanation{SchemaVersion: report.ExplainSchemaVersion, Tool: res.Tool, Query: report.ExplainQuery{Query: res.Query, Explain: want},
 		Complete: res.Complete, Problems: res.Problems, Chain: []report.ExplainStep{}}
 	if x.Problems == nil {
 		x.Problems = []report.Problem{}
