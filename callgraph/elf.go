@@ -7,30 +7,29 @@ import (
 	"sync"
 )
 
-// ObjectsDefining returns, in input order, the objects among paths whose
-// ELF symbol table defines a function symbol named name. It answers for
-// functions that no dump line mentions: GCC records only transformations,
-// so a function it neither inlined nor cloned, or an out-of-line copy of a
+// Definers indexes which objects define which function symbols, read from
+// the objects' ELF symbol tables once: what a query for a function that no
+// dump line mentions needs. GCC records only transformations, so a
+// function it neither inlined nor cloned, or an out-of-line copy of a
 // header inline in a unit that did not transform it, appears in no dump.
-// Objects that cannot be read are reported in the error (a list) and
-// skipped: the caller must treat its answer as incomplete then.
-func ObjectsDefining(paths []string, name string, workers int) ([]string, error) {
-	return objectsDefining(paths, name, workers, false)
+type Definers struct {
+	paths  []string
+	byName map[string][]int // function name -> indexes into paths, in input order
+	err    error
 }
 
-// UnitObjectsDefining is ObjectsDefining over objects compiled from one
-// source file: objects that ld -r combined from several (kbuild's
-// composite module objects, vmlinux.o), recognised by their several
-// STT_FILE symbols, are skipped, as their parts are read on their own.
-func UnitObjectsDefining(paths []string, name string, workers int) ([]string, error) {
-	return objectsDefining(paths, name, workers, true)
-}
-
-func objectsDefining(paths []string, name string, workers int, unitsOnly bool) ([]string, error) {
+// NewDefiners reads the symbol tables of the objects at paths with
+// workers goroutines (8 when 0: opening objects mostly waits on the
+// disk). With unitsOnly, objects that ld -r combined from several units
+// (kbuild's composite module objects, vmlinux.o), recognised by their
+// several STT_FILE symbols, are left out, as their parts are read on their
+// own. Objects that cannot be read are reported by Err (a list) and left
+// out: an answer built on the index is then incomplete.
+func NewDefiners(paths []string, workers int, unitsOnly bool) *Definers {
 	if workers <= 0 {
-		workers = 8 // opening objects mostly waits on the disk
+		workers = 8
 	}
-	found := make([]bool, len(paths))
+	names := make([][]string, len(paths))
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -39,7 +38,7 @@ func objectsDefining(paths []string, name string, workers int, unitsOnly bool) (
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				found[i], errs[i] = definesFunc(paths[i], name, unitsOnly)
+				names[i], errs[i] = definedFuncs(paths[i], unitsOnly)
 			}
 		}()
 	}
@@ -48,39 +47,73 @@ func objectsDefining(paths []string, name string, workers int, unitsOnly bool) (
 	}
 	close(next)
 	wg.Wait()
-	var out []string
-	for i, p := range paths {
-		if found[i] {
-			out = append(out, p)
+	d := &Definers{paths: paths, byName: map[string][]int{}, err: errors.Join(errs...)}
+	for i, ns := range names {
+		for _, n := range ns {
+			if l := d.byName[n]; len(l) == 0 || l[len(l)-1] != i {
+				d.byName[n] = append(l, i)
+			}
 		}
 	}
-	return out, errors.Join(errs...)
+	return d
 }
 
-func definesFunc(path, name string, unitsOnly bool) (bool, error) {
+// Defining returns, in input order, the objects that define a function
+// symbol named name.
+func (d *Definers) Defining(name string) []string {
+	var out []string
+	for _, i := range d.byName[name] {
+		out = append(out, d.paths[i])
+	}
+	return out
+}
+
+// Err reports the objects that could not be read, or nil.
+func (d *Definers) Err() error { return d.err }
+
+// ObjectsDefining returns, in input order, the objects among paths whose
+// ELF symbol table defines a function symbol named name (see Definers).
+// Objects that cannot be read are reported in the error (a list) and
+// skipped: the caller must treat its answer as incomplete then.
+func ObjectsDefining(paths []string, name string, workers int) ([]string, error) {
+	d := NewDefiners(paths, workers, false)
+	return d.Defining(name), d.Err()
+}
+
+// UnitObjectsDefining is ObjectsDefining over objects compiled from one
+// source file (see NewDefiners' unitsOnly).
+func UnitObjectsDefining(paths []string, name string, workers int) ([]string, error) {
+	d := NewDefiners(paths, workers, true)
+	return d.Defining(name), d.Err()
+}
+
+// definedFuncs returns the names of the function symbols the object at
+// path defines; none for a combined object when unitsOnly.
+func definedFuncs(path string, unitsOnly bool) ([]string, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return false, fmt.Errorf("object %s: %w", path, err)
+		return nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	defer f.Close()
 	syms, err := f.Symbols()
 	if err != nil {
 		if errors.Is(err, elf.ErrNoSymbols) {
-			return false, fmt.Errorf("object %s: no symbol table", path)
+			return nil, fmt.Errorf("object %s: no symbol table", path)
 		}
-		return false, fmt.Errorf("object %s: %w", path, err)
+		return nil, fmt.Errorf("object %s: %w", path, err)
 	}
-	defines, files := false, 0
+	var names []string
+	files := 0
 	for _, s := range syms {
 		switch {
 		case elf.ST_TYPE(s.Info) == elf.STT_FILE:
 			files++
-		case s.Name == name && elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF:
-			defines = true
+		case elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF:
+			names = append(names, s.Name)
 		}
 	}
 	if unitsOnly && files > 1 {
-		return false, nil
+		return nil, nil
 	}
-	return defines, nil
+	return names, nil
 }

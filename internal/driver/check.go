@@ -109,7 +109,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	// Hunks to functions, in the original file's lines (the build's).
 	objs := append([]string(nil), ev.objects...)
 	objs = append(objs, ev.objectsOf()...)
-	extents, extErrs := dwarfExtents(dedupe(objs), names)
+	extents, extErrs := fileExtents(dedupe(objs), names)
 	for _, err := range extErrs {
 		res.Problems = append(res.Problems, report.Problem{File: opts.Diff, Kind: report.KindFailClosed,
 			Message: "hunks mapped without this object's DWARF: " + err.Error()})
@@ -450,6 +450,56 @@ func replaces(lp []livepatch.Func, name string, sympos int) bool {
 		}
 	}
 	return false
+}
+
+// fileExtents returns the function extents of files from the build's
+// DWARF. A .c file's functions are read from the objects compiled from it
+// (mm/oom_kill.o for mm/oom_kill.c), which is all of them unless it is
+// #included elsewhere: when those objects' DWARF does not name it, every
+// object is read for it, as for a header.
+func fileExtents(objs, files []string) (map[string][]patch.Extent, []error) {
+	out := map[string][]patch.Extent{}
+	var errs []error
+	var rest []string
+	for _, f := range files {
+		own := objectsOf(f, objs)
+		if len(own) == 0 {
+			rest = append(rest, f)
+			continue
+		}
+		ext, es := dwarfExtents(own, []string{f})
+		errs = append(errs, es...)
+		if len(ext[f]) == 0 {
+			rest = append(rest, f)
+			continue
+		}
+		out[f] = ext[f]
+	}
+	if len(rest) > 0 {
+		ext, es := dwarfExtents(objs, rest)
+		errs = append(errs, es...)
+		for f, e := range ext {
+			out[f] = e
+		}
+	}
+	return out, errs
+}
+
+// objectsOf returns the objects among objs compiled from the .c file f,
+// by name: none for any other file.
+func objectsOf(f string, objs []string) []string {
+	stem, ok := strings.CutSuffix(filepath.ToSlash(filepath.Clean(f)), ".c")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, o := range objs {
+		os, ok := strings.CutSuffix(filepath.ToSlash(filepath.Clean(o)), ".o")
+		if ok && (os == stem || strings.HasSuffix(os, "/"+stem)) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // dwarfExtents maps the build's DWARF extents of files' functions to the

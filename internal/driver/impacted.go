@@ -115,7 +115,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 	// Objects that define the function although no dump line mentions it
 	// in their unit: GCC left those copies untouched.
 	var untouched []string
-	if defs, err := callgraph.ObjectsDefining(ev.objectsOf(), opts.Func, 0); err != nil || len(defs) > 0 {
+	if defs, err := ev.definers().Defining(opts.Func), ev.definers().Err(); err != nil || len(defs) > 0 {
 		addProblems(ev, err)
 		inGraph := map[string]bool{}
 		for _, id := range all {
@@ -131,11 +131,8 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 	// inlining of it is unknown (fail closed), unless --dwarf-inlining
 	// already took it from their DWARF.
 	if !ev.opts.DWARFInlining {
-		var orphans []string
-		for _, u := range objectsWithoutDump(ev.opts.Builds, ev.objects, ev.dumps) {
-			orphans = append(orphans, u.Object)
-		}
-		defs, err := callgraph.UnitObjectsDefining(orphans, opts.Func, 0)
+		orphans := ev.orphanDefiners()
+		defs, err := orphans.Defining(opts.Func), orphans.Err()
 		if len(defs) > 0 {
 			for _, obj := range defs {
 				ev.problems = append(ev.problems, report.Problem{File: obj, Kind: report.KindFailClosed, Message: obj +

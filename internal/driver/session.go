@@ -38,6 +38,10 @@ type Session struct {
 	// klp says which klp_object each object belongs to; shared by every
 	// query.
 	klp *livepatch.Objects
+	// defs and orphanDefs index the function symbols of the objects
+	// paired with dumps, and of those without one: read once, on first
+	// need, for every query of the session.
+	defs, orphanDefs *callgraph.Definers
 }
 
 // Load discovers and reads the dumps of the build o names. Errors that
@@ -170,6 +174,27 @@ func (ev *Session) objectCache() *callgraph.Objects {
 	return ev.objs
 }
 
+// definers returns the index of the functions the dumps' objects define.
+func (ev *Session) definers() *callgraph.Definers {
+	if ev.defs == nil {
+		ev.defs = callgraph.NewDefiners(ev.objectsOf(), 0, false)
+	}
+	return ev.defs
+}
+
+// orphanDefiners returns the index of the functions defined by objects no
+// dump is paired with.
+func (ev *Session) orphanDefiners() *callgraph.Definers {
+	if ev.orphanDefs == nil {
+		var orphans []string
+		for _, u := range objectsWithoutDump(ev.opts.Builds, ev.objects, ev.dumps) {
+			orphans = append(orphans, u.Object)
+		}
+		ev.orphanDefs = callgraph.NewDefiners(orphans, 0, true)
+	}
+	return ev.orphanDefs
+}
+
 // klpObjects returns the klp_object oracle of the build, created on
 // first use.
 func (ev *Session) klpObjects() *livepatch.Objects {
@@ -186,7 +211,11 @@ func (ev *Session) forQuery() *Session {
 	q := *ev
 	q.objectCache() // create the caches in ev's copy before sharing them
 	q.klpObjects()
-	ev.objs, ev.klp = q.objs, q.klp
+	q.definers()
+	if !ev.opts.DWARFInlining {
+		q.orphanDefiners()
+	}
+	ev.objs, ev.klp, ev.defs, ev.orphanDefs = q.objs, q.klp, q.defs, q.orphanDefs
 	q.problems = append([]report.Problem(nil), ev.problems...)
 	return &q
 }
