@@ -156,7 +156,7 @@ type File struct {
 	// Arch is the machine's description: name, byte order, instruction
 	// unit. Never nil in a File that NewFile returns.
 	Arch *Arch
-	Type    elf.Type    // elf.ET_REL for .o/.ko/vmlinux.o, elf.ET_EXEC for vmlinux
+	Type elf.Type // elf.ET_REL for .o/.ko/vmlinux.o, elf.ET_EXEC for vmlinux
 	// Funcs are the defined function symbols, in symbol-table order.
 	Funcs []Func
 	// Refs is the object call graph, sorted by From, Site.

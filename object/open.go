@@ -104,7 +104,7 @@ func OpenAll(paths []string, workers int) ([]*File, error) {
 type sym struct {
 	name  string
 	info  uint8
-	other uint8 // st_other: visibility, ppc64's local entry point
+	other uint8  // st_other: visibility, ppc64's local entry point
 	shndx uint32 // SHN_XINDEX already resolved
 	value uint64
 	size  uint64

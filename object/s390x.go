@@ -26,9 +26,9 @@ func (s390xDecoder) decode(code []byte) (insn, bool) {
 	for _, a := range inst.Args {
 		switch v := a.(type) {
 		case s390xasm.RegIm16:
-			disp, found = int64(v)*2, true
+			disp, found = int64(int16(v))*2, true
 		case s390xasm.RegIm32:
-			disp, found = int64(v)*2, true
+			disp, found = int64(int32(v))*2, true
 		}
 	}
 	if !found {
