@@ -12,9 +12,10 @@
 //
 // # How the call graph is read
 //
-// Every function body is decoded from its first byte to its end
-// (golang.org/x/arch/x86/x86asm on x86-64; the fixed 4-byte words of
-// AArch64 directly). For each call, jump or conditional jump:
+// Every function body is decoded from its first byte to its end with
+// the golang.org/x/arch decoder of the machine (x86asm, arm64asm,
+// ppc64asm, s390xasm, loong64asm; see arch.go for the machines read and
+// their relocation types). For each call, jump or conditional jump:
 //
 //   - when a relocation sits in the instruction's relative field, it names
 //     the target: a symbol, or a section symbol plus addend (the target
