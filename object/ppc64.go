@@ -44,10 +44,8 @@ func (d ppc64Decoder) decode(code []byte) (insn, bool) {
 // ppc64 instructions of the function prologue before the ftrace call
 // (-mprofile-kernel): mflr r0, and std r0,16(r1) from older GCCs.
 const (
-	ppcMflrR0   = 0x7c0802a6
-	ppcStdR0LR  = 0xf8010010
-	ppcNop      = 0x60000000
-	ppcLdR2Save = 0xe8410018 // ld r2,24(r1): the TOC restore after a call through a stub
+	ppcMflrR0  = 0x7c0802a6
+	ppcStdR0LR = 0xf8010010
 )
 
 // entryPad skips the global entry point (the TOC pointer setup before
