@@ -114,7 +114,10 @@ func tryBugLayout(l BugLayout, data []byte, relocs []object.Reloc, m elf.Machine
 		ri++
 		return ri - 1, true
 	}
-	le := binary.LittleEndian
+	le := binary.ByteOrder(binary.LittleEndian)
+	if m == elf.EM_S390 {
+		le = binary.BigEndian
+	}
 	for k := 0; k < n; k++ {
 		base := uint64(k * l.Size)
 		e := BugEntry{Off: base, File: -1}
@@ -148,5 +151,5 @@ func bugPointer(l BugLayout, typ uint32, m elf.Machine) bool {
 		}
 		return elf.R_AARCH64(typ) == elf.R_AARCH64_ABS64
 	}
-	return false
+	return bugPointerOther(l, m, typ)
 }

@@ -23,7 +23,10 @@
 // Code is decoded instruction by instruction (x86-64 with
 // golang.org/x/arch/x86/x86asm; AArch64 as 4-byte words whose immediate
 // bits are masked where a relocation or a PC-relative branch puts an
-// address; other machines as 4-byte words with relocated fields masked).
+// address; ppc64, s390x and LoongArch64 with their x/arch decoders, the
+// bits each relocation type patches masked, as object.Relocation gives
+// them; see arch.go). A position in ppc64's .toc counts by what the
+// entry there holds.
 // Two instructions are equal when their bytes are, with these fields
 // replaced by what they lead to:
 //

@@ -37,6 +37,7 @@ type insn struct {
 	tgtPos uint64
 	hasTgt bool
 	x86    *x86asm.Inst // nil when not x86-64 or not decodable
+	be     bool         // the code is big-endian (s390x, ppc64)
 }
 
 // piece is one function symbol's code: a function, or a cold piece.
@@ -60,6 +61,8 @@ func (o *Object) decode(fn *object.Func) *piece {
 		p.insns = o.decodeX86(fn, code, relocs)
 	case elf.EM_AARCH64:
 		p.insns = o.decodeARM64(fn, code, relocs)
+	case elf.EM_PPC64, elf.EM_S390, elf.EM_LOONGARCH:
+		p.insns = o.decodeOther(fn, code, relocs)
 	default:
 		p.insns = o.decodeBytes(fn, code, relocs)
 	}
@@ -82,12 +85,13 @@ func (o *Object) fieldTargets(in *insn, pos, end uint64, relocs []object.Reloc, 
 		if pcrel {
 			adj = int64(end - r.Off)
 		}
-		t := o.relocTarget(r, adj) + relocSuffix(o.File.Machine, r.Type)
+		adj += o.relocBias(r.Type)
+		t := o.relocTarget(r, adj) + o.relocSuffixOf(r.Type)
 		in.targets = append(in.targets, fmt.Sprintf("@%d=%s", field, t))
 		if field == pcOff {
 			pcCovered = true
 			in.pcTarget, in.pcSlot = t, len(in.targets)-1
-			if relocSuffix(o.File.Machine, r.Type) == "" {
+			if o.relocSuffixOf(r.Type) == "" {
 				in.tgtSec, in.tgtPos, in.hasTgt = o.relocPos(r, adj)
 			}
 		} else {
@@ -104,6 +108,12 @@ func (o *Object) fieldTargets(in *insn, pos, end uint64, relocs []object.Reloc, 
 func (o *Object) maskReloc(b []byte, field, size int, typ uint32) {
 	if field < 0 || field >= len(b) {
 		return
+	}
+	if otherArch(o.File.Machine) {
+		if rt, ok := o.archReloc(typ); ok {
+			object.MaskField(o.order(), b, field, rt)
+			return
+		}
 	}
 	if o.File.Machine == elf.EM_AARCH64 && size == 4 && field+4 <= len(b) {
 		if m := arm64RelocMask(typ); m != 0 {
@@ -406,6 +416,8 @@ func immediates(m elf.Machine, a, b *insn) (pairs []immPair, ok bool) {
 		}
 		hw := (wa >> 21) & 3
 		pairs = append(pairs, immPair{int64((wa>>5)&0xffff) << (16 * hw), int64((wb>>5)&0xffff) << (16 * hw)})
+	case elf.EM_PPC64, elf.EM_S390, elf.EM_LOONGARCH:
+		return otherImmediates(m, orderOf(m, a), a, b)
 	default:
 		return nil, false
 	}
@@ -478,6 +490,15 @@ func disasm(m elf.Machine, in *insn) string {
 		} else {
 			text = fmt.Sprintf(".inst %#08x", binary.LittleEndian.Uint32(in.raw))
 		}
+	case otherArch(m):
+		t, ok := otherDisasm(m, orderOf(m, in), in)
+		if !ok {
+			t = fmt.Sprintf(".byte %x", in.raw)
+		}
+		if in.pcTarget != "" {
+			return withComments(t, append([]string{in.pcTarget}, in.comments...))
+		}
+		text = t
 	default:
 		hexb := make([]string, len(in.raw))
 		for i, c := range in.raw {

@@ -3,7 +3,6 @@ package objdiff
 import (
 	"debug/dwarf"
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -194,7 +193,7 @@ func applyRelocs(ef *elf.File, s *elf.Section, b []byte, syms []object.Symbol) e
 			idx = i
 		}
 	}
-	le := binary.LittleEndian
+	le := ef.ByteOrder
 	for _, rs := range ef.Sections {
 		if rs.Type != elf.SHT_RELA || int(rs.Info) != idx {
 			continue
@@ -236,6 +235,8 @@ func applyRelocs(ef *elf.File, s *elf.Section, b []byte, syms []object.Symbol) e
 				case elf.R_AARCH64_ABS32:
 					size = 4
 				}
+			default:
+				size = otherDebugReloc(ef.Machine, typ)
 			}
 			if size == 0 || off > uint64(len(b)) || uint64(len(b))-off < uint64(size) {
 				continue

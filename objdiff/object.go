@@ -3,6 +3,7 @@ package objdiff
 import (
 	"crypto/sha256"
 	"debug/elf"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -370,6 +371,11 @@ func (o *Object) posName(shndx int, pos uint64) string {
 			return t
 		}
 	}
+	if o.tocSection(s) {
+		if t, ok := o.tocEntry(shndx, pos); ok {
+			return t
+		}
+	}
 	if i := o.dataAt(shndx, pos); i >= 0 {
 		return o.dataLabel(i) + offset(int64(pos-o.syms[i].Value))
 	}
@@ -433,7 +439,7 @@ func isRelative(m elf.Machine, typ uint32) bool {
 	case elf.EM_AARCH64:
 		return elf.R_AARCH64(typ) == elf.R_AARCH64_RELATIVE
 	}
-	return false
+	return isRelativeOther(m, typ)
 }
 
 // relocSuffix marks relocation types whose target is not the symbol's
@@ -501,6 +507,11 @@ func relocField(m elf.Machine, typ uint32) (size int, pcrel bool) {
 		// Instruction relocations patch bits of one 4-byte word; the
 		// target is symbol + addend, page or not.
 		return 4, false
+	}
+	// Other machines: the field's size from object's table; PC-relative
+	// targets are symbol + addend + relocBias.
+	if rt, ok := object.Relocation(m, binary.LittleEndian, typ); ok && rt.Size > 0 {
+		return rt.Size, false
 	}
 	return 4, false
 }

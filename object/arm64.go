@@ -3,12 +3,15 @@ package object
 import (
 	"debug/elf"
 	"encoding/binary"
+
+	"golang.org/x/arch/arm64/arm64asm"
 )
 
-// arm64Decoder reads AArch64 code: fixed 4-byte words, of which only the
-// branches (bl, b, b.cond, cbz/cbnz, tbz/tbnz) and adr matter. Relocations
-// say the rest (CALL26, JUMP26, ADRP/ADD pairs). adrp+add pairs without
-// relocations, in linked files, are not followed.
+// arm64Decoder reads AArch64 code with golang.org/x/arch/arm64/arm64asm:
+// fixed 4-byte words, of which only the branches (bl, b, b.cond,
+// cbz/cbnz, tbz/tbnz) and adr matter. Relocations say the rest (CALL26,
+// JUMP26, ADRP/ADD pairs). adrp+add pairs without relocations, in linked
+// files, are not followed.
 type arm64Decoder struct{}
 
 func (arm64Decoder) step() int { return 4 }
@@ -22,28 +25,34 @@ func (arm64Decoder) decode(code []byte) (insn, bool) {
 	if len(code) < 4 {
 		return insn{}, false
 	}
-	w := binary.LittleEndian.Uint32(code)
 	in := insn{len: 4, hasField: true}
-	// Branch targets are relative to the instruction itself; decodeBody
-	// counts from the end, so subtract the length.
-	switch {
-	case w&0xfc000000 == 0x94000000: // bl
-		in.kind, in.hasRel, in.rel = Call, true, signExtend(w&0x03ffffff, 26)*4-4
-	case w&0xfc000000 == 0x14000000: // b
-		in.kind, in.hasRel, in.rel = TailCall, true, signExtend(w&0x03ffffff, 26)*4-4
-	case w&0xff000010 == 0x54000000, w&0x7e000000 == 0x34000000: // b.cond, cbz/cbnz
-		in.kind, in.hasRel, in.rel = TailCall, true, signExtend((w>>5)&0x7ffff, 19)*4-4
-	case w&0x7e000000 == 0x36000000: // tbz/tbnz
-		in.kind, in.hasRel, in.rel = TailCall, true, signExtend((w>>5)&0x3fff, 14)*4-4
-	case w&0x9f000000 == 0x10000000: // adr
-		imm := (w>>29)&3 | ((w>>5)&0x7ffff)<<2
-		in.kind, in.hasRel, in.rel = AddrRef, true, signExtend(imm, 21)-4
+	inst, err := arm64asm.Decode(code[:4])
+	if err != nil {
+		return in, true // an opcode arm64asm does not know: no branch
+	}
+	var kind RefKind
+	switch inst.Op {
+	case arm64asm.BL:
+		kind = Call
+	case arm64asm.B, arm64asm.CBZ, arm64asm.CBNZ, arm64asm.TBZ, arm64asm.TBNZ:
+		kind = TailCall
+	case arm64asm.ADR:
+		kind = AddrRef
+	default:
+		return in, true
+	}
+	for _, a := range inst.Args {
+		if r, ok := a.(arm64asm.PCRel); ok {
+			// Branch targets are relative to the instruction itself;
+			// decodeBody counts from the end, so subtract the length.
+			in.kind, in.hasRel, in.rel = kind, true, int64(r)-4
+		}
 	}
 	return in, true
 }
 
 // entryPad recognises bti c and paciasp before the patchable entry.
-func (arm64Decoder) entryPad(code []byte) int {
+func (arm64Decoder) entryPad(code []byte, _ *Func) int {
 	if len(code) >= 4 {
 		switch binary.LittleEndian.Uint32(code) {
 		case 0xd503245f, 0xd503233f:

@@ -2,7 +2,6 @@ package object
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -134,7 +133,7 @@ func NewFileCode(r io.ReaderAt, path string) (f *File, err error) {
 // section; a linked file's dynamic relocations are placed by address.
 func (rd *reader) keepRelocs(c *code) error {
 	ef := rd.ef
-	le := binary.LittleEndian
+	le := ef.ByteOrder
 	for _, s := range ef.Sections {
 		if s.Type != elf.SHT_RELA {
 			continue

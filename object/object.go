@@ -12,9 +12,10 @@
 //
 // # How the call graph is read
 //
-// Every function body is decoded from its first byte to its end
-// (golang.org/x/arch/x86/x86asm on x86-64; the fixed 4-byte words of
-// AArch64 directly). For each call, jump or conditional jump:
+// Every function body is decoded from its first byte to its end with
+// the golang.org/x/arch decoder of the machine (x86asm, arm64asm,
+// ppc64asm, s390xasm, loong64asm; see arch.go for the machines read and
+// their relocation types). For each call, jump or conditional jump:
 //
 //   - when a relocation sits in the instruction's relative field, it names
 //     the target: a symbol, or a section symbol plus addend (the target
@@ -72,6 +73,10 @@ type Func struct {
 	Value   uint64  // offset in the section (relocatable) or address (linked)
 	// Size is the symbol's size in bytes (0 for asm labels without .size).
 	Size uint64
+	// LocalEntry is the offset of the local entry point on ppc64 ELFv2
+	// (from st_other): local callers branch there, past the global
+	// entry's TOC pointer setup. 0 on other machines.
+	LocalEntry uint64
 	// Sympos is the 1-based position of this symbol among the local
 	// function symbols of the same name in this object, in symbol-table
 	// order: klp_func.old_sympos. 0 when the name is unique in the object
@@ -149,16 +154,18 @@ type Ref struct {
 type File struct {
 	Path    string      // the path given to Open or NewFile
 	Machine elf.Machine // elf.EM_X86_64, elf.EM_AARCH64, ...
-	Type    elf.Type    // elf.ET_REL for .o/.ko/vmlinux.o, elf.ET_EXEC for vmlinux
+	// Arch is the machine's description: name, byte order, instruction
+	// unit. Never nil in a File that NewFile returns.
+	Arch *Arch
+	Type elf.Type // elf.ET_REL for .o/.ko/vmlinux.o, elf.ET_EXEC for vmlinux
 	// Funcs are the defined function symbols, in symbol-table order.
 	Funcs []Func
 	// Refs is the object call graph, sorted by From, Site.
 	Refs []Ref
 	// HasDWARF says the object carries .debug_info.
 	HasDWARF bool
-	// HasCallGraph says Refs was computed: false for machines other
-	// than x86-64 and aarch64, whose Refs is empty for want of a
-	// decoder, not for want of calls.
+	// HasCallGraph says Refs was computed. It is true for every File
+	// NewFile returns: a machine without a decoder is not read at all.
 	HasCallGraph bool
 
 	linked   bool               // ET_EXEC/ET_DYN: values are addresses

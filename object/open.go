@@ -2,7 +2,6 @@ package object
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,10 @@ import (
 var ErrNoSymbols = errors.New("no symbol table")
 
 // ErrUnsupported is wrapped by the error for an ELF file klp-audit does
-// not read: 32-bit classes and big-endian data.
+// not read: a machine other than x86-64, AArch64, ppc64le (or ppc64
+// ELFv2), s390x and LoongArch64, a 32-bit class, a byte order the
+// machine's kernels do not use, or code with a relocation type the
+// machine's ABI does not define. The message names what it is.
 var ErrUnsupported = errors.New("unsupported ELF file")
 
 // ErrCorrupt is wrapped by the error for an ELF file whose tables point
@@ -61,6 +63,7 @@ func NewFile(r io.ReaderAt, path string) (f *File, err error) {
 	if s, ok := r.(interface{ Size() int64 }); ok {
 		rd.fileSize = s.Size()
 	}
+	rd.flags = elfFlags(r, ef)
 	f, err = rd.read()
 	if err != nil {
 		return nil, err
@@ -101,6 +104,7 @@ func OpenAll(paths []string, workers int) ([]*File, error) {
 type sym struct {
 	name  string
 	info  uint8
+	other uint8  // st_other: visibility, ppc64's local entry point
 	shndx uint32 // SHN_XINDEX already resolved
 	value uint64
 	size  uint64
@@ -125,6 +129,21 @@ type reader struct {
 	funcOf []int32
 	// fileSize is the input's size, -1 when the reader does not tell.
 	fileSize int64
+	// flags is the header's e_flags, which debug/elf does not keep.
+	flags uint32
+}
+
+// elfFlags reads e_flags from an ELF64 header (debug/elf has read and
+// checked the header already); 0 when it cannot.
+func elfFlags(r io.ReaderAt, ef *elf.File) uint32 {
+	var b [4]byte
+	if ef.Class != elf.ELFCLASS64 {
+		return 0
+	}
+	if n, _ := r.ReadAt(b[:], 48); n < 4 {
+		return 0
+	}
+	return ef.ByteOrder.Uint32(b[:])
 }
 
 // sectionData reads a section's bytes. A section that says it is larger
@@ -147,13 +166,11 @@ func (rd *reader) errorf(format string, args ...any) error {
 
 func (rd *reader) read() (*File, error) {
 	ef := rd.ef
-	if ef.Class != elf.ELFCLASS64 {
-		return nil, rd.errorf("%w: class %v (only 64-bit objects are read)", ErrUnsupported, ef.Class)
+	arch, err := archOf(ef.Class, ef.Data, ef.Machine, rd.flags)
+	if err != nil {
+		return nil, rd.errorf("%w", err)
 	}
-	if ef.Data != elf.ELFDATA2LSB {
-		return nil, rd.errorf("%w: %v (only little-endian objects are read)", ErrUnsupported, ef.Data)
-	}
-	f := &File{Path: rd.path, Machine: ef.Machine, Type: ef.Type}
+	f := &File{Path: rd.path, Machine: ef.Machine, Arch: arch, Type: ef.Type}
 	rd.f = f
 	rd.linked = ef.Type != elf.ET_REL
 	f.linked = rd.linked
@@ -169,12 +186,9 @@ func (rd *reader) read() (*File, error) {
 	}
 	rd.makeFuncs()
 	f.index()
-	switch ef.Machine {
-	case elf.EM_X86_64, elf.EM_AARCH64:
-		f.HasCallGraph = true
-		if err := rd.buildRefs(); err != nil {
-			return nil, err
-		}
+	f.HasCallGraph = true
+	if err := rd.buildRefs(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -228,11 +242,11 @@ func (rd *reader) readSymbols() error {
 	}
 	n := len(data) / elf.Sym64Size
 	syms := make([]sym, n)
-	le := binary.LittleEndian
+	le := ef.ByteOrder
 	for i := 0; i < n; i++ {
 		b := data[i*elf.Sym64Size:]
 		nameOff := le.Uint32(b)
-		s := sym{info: b[4], shndx: uint32(le.Uint16(b[6:])), value: le.Uint64(b[8:]), size: le.Uint64(b[16:])}
+		s := sym{info: b[4], other: b[5], shndx: uint32(le.Uint16(b[6:])), value: le.Uint64(b[8:]), size: le.Uint64(b[16:])}
 		if int(nameOff) < len(strtab) {
 			end := strings.IndexByte(strtab[nameOff:], 0)
 			if end < 0 {
@@ -268,6 +282,9 @@ func (rd *reader) makeFuncs() {
 			continue
 		}
 		fn := Func{Name: s.name, Bind: s.bind(), Shndx: int(s.shndx), Value: s.value, Size: s.size}
+		if f.Machine == elf.EM_PPC64 {
+			fn.LocalEntry = ppc64LocalEntry(s.other)
+		}
 		if s.defined() {
 			fn.Section = f.sections[s.shndx].name
 		} else if s.shndx == uint32(elf.SHN_ABS) {

@@ -2,7 +2,6 @@ package object
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"sort"
 	"strings"
 )
@@ -100,15 +99,13 @@ func (rd *reader) buildRefs() error {
 			if err != nil {
 				return rd.errorf("%w: section %s: %w", ErrCorrupt, s.Name, err)
 			}
-			switch ef.Machine {
-			case elf.EM_X86_64:
-				b.code(i, code, rs, x86Decoder{})
-			case elf.EM_AARCH64:
-				b.code(i, code, rs, arm64Decoder{})
+			if err := b.checkRelocs(s.Name, rs); err != nil {
+				return err
 			}
+			b.code(i, code, rs, decoderFor(b.f.Arch))
 			continue
 		}
-		if len(rs) > 0 && !metadataSection(s.Name) {
+		if len(rs) > 0 && !metadataSection(s.Name) && !tocSection(ef.Machine, s.Name) {
 			b.data(i, rs)
 		}
 	}
@@ -130,12 +127,58 @@ func (rd *reader) buildRefs() error {
 	return nil
 }
 
+// decoderFor returns the instruction decoder of a machine.
+func decoderFor(a *Arch) decoder {
+	switch a.Machine {
+	case elf.EM_AARCH64:
+		return arm64Decoder{}
+	case elf.EM_PPC64:
+		return ppc64Decoder{bo: a.Order}
+	case elf.EM_S390:
+		return s390xDecoder{}
+	case elf.EM_LOONGARCH:
+		return loong64Decoder{}
+	}
+	return x86Decoder{}
+}
+
+// checkRelocs fails on a relocation of code whose type the machine's
+// ABI does not define (or klp-audit does not read): it could be a call
+// or an address, and the call graph would miss it silently.
+func (b *refBuilder) checkRelocs(sec string, rs []rela) error {
+	a := b.f.Arch
+	for _, r := range rs {
+		if _, ok := Relocation(a.Machine, a.Order, r.typ); !ok {
+			return b.rd.errorf("%w: section %s+%#x: relocation type %d (%s) is not a %s relocation klp-audit reads",
+				ErrUnsupported, sec, r.off, r.typ, relocName(a.Machine, r.typ), a.Name)
+		}
+	}
+	return nil
+}
+
+// relocName names relocation type typ as debug/elf does.
+func relocName(m elf.Machine, typ uint32) string {
+	switch m {
+	case elf.EM_X86_64:
+		return elf.R_X86_64(typ).String()
+	case elf.EM_AARCH64:
+		return elf.R_AARCH64(typ).String()
+	case elf.EM_PPC64:
+		return elf.R_PPC64(typ).String()
+	case elf.EM_S390:
+		return elf.R_390(typ).String()
+	case elf.EM_LOONGARCH:
+		return elf.R_LARCH(typ).String()
+	}
+	return "unknown"
+}
+
 // readRelocs reads the SHT_RELA sections that apply to allocated
 // sections. Relocations of linked files (--emit-relocs, .rela.dyn) are
 // placed by address.
 func (b *refBuilder) readRelocs() error {
 	ef := b.rd.ef
-	le := binary.LittleEndian
+	le := ef.ByteOrder
 	for _, s := range ef.Sections {
 		if s.Type != elf.SHT_RELA {
 			continue
@@ -256,7 +299,7 @@ func (b *refBuilder) readMcount() error {
 
 func (b *refBuilder) addrTable(data []byte) {
 	for j := 0; j+8 <= len(data); j += 8 {
-		b.mcount[[2]uint64{0, binary.LittleEndian.Uint64(data[j:])}] = true
+		b.mcount[[2]uint64{0, b.f.Arch.Order.Uint64(data[j:])}] = true
 	}
 }
 
@@ -275,21 +318,39 @@ func (b *refBuilder) resolve(shndx int, pos uint64) target {
 		return noTarget
 	}
 	bd := &b.f.bodies[bi]
-	return target{fn: bd.fn, isFunc: true, atStart: pos == bd.start, body: bi}
+	// ppc64: a local call branches to the local entry point, past the
+	// global entry's TOC pointer setup; it calls the function all the
+	// same.
+	le := b.f.Funcs[bd.fn].LocalEntry
+	return target{fn: bd.fn, isFunc: true, atStart: pos == bd.start || le > 0 && pos == bd.start+le, body: bi}
 }
 
 // relTarget is where relocation r leads; adj is added for PC-relative
 // relocations of instructions (the distance from the relocated field to
 // the end of the instruction, from which the CPU counts).
 func (b *refBuilder) relTarget(r rela, adj uint64) target {
+	return b.relTargetDepth(r, adj, 0)
+}
+
+func (b *refBuilder) relTargetDepth(r rela, adj uint64, depth int) target {
 	if r.sym == 0 {
-		if b.f.linked && (r.typ == uint32(elf.R_X86_64_RELATIVE) || r.typ == uint32(elf.R_AARCH64_RELATIVE)) {
+		if b.f.linked && isRelativeType(b.f.Machine, r.typ) {
 			return b.resolve(0, uint64(r.addend))
 		}
 		return noTarget
 	}
 	s := &b.rd.syms[r.sym]
 	pos := s.value + uint64(r.addend) + adj
+	// ppc64: a TOC-relative reference to a .toc entry means what the
+	// entry holds, which its own relocation names.
+	if depth == 0 && s.defined() && tocSection(b.f.Machine, b.f.sections[s.shndx].name) {
+		if rt, ok := relocPPC64(b.f.Arch.Order, r.typ); ok && rt.Class == RelocTOC {
+			if e, ok := b.relocAt(int(s.shndx), pos); ok {
+				return b.relTargetDepth(e, 0, depth+1)
+			}
+			return noTarget
+		}
+	}
 	if !s.defined() {
 		if s.shndx != uint32(elf.SHN_UNDEF) || s.name == "" {
 			return noTarget
@@ -317,12 +378,39 @@ func (b *refBuilder) relTarget(r rela, adj uint64) target {
 	return noTarget
 }
 
+// relocAt returns the relocation at position pos of section shndx.
+func (b *refBuilder) relocAt(shndx int, pos uint64) (rela, bool) {
+	rs := b.relocs[shndx]
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].off >= pos })
+	if i < len(rs) && rs[i].off == pos {
+		return rs[i], true
+	}
+	return rela{}, false
+}
+
+// isRelativeType says typ is the machine's R_*_RELATIVE: a linked
+// file's dynamic relocation whose addend is the address stored.
+func isRelativeType(m elf.Machine, typ uint32) bool {
+	switch m {
+	case elf.EM_X86_64:
+		return elf.R_X86_64(typ) == elf.R_X86_64_RELATIVE
+	case elf.EM_AARCH64:
+		return elf.R_AARCH64(typ) == elf.R_AARCH64_RELATIVE
+	case elf.EM_PPC64:
+		return elf.R_PPC64(typ) == elf.R_PPC64_RELATIVE
+	case elf.EM_S390:
+		return elf.R_390(typ) == elf.R_390_RELATIVE
+	case elf.EM_LOONGARCH:
+		return elf.R_LARCH(typ) == elf.R_LARCH_RELATIVE
+	}
+	return false
+}
+
 // data records the DataRefs of one data section: each relocation that
 // stores the address of a function's first byte.
 func (b *refBuilder) data(shndx int, rs []rela) {
-	mach := b.f.Machine
 	for _, r := range rs {
-		if !dataReloc(mach, r.typ) {
+		if !dataReloc(b.f.Arch, r.typ) {
 			continue
 		}
 		t := b.relTarget(r, 0)
@@ -337,8 +425,8 @@ func (b *refBuilder) data(shndx int, rs []rela) {
 	}
 }
 
-func dataReloc(m elf.Machine, typ uint32) bool {
-	switch m {
+func dataReloc(a *Arch, typ uint32) bool {
+	switch a.Machine {
 	case elf.EM_X86_64:
 		switch elf.R_X86_64(typ) {
 		case elf.R_X86_64_64, elf.R_X86_64_32, elf.R_X86_64_32S, elf.R_X86_64_PC32,
@@ -351,6 +439,9 @@ func dataReloc(m elf.Machine, typ uint32) bool {
 			elf.R_AARCH64_PREL64, elf.R_AARCH64_RELATIVE:
 			return true
 		}
+	default:
+		rt, ok := Relocation(a.Machine, a.Order, typ)
+		return ok && rt.Class == RelocAddr && rt.Size >= 4
 	}
 	return false
 }
@@ -422,9 +513,10 @@ type decoder interface {
 	decode(code []byte) (in insn, ok bool)
 	// step is the distance to the next decoding attempt after a failure.
 	step() int
-	// entryPad is the length of a landing-pad instruction (endbr64,
-	// bti c) at the start of code, or 0.
-	entryPad(code []byte) int
+	// entryPad is the length of what comes before the ftrace call at
+	// the start of fn's code: a landing pad (endbr64, bti c), ppc64's
+	// global entry and -mprofile-kernel prologue; or 0.
+	entryPad(code []byte, fn *Func) int
 	// relocKind classifies a relocation of code that no decoded
 	// instruction claimed (its instruction start is guessed from the
 	// bytes before it): the kind, the instruction start and the
@@ -504,7 +596,7 @@ func (b *refBuilder) decodeBody(bi, shndx int, code []byte, base uint64, rs []re
 	from := f.Funcs[bd.fn].Name
 	start := bd.start
 	// The ftrace entry: the first instruction, after a landing pad.
-	entry := d.entryPad(code)
+	entry := d.entryPad(code, &f.Funcs[bd.fn])
 	fentry := b.listed(shndx, start) || (entry > 0 && b.listed(shndx, start+uint64(entry)))
 	if f.Machine == elf.EM_AARCH64 && start >= 8 && b.listed(shndx, start-8) {
 		fentry = true // -fpatchable-function-entry=N,2: NOPs before the entry

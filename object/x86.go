@@ -59,7 +59,7 @@ func (x86Decoder) decode(code []byte) (insn, bool) {
 
 // entryPad recognises endbr64 (f3 0f 1e fa), which IBT kernels put
 // before the __fentry__ call.
-func (x86Decoder) entryPad(code []byte) int {
+func (x86Decoder) entryPad(code []byte, _ *Func) int {
 	if len(code) >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa {
 		return 4
 	}
