@@ -531,7 +531,7 @@ func objFuncCode(f *object.File, fn object.Func) (code []byte, mask []bool, fiel
 	}
 	mask = make([]bool, len(code))
 	for _, r := range relocs {
-		lo, hi := object.RelocField(f.Machine, r)
+		lo, hi := object.RelocField(f, r)
 		start := int64(r.Off-in.Value) + lo
 		for i := max(start, 0); i < int64(r.Off-in.Value)+hi && i < int64(len(mask)); i++ {
 			mask[i] = true
