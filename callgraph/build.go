@@ -2,7 +2,6 @@ package callgraph
 
 import (
 	"cmp"
-	"regexp"
 	"slices"
 	"sort"
 
@@ -153,8 +152,6 @@ func (b *Builder) addEdge(from, to, dump int32, r *ipadump.Record) {
 	}
 }
 
-var cloneSuffixRE = regexp.MustCompile(`\.(constprop|isra|part|simdclone)\.[0-9]+$`)
-
 // Graph finishes the build and returns the graph. The Builder must not be
 // used afterwards.
 func (b *Builder) Graph() *Graph {
@@ -167,8 +164,8 @@ func (b *Builder) Graph() *Graph {
 		if len(n.CloneOf) == 0 {
 			// A clone whose creating line is in no dump read (e.g. only
 			// its inlining is recorded): its name still says what it is.
-			if m := cloneSuffixRE.FindStringSubmatch(n.ID.Name); m != nil {
-				n.CloneOf = []EdgeKind{ipadump.ParseTransform(m[1])}
+			if _, kinds, last := ipadump.CloneName(n.ID.Name); last {
+				n.CloneOf = []EdgeKind{kinds[len(kinds)-1]}
 			}
 		}
 		sort.Strings(n.Files)

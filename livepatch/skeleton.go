@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -176,8 +175,6 @@ func lastStep(t report.Target) string {
 	return st.From + " -" + st.How + "-> " + st.To
 }
 
-var cloneSuffixRE = regexp.MustCompile(`\.(constprop|isra|part|simdclone)\.[0-9]+`)
-
 // abiKinds returns the clone kinds of t that change its ABI: from the
 // entry GCC's dump gave it, else from its name.
 func abiKinds(t report.Target, res *report.Result) []string {
@@ -192,8 +189,9 @@ func abiKinds(t report.Target, res *report.Result) []string {
 		}
 	}
 	if len(kinds) == 0 {
-		for _, m := range cloneSuffixRE.FindAllStringSubmatch(t.Name, -1) {
-			kinds = append(kinds, m[1])
+		_, ks, _ := ipadump.CloneName(t.Name)
+		for _, k := range ks {
+			kinds = append(kinds, k.String())
 		}
 	}
 	return kinds
@@ -201,10 +199,8 @@ func abiKinds(t report.Target, res *report.Result) []string {
 
 // baseName strips clone suffixes: big.constprop.0.isra.0 -> big.
 func baseName(name string) string {
-	if i := cloneSuffixRE.FindStringIndex(name); i != nil {
-		return name[:i[0]]
-	}
-	return name
+	base, _, _ := ipadump.CloneName(name)
+	return base
 }
 
 // funcsArray names the klp_func array of klp_object klp.

@@ -1,24 +1,18 @@
 package rules
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
-var cloneNameRE = regexp.MustCompile(`\.(constprop|isra|part|simdclone)\.[0-9]+`)
-
 // cloneKinds returns how GCC made id: the graph's record, else its name.
 func (r *run) cloneKinds(id callgraph.NodeID) []ipadump.Transform {
 	if n, ok := r.e.Graph.Node(id); ok && len(n.CloneOf) > 0 {
 		return n.CloneOf
 	}
-	var out []ipadump.Transform
-	for _, m := range cloneNameRE.FindAllStringSubmatch(id.Name, -1) {
-		out = append(out, ipadump.ParseTransform(m[1]))
-	}
+	_, out, _ := ipadump.CloneName(id.Name)
 	if strings.HasPrefix(id.Name, "_ZGV") {
 		out = append(out, ipadump.SimdClone)
 	}
