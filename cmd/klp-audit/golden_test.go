@@ -4,12 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/klp-audit/klp-audit/internal/fixture"
 )
 
 // checkGolden compares got with the golden file at path, rewriting it
-// first under -update. With skipMissing, a missing golden skips the test
-// (goldens of compiled fixtures exist per gcc version only).
-func checkGolden(t *testing.T, path, got string, skipMissing bool) {
+// first under -update. With perGCC, the golden is of a compiled fixture,
+// kept per gcc version: a missing one fails loudly (fixture.NoGoldenFor).
+func checkGolden(t *testing.T, path, got string, perGCC bool) {
 	t.Helper()
 	if *update {
 		os.MkdirAll(filepath.Dir(path), 0o755)
@@ -18,8 +20,8 @@ func checkGolden(t *testing.T, path, got string, skipMissing bool) {
 		}
 	}
 	want, err := os.ReadFile(path)
-	if skipMissing && os.IsNotExist(err) {
-		t.Skipf("no golden %s: %v (go test -update writes it)", path, err)
+	if perGCC && os.IsNotExist(err) {
+		fixture.NoGoldenFor(t, filepath.Base(filepath.Dir(path)), path)
 	}
 	if err != nil {
 		t.Fatalf("%v (go test -update writes it)", err)

@@ -163,8 +163,9 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	var linked *livepatch.LinkedFiles
 	var linkedErr error
 	if len(changed) > 0 {
-		linked, linkedErr = OpenVmlinux(opts.Vmlinux)
-		defer linked.Close()
+		if linked, linkedErr = OpenVmlinux(opts.Vmlinux); linkedErr == nil {
+			defer linked.Close()
+		}
 	}
 	for _, c := range changed {
 		var a *Answer
