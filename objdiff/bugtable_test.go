@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // bugSection builds a __bug_table of entries (line, flags) in layout l,
