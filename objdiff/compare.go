@@ -98,6 +98,20 @@ func Compare(orig, patched *Object) *ObjectDiff {
 		d.DataChanges = nil
 	}
 	d.Notes = append(append(d.Notes, orig.notes...), patched.notes...)
+	for _, a := range d.Ambiguities {
+		d.Notes = append(d.Notes, fmt.Sprintf("ambiguous %s %s: original %s, patched %s: %s",
+			a.Kind, a.Base, strings.Join(a.Orig, ", "), strings.Join(a.Patched, ", "), a.Message))
+	}
+	if n := len(d.DataChanges); n > 0 {
+		var names []string
+		for _, dc := range d.DataChanges {
+			names = append(names, fmt.Sprintf("%s (%s)", dc.Name, dc.Status))
+		}
+		if len(names) > 10 {
+			names = append(names[:10], "...")
+		}
+		d.Notes = append(d.Notes, fmt.Sprintf("%d data objects differ, which a livepatch cannot replace: %s (see data_changes in YAML or JSON)", n, strings.Join(names, ", ")))
+	}
 	if noLines {
 		d.Notes = append(d.Notes, "no line table (compile with -g) on one side: functions whose only differences are immediates count as changed, since nothing shows those are __LINE__ numbers (except an immediate that only feeds the line parameter of a known kernel callee such as __might_sleep, marked heuristic)")
 	}

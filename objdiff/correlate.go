@@ -361,49 +361,65 @@ func (c *correlation) pair(a, b *unitInfo) {
 }
 
 // correlatePool pairs the clones of one base name: those of the same
-// name and equal code; then any pair with equal code that no other
-// candidate shares; then those of the same name; then the last two left.
-// Candidates with equal code that cannot be told apart are an ambiguity.
+// name and equal code; then those whose code only one candidate on each
+// side has; then those of the same name; then the last two left.
+// Candidates with equal code that cannot be told apart are an
+// ambiguity: then none of the pool's remaining clones is paired.
 func (c *correlation) correlatePool(os, ps []*unitInfo) {
 	used1 := make([]bool, len(os))
 	used2 := make([]bool, len(ps))
-	eq := func(i, j int) bool { return sameCode(os[i], ps[j], c.o1.fuzzy, c.o2.fuzzy) }
+	k1 := make([]string, len(os))
+	k2 := make([]string, len(ps))
+	for i, u := range os {
+		k1[i] = codeKey(u, c.o1.fuzzy)
+	}
+	for j, u := range ps {
+		k2[j] = codeKey(u, c.o2.fuzzy)
+	}
+	type nameKey struct {
+		name   string
+		sympos int
+	}
+	byName := map[nameKey][]int{}
+	for j, u := range ps {
+		k := nameKey{u.fn.Name, u.fn.Sympos}
+		byName[k] = append(byName[k], j)
+	}
 	for i, a := range os {
-		for j, b := range ps {
-			if !used2[j] && a.fn.Name == b.fn.Name && a.fn.Sympos == b.fn.Sympos && eq(i, j) {
+		for _, j := range byName[nameKey{a.fn.Name, a.fn.Sympos}] {
+			if !used2[j] && k1[i] != "" && k1[i] == k2[j] {
 				used1[i], used2[j] = true, true
-				c.pair(a, b)
+				c.pair(a, ps[j])
 				break
 			}
 		}
 	}
-	ambiguous := false
+	cls1, cls2 := map[string][]int{}, map[string][]int{}
+	var order []string
 	for i := range os {
-		if used1[i] {
-			continue
-		}
-		var cand []int
-		for j := range ps {
-			if !used2[j] && eq(i, j) {
-				cand = append(cand, j)
+		if !used1[i] && k1[i] != "" {
+			if cls1[k1[i]] == nil {
+				order = append(order, k1[i])
 			}
+			cls1[k1[i]] = append(cls1[k1[i]], i)
 		}
-		if len(cand) == 0 {
-			continue
+	}
+	for j := range ps {
+		if !used2[j] && k2[j] != "" {
+			cls2[k2[j]] = append(cls2[k2[j]], j)
 		}
-		// The candidate must also have no other equal original.
-		var rivals []int
-		for i2 := range os {
-			if !used1[i2] && eq(i2, cand[0]) {
-				rivals = append(rivals, i2)
-			}
+	}
+	ambiguous := false
+	for _, k := range order {
+		a, b := cls1[k], cls2[k]
+		switch {
+		case len(b) == 0:
+		case len(a) == 1 && len(b) == 1:
+			used1[a[0]], used2[b[0]] = true, true
+			c.pair(os[a[0]], ps[b[0]])
+		default:
+			ambiguous = true
 		}
-		if len(cand) == 1 && len(rivals) == 1 {
-			used1[i], used2[cand[0]] = true, true
-			c.pair(os[i], ps[cand[0]])
-			continue
-		}
-		ambiguous = true
 	}
 	if ambiguous {
 		c.ambiguity(RenameFunction, os[0].base, os, ps, used1, used2,
@@ -415,10 +431,10 @@ func (c *correlation) correlatePool(os, ps []*unitInfo) {
 		if used1[i] {
 			continue
 		}
-		for j, b := range ps {
-			if !used2[j] && a.fn.Name == b.fn.Name && a.fn.Sympos == b.fn.Sympos {
+		for _, j := range byName[nameKey{a.fn.Name, a.fn.Sympos}] {
+			if !used2[j] {
 				used1[i], used2[j] = true, true
-				c.pair(a, b)
+				c.pair(a, ps[j])
 				break
 			}
 		}
@@ -434,6 +450,21 @@ func (c *correlation) correlatePool(os, ps []*unitInfo) {
 			"clones of different code on both sides: not correlated, each is reported as removed or added")
 	}
 	c.unpaired(os, ps, used1, used2)
+}
+
+// codeKey is a key equal for two functions exactly when sameCode says
+// their code is equal under the naming name; "" for unreadable code.
+func codeKey(u *unitInfo, name func(string) string) string {
+	if !u.readable {
+		return ""
+	}
+	var b strings.Builder
+	b.Write(u.shape[:])
+	for _, t := range u.tokens {
+		b.WriteByte(0)
+		b.WriteString(name(t))
+	}
+	return b.String()
 }
 
 func (c *correlation) unpaired(os, ps []*unitInfo, used1, used2 []bool) {

@@ -124,23 +124,17 @@ func (c *correlation) correlateData() {
 		for j, y := range b {
 			c2[j] = c.o2.fuzzyContent(y.idx)
 		}
+		cls1, cls2 := map[string][]int{}, map[string][]int{}
 		for i := range a {
-			match := -1
-			n := 0
-			for j := range b {
-				if !used2[j] && c1[i] == c2[j] {
-					match, n = j, n+1
-				}
-			}
-			rivals := 0
-			for i2 := range a {
-				if !used1[i2] && match >= 0 && c1[i2] == c2[match] {
-					rivals++
-				}
-			}
-			if n == 1 && rivals == 1 {
-				used1[i], used2[match] = true, true
-				c.pairData(a[i], b[match])
+			cls1[c1[i]] = append(cls1[c1[i]], i)
+		}
+		for j := range b {
+			cls2[c2[j]] = append(cls2[c2[j]], j)
+		}
+		for i := range a {
+			if x, y := cls1[c1[i]], cls2[c1[i]]; len(x) == 1 && len(y) == 1 {
+				used1[i], used2[y[0]] = true, true
+				c.pairData(a[i], b[y[0]])
 			}
 		}
 		var r1, r2 []*dataSym

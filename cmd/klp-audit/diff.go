@@ -204,7 +204,11 @@ func writeDiffText(w io.Writer, r *objdiff.Report) error {
 			for _, c := range d.LineShiftOnly {
 				var ls []string
 				for _, l := range c.LineShifts {
-					ls = append(ls, fmt.Sprintf("%s+%#x %s %d->%d", l.Piece, l.Offset, l.Where, l.Orig, l.Patched))
+					h := ""
+					if l.Heuristic {
+						h = " (heuristic: no line table; feeds " + l.Callee + ")"
+					}
+					ls = append(ls, fmt.Sprintf("%s+%#x %s %d->%d%s", l.Piece, l.Offset, l.Where, l.Orig, l.Patched, h))
 				}
 				bw.printf("    %s: %s\n", funcName(c.Function), strings.Join(ls, ", "))
 			}
@@ -221,6 +225,12 @@ func writeDiffText(w io.Writer, r *objdiff.Report) error {
 				for _, f := range d.Removed {
 					bw.printf("    %s\n", funcName(f))
 				}
+			}
+		}
+		if len(d.Renames) > 0 {
+			bw.printf("  renamed (correlated; references count as equal):\n")
+			for _, rn := range d.Renames {
+				bw.printf("    %s -> %s\n", rn.Orig, rn.Patched)
 			}
 		}
 		for _, n := range d.Notes {
