@@ -347,6 +347,13 @@ func (o *Object) relocTargetShallow(r object.Reloc) string {
 		return offset(r.Addend)
 	}
 	s := &o.syms[r.Sym]
+	// A pointer to a string literal counts by the string: literals move
+	// in .rodata.str1.1 whenever another one is added.
+	if s.Defined() && s.Shndx > 0 && s.Shndx < len(o.secs) && stringSection(&o.secs[s.Shndx]) {
+		if t, ok := o.stringAt(s.Shndx, s.Value+uint64(r.Addend)); ok {
+			return t
+		}
+	}
 	if s.Name != "" && s.Type != elf.STT_SECTION {
 		return s.Name + offset(r.Addend)
 	}
