@@ -75,7 +75,8 @@ sides, disassembled in GNU syntax with symbolic targets, with its offset.
 
 Exit status:
   0  the objects were compared, with or without differences
-  1  with --exit-code: a function changed, was added or was removed
+  1  with --exit-code: a function changed, was added or was removed, or a
+     data object differs
   2  usage or input error: an unreadable file, not an ELF object, a file
      compared with a directory, or objects of a tree that could not be read`,
 		Example: `  # Which functions must the livepatch replace after fixing mm/memblock.c?
