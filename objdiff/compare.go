@@ -2,7 +2,6 @@ package objdiff
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -42,10 +41,12 @@ func functionOf(fn *object.Func) Function {
 	return Function{Name: fn.Name, Sympos: fn.Sympos, Section: fn.Section, Size: fn.Size, Cold: fn.Cold}
 }
 
-// Compare compares orig and patched function by function. Functions pair
-// by name and, among same-named local functions, by position (as
-// klp_func.old_sympos counts them). See the package documentation for
-// what counts as equal.
+// Compare compares orig and patched function by function, after
+// correlating their symbols (see correlate.go): functions pair by name
+// and, among same-named local functions, by position (as
+// klp_func.old_sympos counts them); renumbered clones and function-local
+// statics by base name. See the package documentation for what counts
+// as equal.
 func Compare(orig, patched *Object) *ObjectDiff {
 	d := &ObjectDiff{
 		Path:          patched.Path,
@@ -56,58 +57,96 @@ func Compare(orig, patched *Object) *ObjectDiff {
 		Added:         []Function{},
 		Removed:       []Function{},
 	}
-	u1, u2 := orig.units(), patched.units()
-	keys := make([]unitKey, 0, len(u1)+len(u2))
-	for k := range u1 {
-		keys = append(keys, k)
-	}
-	for k := range u2 {
-		if _, ok := u1[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].name != keys[j].name {
-			return keys[i].name < keys[j].name
-		}
-		if keys[i].sympos != keys[j].sympos {
-			return keys[i].sympos < keys[j].sympos
-		}
-		return keys[i].dup < keys[j].dup
-	})
+	c := correlate(orig, patched)
+	sort.Slice(c.pairs, func(i, j int) bool { return unitLess(c.pairs[i][1].fn, c.pairs[j][1].fn) })
 	noLines := false
-	for _, k := range keys {
-		a, b := u1[k], u2[k]
+	for _, p := range c.pairs {
+		ch := c.compareUnit(p[0], p[1])
 		switch {
-		case b == nil:
-			d.Removed = append(d.Removed, functionOf(a))
-		case a == nil:
-			d.Added = append(d.Added, functionOf(b))
+		case ch == nil:
+			d.Unchanged++
+		case ch.Reason == "":
+			d.LineShiftOnly = append(d.LineShiftOnly, *ch)
 		default:
-			c := compareUnit(orig, patched, a, b)
-			switch {
-			case c == nil:
-				d.Unchanged++
-			case c.Reason == "":
-				d.LineShiftOnly = append(d.LineShiftOnly, *c)
-			default:
-				if c.Reason == ReasonImmediate && (orig.lines == nil || patched.lines == nil) {
-					noLines = true
-				}
-				d.Changed = append(d.Changed, *c)
+			if ch.Reason == ReasonImmediate && (orig.lines == nil || patched.lines == nil) {
+				noLines = true
 			}
+			d.Changed = append(d.Changed, *ch)
 		}
+	}
+	for _, u := range c.added {
+		d.Added = append(d.Added, functionOf(u.fn))
+	}
+	for _, u := range c.removed {
+		d.Removed = append(d.Removed, functionOf(u.fn))
+	}
+	sortFunctions(d.Added)
+	sortFunctions(d.Removed)
+	sortChanges(d.Changed)
+	sortChanges(d.LineShiftOnly)
+	d.Renames = c.renames
+	sort.SliceStable(d.Renames, func(i, j int) bool {
+		x, y := d.Renames[i], d.Renames[j]
+		if x.Kind != y.Kind {
+			return x.Kind > y.Kind // functions first
+		}
+		return x.Orig < y.Orig
+	})
+	d.Ambiguities = c.ambiguities
+	d.DataChanges = c.compareData()
+	if len(d.DataChanges) == 0 {
+		d.DataChanges = nil
 	}
 	d.Notes = append(append(d.Notes, orig.notes...), patched.notes...)
+	for _, a := range d.Ambiguities {
+		d.Notes = append(d.Notes, fmt.Sprintf("ambiguous %s %s: original %s, patched %s: %s",
+			a.Kind, a.Base, strings.Join(a.Orig, ", "), strings.Join(a.Patched, ", "), a.Message))
+	}
+	if n := len(d.DataChanges); n > 0 {
+		var names []string
+		for _, dc := range d.DataChanges {
+			names = append(names, fmt.Sprintf("%s (%s)", dc.Name, dc.Status))
+		}
+		if len(names) > 10 {
+			names = append(names[:10], "...")
+		}
+		d.Notes = append(d.Notes, fmt.Sprintf("%d data objects differ, which a livepatch cannot replace: %s (see data_changes in YAML or JSON)", n, strings.Join(names, ", ")))
+	}
 	if noLines {
-		d.Notes = append(d.Notes, "no line table (compile with -g) on one side: functions whose only differences are immediates count as changed, since nothing shows those are __LINE__ numbers")
+		d.Notes = append(d.Notes, "no line table (compile with -g) on one side: functions whose only differences are immediates count as changed, since nothing shows those are __LINE__ numbers (except an immediate that only feeds the line parameter of a known kernel callee such as __might_sleep, marked heuristic)")
 	}
 	return d
+}
+
+func unitLess(a, b *object.Func) bool {
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return a.Sympos < b.Sympos
+}
+
+func sortFunctions(fs []Function) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Name != fs[j].Name {
+			return fs[i].Name < fs[j].Name
+		}
+		return fs[i].Sympos < fs[j].Sympos
+	})
+}
+
+func sortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].Name != cs[j].Name {
+			return cs[i].Name < cs[j].Name
+		}
+		return cs[i].Sympos < cs[j].Sympos
+	})
 }
 
 // unitCmp is the comparison of one function pair in progress.
 type unitCmp struct {
 	o1, o2 *Object
+	n1, n2 *namer
 	a, b   *object.Func // the functions compared
 	c      *Change
 	// lineMap maps (file, orig line) to the patched line, from the line
@@ -124,97 +163,120 @@ type fileLine struct {
 // immCand is an instruction pair whose only difference is immediates.
 type immCand struct {
 	p1, p2 *piece
+	ia, ib int // the instructions' indexes in p1 and p2
 	a, b   *insn
 	pairs  []immPair
 }
 
-// compareUnit compares function a of o1 with b of o2, cold pieces
-// included, and returns nil when they are the same.
-func compareUnit(o1, o2 *Object, a, b *object.Func) *Change {
-	u := &unitCmp{o1: o1, o2: o2, a: a, b: b, c: &Change{Function: functionOf(b)}}
+// resolveInsns names the targets of p's instructions canonically, for
+// comparison, and those shown to people (pcTarget, comments) by o's own
+// names.
+func resolveInsns(o *Object, n *namer, p *piece) {
+	for i := range p.insns {
+		in := &p.insns[i]
+		for k, t := range in.targets {
+			in.targets[k] = n.resolve(t)
+		}
+		in.pcTarget = o.display(in.pcTarget)
+		for k, t := range in.comments {
+			in.comments[k] = o.display(t)
+		}
+	}
+}
+
+// coldSuffix is what a cold piece's name adds to its function's name,
+// its number stripped (".cold" for foo.cold.3).
+func coldSuffix(parent, piece string) string {
+	return baseName("x" + strings.TrimPrefix(piece, parent))
+}
+
+// compareUnit compares function a of the original with b of the patched
+// object, cold pieces included, and returns nil when they are the same.
+func (cr *correlation) compareUnit(ua, ub *unitInfo) *Change {
+	o1, o2 := cr.o1, cr.o2
+	a, b := ua.fn, ub.fn
+	u := &unitCmp{o1: o1, o2: o2, n1: cr.n1, n2: cr.n2, a: a, b: b, c: &Change{Function: functionOf(b)}}
 	m := o1.File.Machine
-	p1 := append([]*object.Func{a}, o1.coldPieces(a)...)
-	p2 := append([]*object.Func{b}, o2.coldPieces(b)...)
+	p1, p2 := ua.pieces, ub.pieces
 	var cands []immCand
-	// Decode every piece first: targets inside the function are named by
-	// instruction index, which needs all of them.
-	d1, d2 := make([]*piece, len(p1)), make([]*piece, len(p2))
-	for i, f := range p1 {
-		d1[i] = o1.decode(f)
-	}
-	for i, f := range p2 {
-		d2[i] = o2.decode(f)
-	}
-	o1.localize(d1)
-	o2.localize(d2)
-	for i, fa := range p1 {
-		var fb *object.Func
-		var pb *piece
-		for j, x := range p2 {
-			if x.Name == fa.Name || i == 0 && j == 0 {
-				fb, pb = x, d2[j]
-				break
+	if !sameCode(ua, ub, cr.n1.resolve, cr.n2.resolve) {
+		// Decode every piece again: targets inside the function are
+		// named by instruction index, which needs all of them.
+		d1, d2 := make([]*piece, len(p1)), make([]*piece, len(p2))
+		for i, f := range p1 {
+			d1[i] = o1.decode(f)
+		}
+		for i, f := range p2 {
+			d2[i] = o2.decode(f)
+		}
+		o1.localize(d1)
+		o2.localize(d2)
+		for _, p := range d1 {
+			resolveInsns(o1, cr.n1, p)
+		}
+		for _, p := range d2 {
+			resolveInsns(o2, cr.n2, p)
+		}
+		for i := 0; i < len(p1) && i < len(p2); i++ {
+			fa, fb := p1[i], p2[i]
+			pa, pb := d1[i], d2[i]
+			if !pa.ok || !pb.ok {
+				if pa.ok != pb.ok || fa.Size != fb.Size {
+					u.c.Reason = ReasonUnreadable
+					u.c.First = &Difference{Piece: fa.Name, Orig: readable(pa.ok), Patched: readable(pb.ok)}
+					return u.c
+				}
+				continue
 			}
-		}
-		if fb == nil {
-			continue
-		}
-		pa := d1[i]
-		if !pa.ok || !pb.ok {
-			if pa.ok != pb.ok || fa.Size != fb.Size {
-				u.c.Reason = ReasonUnreadable
-				u.c.First = &Difference{Piece: fa.Name, Orig: readable(pa.ok), Patched: readable(pb.ok)}
+			n := min(len(pa.insns), len(pb.insns))
+			for k := 0; k < n; k++ {
+				x, y := &pa.insns[k], &pb.insns[k]
+				if x.equal(y) {
+					continue
+				}
+				if pairs, ok := immediates(m, x, y); ok {
+					cands = append(cands, immCand{pa, pb, k, k, x, y, pairs})
+					continue
+				}
+				u.c.Reason = ReasonCode
+				u.c.First = &Difference{Piece: fa.Name, Offset: uint64(x.off), PatchedOffset: uint64(y.off),
+					Orig: disasm(m, x), Patched: disasm(o2.File.Machine, y)}
 				return u.c
 			}
-			continue
-		}
-		n := min(len(pa.insns), len(pb.insns))
-		for k := 0; k < n; k++ {
-			x, y := &pa.insns[k], &pb.insns[k]
-			if x.equal(y) {
-				continue
+			if len(pa.insns) != len(pb.insns) {
+				var x, y *insn
+				off1, off2 := fa.Size, fb.Size
+				if n < len(pa.insns) {
+					x = &pa.insns[n]
+					off1 = uint64(x.off)
+				}
+				if n < len(pb.insns) {
+					y = &pb.insns[n]
+					off2 = uint64(y.off)
+				}
+				u.c.Reason = ReasonCode
+				u.c.First = &Difference{Piece: fa.Name, Offset: off1, PatchedOffset: off2,
+					Orig: disasm(m, x), Patched: disasm(o2.File.Machine, y)}
+				return u.c
 			}
-			if pairs, ok := immediates(m, x, y); ok {
-				cands = append(cands, immCand{pa, pb, x, y, pairs})
-				continue
-			}
-			u.c.Reason = ReasonCode
-			u.c.First = &Difference{Piece: fa.Name, Offset: uint64(x.off), PatchedOffset: uint64(y.off),
-				Orig: disasm(m, x), Patched: disasm(o2.File.Machine, y)}
-			return u.c
-		}
-		if len(pa.insns) != len(pb.insns) {
-			var x, y *insn
-			off1, off2 := fa.Size, fb.Size
-			if n < len(pa.insns) {
-				x = &pa.insns[n]
-				off1 = uint64(x.off)
-			}
-			if n < len(pb.insns) {
-				y = &pb.insns[n]
-				off2 = uint64(y.off)
-			}
-			u.c.Reason = ReasonCode
-			u.c.First = &Difference{Piece: fa.Name, Offset: off1, PatchedOffset: off2,
-				Orig: disasm(m, x), Patched: disasm(o2.File.Machine, y)}
-			return u.c
 		}
 	}
-	if n1, n2 := pieceNames(p1), pieceNames(p2); !slices.Equal(n1, n2) {
+	if !sameColdPieces(p1, p2) {
+		n1, n2 := pieceNames(p1), pieceNames(p2)
 		u.c.Reason = ReasonCold
 		u.c.First = &Difference{Piece: a.Name, Orig: "pieces: " + strings.Join(n1, ", "), Patched: "pieces: " + strings.Join(n2, ", ")}
 		return u.c
 	}
 	for _, ic := range cands {
 		for _, pr := range ic.pairs {
-			if !u.isLineShift(ic, pr) {
+			ls, ok := u.lineShift(ic, pr)
+			if !ok {
 				u.c.Reason = ReasonImmediate
 				u.c.First = &Difference{Piece: ic.p1.fn.Name, Offset: uint64(ic.a.off), PatchedOffset: uint64(ic.b.off),
 					Orig: disasm(m, ic.a), Patched: disasm(o2.File.Machine, ic.b)}
 				return u.c
 			}
-			u.c.LineShifts = append(u.c.LineShifts, LineShift{Piece: ic.p1.fn.Name, Offset: uint64(ic.a.off),
-				Where: "immediate", Orig: pr.orig, Patched: pr.patched})
+			u.c.LineShifts = append(u.c.LineShifts, ls)
 		}
 	}
 	if !u.compareTables(a, b) {
@@ -231,6 +293,20 @@ func compareUnit(o1, o2 *Object, a, b *object.Func) *Change {
 		return x.Offset < y.Offset
 	})
 	return u.c
+}
+
+// sameColdPieces says two functions have as many cold pieces, of the
+// same kinds (foo.cold, foo.part.0.cold), numbers aside.
+func sameColdPieces(p1, p2 []*object.Func) bool {
+	if len(p1) != len(p2) {
+		return false
+	}
+	for k := 1; k < len(p1); k++ {
+		if coldSuffix(p1[0].Name, p1[k].Name) != coldSuffix(p2[0].Name, p2[k].Name) {
+			return false
+		}
+	}
+	return true
 }
 
 func readable(ok bool) string {
@@ -264,21 +340,22 @@ func (u *unitCmp) compareTables(a, b *object.Func) bool {
 		if i < len(e2) {
 			y = &e2[i]
 		}
-		if x != nil && y != nil && x.table == y.table && x.piece == y.piece && x.off == y.off && x.desc == y.desc {
+		if x != nil && y != nil && x.table == y.table && x.role == y.role && x.off == y.off &&
+			u.n1.resolve(x.piece) == u.n2.resolve(y.piece) && u.n1.resolve(x.desc) == u.n2.resolve(y.desc) {
 			if x.line != y.line {
-				u.c.LineShifts = append(u.c.LineShifts, LineShift{Piece: x.piece, Offset: x.off,
+				u.c.LineShifts = append(u.c.LineShifts, LineShift{Piece: u.o1.display(x.piece), Offset: x.off,
 					Where: x.table, Orig: int64(x.line), Patched: int64(y.line)})
 			}
 			continue
 		}
 		u.c.Reason = ReasonTable
-		u.c.First = &Difference{Orig: entryString(x), Patched: entryString(y)}
+		u.c.First = &Difference{Orig: u.o1.entryString(x), Patched: u.o2.entryString(y)}
 		if x != nil {
-			u.c.First.Piece, u.c.First.Offset = x.piece, x.off
+			u.c.First.Piece, u.c.First.Offset = u.o1.display(x.piece), x.off
 		}
 		if y != nil {
 			if x == nil {
-				u.c.First.Piece = y.piece
+				u.c.First.Piece = u.o2.display(y.piece)
 			}
 			u.c.First.PatchedOffset = y.off
 		}
@@ -287,15 +364,38 @@ func (u *unitCmp) compareTables(a, b *object.Func) bool {
 	return true
 }
 
-func entryString(e *tableEntry) string {
+func (o *Object) entryString(e *tableEntry) string {
 	if e == nil {
 		return "(no entry)"
 	}
-	s := fmt.Sprintf("%s entry at %s%s: %s", e.table, e.piece, offset(int64(e.off)), e.desc)
+	s := fmt.Sprintf("%s entry at %s%s: %s", e.table, o.display(e.piece), offset(int64(e.off)), o.display(e.desc))
 	if e.bug {
 		s += fmt.Sprintf(" line=%d", e.line)
 	}
 	return s
+}
+
+// lineShift says whether the immediate pair pr of candidate ic is a
+// __LINE__ number that moved with its code, and returns it as a
+// LineShift. With line tables on both sides the test is exact (see
+// isLineShift); without, the immediate must only feed the line
+// parameter of a known line-taking kernel callee on both sides (see
+// lineCallee), and the shift is marked heuristic.
+func (u *unitCmp) lineShift(ic immCand, pr immPair) (LineShift, bool) {
+	ls := LineShift{Piece: ic.p1.fn.Name, Offset: uint64(ic.a.off), Where: "immediate", Orig: pr.orig, Patched: pr.patched}
+	if pr.orig <= 0 || pr.patched <= 0 {
+		return ls, false
+	}
+	if u.o1.lines != nil && u.o2.lines != nil {
+		return ls, u.isLineShift(ic, pr)
+	}
+	c1, ok1 := lineCallee(u.o1.File.Machine, ic.p1, ic.ia)
+	c2, ok2 := lineCallee(u.o2.File.Machine, ic.p2, ic.ib)
+	if !ok1 || !ok2 || c1 != c2 {
+		return ls, false
+	}
+	ls.Heuristic, ls.Callee = true, c1
+	return ls, true
 }
 
 // isLineShift says the immediate pair pr of candidate ic is a __LINE__

@@ -16,7 +16,7 @@ import (
 // null-entry loop in testdata/fuzz/FuzzObject was found.
 func TestCorruptObjects(t *testing.T) {
 	var seeds [][]byte
-	for _, fx := range []string{"diff-line", "diff-cold"} {
+	for _, fx := range []string{"diff-line", "diff-cold", "diff-clones", "diff-statics"} {
 		objs, _ := filepath.Glob(filepath.Join(fixture.Build(t, fx), "*.o"))
 		for _, p := range objs {
 			b, err := os.ReadFile(p)

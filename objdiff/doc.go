@@ -11,12 +11,29 @@
 //
 // A function is a defined STT_FUNC symbol; its cold pieces (foo.cold,
 // foo.cold.1, which GCC's hot/cold splitting moves to .text.unlikely) are
-// compared as part of it and never reported on their own. Functions pair
-// by name and, among same-named local functions (static functions of
-// several units linked into one module or vmlinux.o), by position, as
-// klp_func.old_sympos counts them. A function only in the patched object
-// is added, one only in the original removed; a clone that GCC renamed
-// (should_skip_region becoming should_skip_region.isra.0) is one of each.
+// compared as part of it, in order, and never reported on their own.
+// Before comparing, the symbols of the two objects are correlated
+// (correlate.go):
+//
+//   - functions by name and, among same-named local functions (static
+//     functions of several units linked into one module or vmlinux.o),
+//     by position, as klp_func.old_sympos counts them;
+//   - clones whose names carry GCC's numbers (foo.constprop.N, .isra.N,
+//     .part.N, .lto_priv.N and chains of them) by base name, the numbers
+//     stripped, within one binding and source file (STT_FILE), preferring
+//     the candidate with equal code: one new clone renumbers the others;
+//   - data symbols by name, and function-local statics (any local
+//     NAME.N: __already_done.N, __key.N, __warned.N, descriptor.N, _rs.N,
+//     __func__.N, CSWTCH.N) by base name and owning functions (those whose
+//     code references them), in reference order, equal content first.
+//
+// A reference to a correlated symbol counts as equal whatever its name,
+// and ObjectDiff.Renames lists the pairs whose names differ. Candidates
+// equally good are never guessed between: they stay unpaired (reported
+// as removed and added) and ObjectDiff.Ambiguities says so. A function
+// only in the patched object is added, one only in the original removed;
+// a clone that GCC renamed (should_skip_region becoming
+// should_skip_region.isra.0) is one of each.
 //
 // # What counts as equal
 //
@@ -41,9 +58,9 @@
 //     so re-laid-out literals compare equal and a changed literal does
 //     not; a mergeable constant (.rodata.cst8) becomes its bytes.
 //     Local read-only data (__func__, CSWTCH tables) carries a digest of
-//     its content, since a new function copy would carry the new content;
-//     GCC's numbering of function-local statics (__already_done.12) is
-//     dropped, as adding one renumbers the rest.
+//     its content (string pointers in it by the string), since a new
+//     function copy would carry the new content; a function-local static
+//     counts by the static it was correlated with, not by GCC's number.
 //   - A PC-relative field without relocation (a call or jump the assembler
 //     resolved, to a local function in the same .text of an object built
 //     without -ffunction-sections; every one in a linked file) counts by
@@ -78,13 +95,32 @@
 //     table of both objects: either the instruction's own line is the
 //     immediate's value on each side, or the function's line rows, paired
 //     by offset across the two objects, map the original value to the
-//     patched one. Without line tables (no -g) an immediate never counts
-//     as a line number;
+//     patched one. Without a line table on either side (no -g, or
+//     stripped) the test is a heuristic, and the LineShift says so
+//     (Heuristic, Callee): an immediate counts as a line number only
+//     when it is loaded into the line parameter's register of a kernel
+//     function taking (file, line) (__might_sleep, ___might_sleep,
+//     __might_resched, __might_fault, __cant_sleep, __cant_migrate,
+//     lockdep_rcu_suspicious, warn_slowpath_fmt; see lineParams) and
+//     nothing but that call uses it: straight-line code up to the call
+//     or tail call, the register untouched. __warn_printk takes no line.
+//     Only x86-64 is understood; any other immediate is a change;
 //   - a __bug_table entry may differ in its line field alone; its file
 //     string and flags must be equal.
 //
 // Anything else makes the function changed, and the first real difference
 // is shown.
+//
+// # Data
+//
+// Data objects (STT_OBJECT and TLS symbols in allocated, non-code
+// sections; tables about code, module metadata and init data aside) are
+// compared after correlation, by section, size and content (relocated
+// fields by their targets): ObjectDiff.DataChanges lists those added,
+// removed or changed (an initial value, a size, a move to
+// .data..read_mostly) with the functions whose code references them. A
+// dynamic-debug descriptor (__dyndbg) whose lineno alone moved is a line
+// shift, not a change.
 //
 // # Reports
 //

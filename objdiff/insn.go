@@ -326,7 +326,7 @@ func (o *Object) localize(pieces []*piece) {
 				off := int(in.tgtPos - fn.Value)
 				k := sort.Search(len(q.insns), func(j int) bool { return q.insns[j].off >= off })
 				if k < len(q.insns) && q.insns[k].off == off {
-					name := fmt.Sprintf("%s#%d", fn.Name, k)
+					name := fmt.Sprintf("%s#%d", o.funcToken(fn), k)
 					t := in.targets[in.pcSlot]
 					if eq := strings.IndexByte(t, '='); eq >= 0 {
 						in.targets[in.pcSlot] = t[:eq+1] + name

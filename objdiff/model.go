@@ -36,12 +36,15 @@ type Summary struct {
 	Added          int `json:"added" yaml:"added"`
 	Removed        int `json:"removed" yaml:"removed"`
 	Unchanged      int `json:"unchanged" yaml:"unchanged"`
+	// DataChanged counts the data objects added, removed or changed.
+	DataChanged int `json:"data_changed,omitempty" yaml:"data_changed,omitempty"`
 }
 
-// Differs says some function changed, appeared or disappeared: the
-// livepatch has work to do (line shifts alone do not count).
+// Differs says some function changed, appeared or disappeared, or some
+// data object did: the livepatch has work to do (line shifts alone do
+// not count).
 func (s Summary) Differs() bool {
-	return s.Changed+s.Added+s.Removed > 0
+	return s.Changed+s.Added+s.Removed+s.DataChanged > 0
 }
 
 // ObjectStatus says whether an object was on both sides.
@@ -79,9 +82,82 @@ type ObjectDiff struct {
 	Removed []Function `json:"removed" yaml:"removed"`
 	// Unchanged counts the functions whose code is the same.
 	Unchanged int `json:"unchanged" yaml:"unchanged"`
+	// Renames are the functions and function-local statics that have
+	// another name in the patched object (a renumbered clone or static):
+	// references to them count as equal.
+	Renames []Rename `json:"renames,omitempty" yaml:"renames,omitempty"`
+	// Ambiguities are symbols the correlation could not pair because
+	// several candidates were equally good: they are reported as
+	// removed and added, never paired by guess.
+	Ambiguities []Ambiguity `json:"ambiguities,omitempty" yaml:"ambiguities,omitempty"`
+	// DataChanges are the data objects that are new, gone or changed
+	// (initial value, size, section), with the functions referencing
+	// them: a livepatch cannot replace data (shadow variables or
+	// callbacks are needed).
+	DataChanges []DataChange `json:"data_changes,omitempty" yaml:"data_changes,omitempty"`
 	// Notes are facts about the comparison a reader should know (a table
 	// that could not be read, no line table).
 	Notes []string `json:"notes,omitempty" yaml:"notes,omitempty"`
+}
+
+// RenameKind says what kind of symbol a Rename or Ambiguity is about.
+type RenameKind string
+
+const (
+	// RenameFunction: a function, a clone renumbered by GCC
+	// (foo.constprop.5 -> foo.constprop.6).
+	RenameFunction RenameKind = "function"
+	// RenameData: a function-local static renumbered by GCC
+	// (__already_done.12 -> __already_done.13).
+	RenameData RenameKind = "data"
+)
+
+// Rename is one symbol correlated under another name.
+type Rename struct {
+	Kind    RenameKind `json:"kind" yaml:"kind"`
+	Orig    string     `json:"orig" yaml:"orig"`
+	Patched string     `json:"patched" yaml:"patched"`
+	// EqualCode says a renamed function's code is the same, references
+	// to renamed symbols aside (it may still differ in line numbers or
+	// tables; see the function's own entry).
+	EqualCode bool `json:"equal_code,omitempty" yaml:"equal_code,omitempty"`
+	// Owners are the functions that reference a renamed static, in the
+	// patched object.
+	Owners []string `json:"owners,omitempty" yaml:"owners,omitempty"`
+}
+
+// Ambiguity is a set of symbols of one base name that the correlation
+// could not pair: Orig and Patched are the candidates left unpaired.
+type Ambiguity struct {
+	Kind    RenameKind `json:"kind" yaml:"kind"`
+	Base    string     `json:"base" yaml:"base"`
+	Orig    []string   `json:"orig" yaml:"orig"`
+	Patched []string   `json:"patched" yaml:"patched"`
+	Message string     `json:"message" yaml:"message"`
+}
+
+// DataStatus says how a data object differs.
+type DataStatus string
+
+const (
+	DataAdded   DataStatus = "added"
+	DataRemoved DataStatus = "removed"
+	DataChanged DataStatus = "changed"
+)
+
+// DataChange is one data object (a variable) that differs.
+type DataChange struct {
+	// Name is the symbol's name (the patched one for a changed object).
+	Name    string     `json:"name" yaml:"name"`
+	Section string     `json:"section" yaml:"section"`
+	Size    uint64     `json:"size" yaml:"size"`
+	Status  DataStatus `json:"status" yaml:"status"`
+	// Reason says what changed: "initial value", "size 4 -> 8",
+	// "section .data -> .data..read_mostly".
+	Reason string `json:"reason,omitempty" yaml:"reason,omitempty"`
+	// ReferencedBy are the functions whose code references the object
+	// (on the patched side, or the original one for a removed object).
+	ReferencedBy []string `json:"referenced_by" yaml:"referenced_by"`
 }
 
 // Function names one function symbol: klp_func.old_name and old_sympos.
@@ -153,6 +229,12 @@ type LineShift struct {
 	Where   string `json:"where" yaml:"where"`
 	Orig    int64  `json:"orig" yaml:"orig"`
 	Patched int64  `json:"patched" yaml:"patched"`
+	// Heuristic says no line table showed the immediate to be a line
+	// number: it was taken for one because it only feeds the line
+	// parameter of Callee, a kernel function that takes __FILE__ and
+	// __LINE__ (__might_sleep, lockdep_rcu_suspicious, ...).
+	Heuristic bool   `json:"heuristic,omitempty" yaml:"heuristic,omitempty"`
+	Callee    string `json:"callee,omitempty" yaml:"callee,omitempty"`
 }
 
 // Problem is an object that could not be compared.

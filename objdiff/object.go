@@ -44,6 +44,10 @@ type Object struct {
 	fidx  map[*object.Func]int // File.Funcs index by pointer
 	// linesErr is why the line table could not be read, if it could not.
 	linesErr error
+	// files holds the source file (STT_FILE) of each local symbol, by
+	// symbol index; funcSym the symbol index of each of File.Funcs.
+	files   []string
+	funcSym []int
 }
 
 // Open reads the object at path: a relocatable object (.o, .ko,
@@ -86,6 +90,7 @@ func NewObject(r io.ReaderAt, path string) (*Object, error) {
 		o.fidx[&f.Funcs[i]] = i
 	}
 	o.indexData()
+	o.symFiles()
 	o.readTables()
 	return o, nil
 }
@@ -266,7 +271,8 @@ func (o *Object) stringAt(shndx int, pos uint64) (string, bool) {
 
 // localNumbered strips the ".N" that GCC appends to function-local static
 // variables (__already_done.12, __func__.3, CSWTCH.45): the numbers
-// follow their order in the file, so adding one renumbers the rest.
+// follow their order in the file, so adding one renumbers the rest. The
+// correlation pairs such statics by this base name and their owners.
 func localNumbered(name string) string {
 	i := strings.LastIndexByte(name, '.')
 	if i <= 0 || i == len(name)-1 {
@@ -280,16 +286,16 @@ func localNumbered(name string) string {
 	return name[:i]
 }
 
-// dataLabel names the data symbol i: its name (GCC's numbering of local
-// statics dropped) and, for read-only local data, a digest of its
-// content, since a new copy of the function would carry the new content.
+// dataLabel names the data symbol i: its token (see naming.go; the
+// comparison resolves it to the symbol it was correlated with) and, for
+// read-only local data, a digest of its content, since a new copy of the
+// function would carry the new content.
 func (o *Object) dataLabel(i int) string {
 	s := &o.syms[i]
-	name := s.Name
+	name := dataToken(i)
 	if s.Bind != elf.STB_LOCAL {
 		return name
 	}
-	name = localNumbered(name)
 	sec := &o.secs[s.Shndx]
 	if sec.Flags&elf.SHF_WRITE != 0 || s.Size == 0 || sec.Type == elf.SHT_NOBITS {
 		return name
@@ -342,6 +348,13 @@ func (o *Object) relocTargetShallow(r object.Reloc) string {
 		return offset(r.Addend)
 	}
 	s := &o.syms[r.Sym]
+	// A pointer to a string literal counts by the string: literals move
+	// in .rodata.str1.1 whenever another one is added.
+	if s.Defined() && s.Shndx > 0 && s.Shndx < len(o.secs) && stringSection(&o.secs[s.Shndx]) {
+		if t, ok := o.stringAt(s.Shndx, s.Value+uint64(r.Addend)); ok {
+			return t
+		}
+	}
 	if s.Name != "" && s.Type != elf.STT_SECTION {
 		return s.Name + offset(r.Addend)
 	}
@@ -363,7 +376,7 @@ func (o *Object) posName(shndx int, pos uint64) string {
 	s := &o.secs[shndx]
 	if s.Flags&elf.SHF_EXECINSTR != 0 {
 		if fn := o.File.FuncAt(shndx, pos); fn != nil {
-			return funcLabel(fn) + offset(int64(pos-fn.Value))
+			return o.funcToken(fn) + offset(int64(pos-fn.Value))
 		}
 	}
 	if stringSection(s) {

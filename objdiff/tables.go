@@ -14,7 +14,8 @@ import (
 // function whose code it describes.
 type tableEntry struct {
 	table string // section name: __bug_table, __jump_table, ...
-	piece string // the function or cold piece holding the code address
+	piece string // the token of the function or cold piece holding the code address
+	role  int    // 0 for the function itself, k for its k-th cold piece
 	off   uint64 // the code address's offset in piece
 	// desc is everything else of the entry, named symbolically
 	// (function-relative code positions, symbols, string contents, the
@@ -80,8 +81,8 @@ func (o *Object) readTables() {
 	}
 	for k, es := range o.tables {
 		sort.SliceStable(es, func(i, j int) bool {
-			if es[i].piece != es[j].piece {
-				return es[i].piece < es[j].piece
+			if es[i].role != es[j].role {
+				return es[i].role < es[j].role
 			}
 			if es[i].off != es[j].off {
 				return es[i].off < es[j].off
@@ -106,20 +107,25 @@ func (o *Object) funcIndex(fn *object.Func) int {
 
 // attach finds the function a code address belongs to: the unit (a
 // function, or the parent of a cold piece) and the piece it lies in.
-func (o *Object) attach(shndx int, pos uint64) (unit int, piece *object.Func, off uint64, ok bool) {
+func (o *Object) attach(shndx int, pos uint64) (unit int, piece *object.Func, role int, off uint64, ok bool) {
 	fn := o.File.FuncAt(shndx, pos)
 	if fn == nil {
-		return 0, nil, 0, false
+		return 0, nil, 0, 0, false
 	}
 	piece, off = fn, pos-fn.Value
 	u := fn
 	if fn.ColdOf != "" {
 		if p := o.coldParent(fn); p != nil {
 			u = p
+			for k, c := range o.coldPieces(p) {
+				if c == fn {
+					role = k + 1
+				}
+			}
 		}
 	}
 	unit = o.funcIndex(u)
-	return unit, piece, off, unit >= 0
+	return unit, piece, role, off, unit >= 0
 }
 
 // relocPos returns the section and position a relocation leads to (adj
@@ -152,7 +158,7 @@ func (o *Object) readBugTable(shndx int) {
 		if !ok {
 			continue
 		}
-		unit, piece, off, ok := o.attach(sh, pos)
+		unit, piece, role, off, ok := o.attach(sh, pos)
 		if !ok {
 			continue
 		}
@@ -160,7 +166,7 @@ func (o *Object) readBugTable(shndx int) {
 		if e.File >= 0 {
 			desc = "file=" + o.relocTarget(rs[e.File], 0) + " " + desc
 		}
-		o.tables[unit] = append(o.tables[unit], tableEntry{table: "__bug_table", piece: piece.Name, off: off, desc: desc, bug: true, line: e.Line})
+		o.tables[unit] = append(o.tables[unit], tableEntry{table: "__bug_table", piece: o.funcToken(piece), role: role, off: off, desc: desc, bug: true, line: e.Line})
 	}
 }
 
@@ -208,7 +214,7 @@ func (o *Object) readCodeTable(shndx int, t codeTable) {
 		if !ok {
 			continue
 		}
-		unit, piece, off, ok := o.attach(sh, pos)
+		unit, piece, role, off, ok := o.attach(sh, pos)
 		if !ok {
 			continue
 		}
@@ -230,7 +236,7 @@ func (o *Object) readCodeTable(shndx int, t codeTable) {
 		}
 		// The first field is the position the entry is attached by.
 		desc := strings.Join(parts[1:], " ") + " bytes=" + hex.EncodeToString(masked)
-		o.tables[unit] = append(o.tables[unit], tableEntry{table: t.name, piece: piece.Name, off: off, desc: desc})
+		o.tables[unit] = append(o.tables[unit], tableEntry{table: t.name, piece: o.funcToken(piece), role: role, off: off, desc: desc})
 	}
 }
 

@@ -37,6 +37,7 @@ func (r *Report) add(d *ObjectDiff) {
 	r.Summary.Added += len(d.Added)
 	r.Summary.Removed += len(d.Removed)
 	r.Summary.Unchanged += d.Unchanged
+	r.Summary.DataChanged += len(d.DataChanges)
 }
 
 // TreeOptions tune CompareTrees.

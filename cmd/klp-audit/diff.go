@@ -74,7 +74,8 @@ sides, disassembled in GNU syntax with symbolic targets, with its offset.
 
 Exit status:
   0  the objects were compared, with or without differences
-  1  with --exit-code: a function changed, was added or was removed
+  1  with --exit-code: a function changed, was added or was removed, or a
+     data object differs
   2  usage or input error: an unreadable file, not an ELF object, a file
      compared with a directory, or objects of a tree that could not be read
   3  the report could not be written (stdout closed, disk full)`,
@@ -172,7 +173,11 @@ func writeDiffText(w io.Writer, r *objdiff.Report) error {
 			for _, c := range d.LineShiftOnly {
 				var ls []string
 				for _, l := range c.LineShifts {
-					ls = append(ls, fmt.Sprintf("%s+%#x %s %d->%d", l.Piece, l.Offset, l.Where, l.Orig, l.Patched))
+					h := ""
+					if l.Heuristic {
+						h = " (heuristic: no line table; feeds " + l.Callee + ")"
+					}
+					ls = append(ls, fmt.Sprintf("%s+%#x %s %d->%d%s", l.Piece, l.Offset, l.Where, l.Orig, l.Patched, h))
 				}
 				bw.printf("    %s: %s\n", funcName(c.Function), strings.Join(ls, ", "))
 			}
@@ -189,6 +194,12 @@ func writeDiffText(w io.Writer, r *objdiff.Report) error {
 				for _, f := range d.Removed {
 					bw.printf("    %s\n", funcName(f))
 				}
+			}
+		}
+		if len(d.Renames) > 0 {
+			bw.printf("  renamed (correlated; references count as equal):\n")
+			for _, rn := range d.Renames {
+				bw.printf("    %s -> %s\n", rn.Orig, rn.Patched)
 			}
 		}
 		for _, n := range d.Notes {
