@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // Emission says whether a node exists as a symbol of its object: a

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/klp-audit/klp-audit/callgraph"
-	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/rules"
 )
 
