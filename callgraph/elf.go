@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // ObjectsDefining returns, in input order, the objects among paths whose
@@ -58,11 +60,18 @@ func objectsDefining(paths []string, name string, workers int, unitsOnly bool) (
 }
 
 func definesFunc(path, name string, unitsOnly bool) (bool, error) {
-	f, err := elf.Open(path)
+	fh, err := safeio.Open(path)
 	if err != nil {
 		return false, fmt.Errorf("object %s: %w", path, err)
 	}
-	defer f.Close()
+	defer fh.Close()
+	f, err := elf.NewFile(fh.SectionReader())
+	if err != nil {
+		return false, fmt.Errorf("object %s: %w", path, err)
+	}
+	if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
+		return false, fmt.Errorf("object %w", err)
+	}
 	syms, err := f.Symbols()
 	if err != nil {
 		if errors.Is(err, elf.ErrNoSymbols) {

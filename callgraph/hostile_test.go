@@ -126,3 +126,14 @@ func TestLoadHostileDumps(t *testing.T) {
 		t.Errorf("NewBuilderSize(200 GB) allocated %d MB", bytes>>20)
 	}
 }
+
+// TestObjectsDefiningFIFO: a FIFO among the objects searched is an error
+// naming it, at once (it blocked the search forever).
+func TestObjectsDefiningFIFO(t *testing.T) {
+	fifo := fixture.FIFO(t, filepath.Join(t.TempDir(), "x.o"))
+	fixture.Within(t, 5*time.Second, "ObjectsDefining", func() {
+		if _, err := ObjectsDefining([]string{fifo}, "f", 1); !errors.Is(err, safeio.ErrNotRegular) || !strings.Contains(err.Error(), fifo) {
+			t.Errorf("ObjectsDefining(FIFO): %v", err)
+		}
+	})
+}
