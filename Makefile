@@ -46,8 +46,18 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
+## fuzz: every fuzz target of the repository, each for FUZZTIME (go test
+## -fuzz takes one target per package per run, hence the loop). The seed
+## corpora are under each package's testdata/fuzz/; inputs that fail are
+## written there too and belong in the commit that fixes them.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run=XXX -fuzz=FuzzReader -fuzztime=60s ./ipadump
+	@set -e; for dir in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go') | xargs -n1 dirname | sort -u); do \
+		for t in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/' | sort); do \
+			echo "== ./$$dir $$t ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./$$dir; \
+		done; \
+	done
 
 ## bench: parser and graph benchmarks (kernel ones need make kernel-fixture).
 bench:

@@ -35,13 +35,20 @@ const (
 	copyRemoved = 2
 )
 
+// maxSizeHint is the largest dump size NewBuilderSize preallocates for:
+// four times kernel/ and mm/ (16 MiB of dumps), about 30 MB of tables.
+const maxSizeHint = 64 << 20
+
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder { return NewBuilderSize(0) }
 
 // NewBuilderSize returns an empty Builder sized for dumps of about the
 // given total size in bytes, so that its tables do not regrow while
-// loading (a kernel has about one node per 350 bytes of dump).
+// loading (a kernel has about one node per 350 bytes of dump). The size
+// is a hint taken from file sizes, which a sparse or hostile file can make
+// anything: beyond maxSizeHint the tables start at that size and grow.
 func NewBuilderSize(dumpBytes int64) *Builder {
+	dumpBytes = min(max(dumpBytes, 0), maxSizeHint)
 	nodes := int(dumpBytes / 350)
 	edges := int(dumpBytes / 200)
 	return &Builder{

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // Definers indexes which objects define which function symbols, read from
@@ -90,11 +92,18 @@ func UnitObjectsDefining(paths []string, name string, workers int) ([]string, er
 // definedFuncs returns the names of the function symbols the object at
 // path defines; none for a combined object when unitsOnly.
 func definedFuncs(path string, unitsOnly bool) ([]string, error) {
-	f, err := elf.Open(path)
+	fh, err := safeio.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", path, err)
 	}
-	defer f.Close()
+	defer fh.Close()
+	f, err := elf.NewFile(fh.SectionReader())
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", path, err)
+	}
+	if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
+		return nil, fmt.Errorf("object %w", err)
+	}
 	syms, err := f.Symbols()
 	if err != nil {
 		if errors.Is(err, elf.ErrNoSymbols) {

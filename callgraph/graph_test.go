@@ -55,8 +55,8 @@ func TestFixtures(t *testing.T) {
 				last = r
 			}
 		}
-		if len(last.Chain) != 2 || last.Chain[0].Kind != ipadump.ConstProp || last.Chain[1].Kind != ipadump.ISRA {
-			t.Fatalf("chain to leafy.constprop.0.isra.0 = %+v, want constprop then isra", last.Chain)
+		if ch := last.Chain.Edges(); len(ch) != 2 || ch[0].Kind != ipadump.ConstProp || ch[1].Kind != ipadump.ISRA {
+			t.Fatalf("chain to leafy.constprop.0.isra.0 = %+v, want constprop then isra", last.Chain.Edges())
 		}
 		if !syms["leafy.constprop.0.isra.0"] || syms["leafy.constprop.0"] || syms["leafy"] {
 			t.Errorf("only the last clone should exist in the object; symbols: %v", sortedKeys(syms))

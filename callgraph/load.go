@@ -75,7 +75,9 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 	}()
 	var total int64
 	for _, d := range dumps {
-		if st, err := os.Stat(d.Path); err == nil {
+		// Only dumps that will be read count: a sparse 200 GB file is
+		// refused by readDump and must not size the tables.
+		if st, err := os.Stat(d.Path); err == nil && st.Mode().IsRegular() && st.Size() <= ipadump.MaxDumpSize {
 			total += st.Size()
 		}
 	}
@@ -100,21 +102,22 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 	return b.Graph(), errs.Err()
 }
 
+// maxPreallocRecords bounds the records allocated for one dump before any
+// is read (the largest kernel unit dumps hold about 20,000).
+const maxPreallocRecords = 1 << 16
+
 func readDump(r *ipadump.Reader, path string) ([]ipadump.Record, ipadump.ErrorList) {
 	var errs ipadump.ErrorList
-	f, err := os.Open(path)
+	f, err := ipadump.OpenDump(path)
 	if err != nil {
 		errs.Add(fmt.Errorf("reading dump: %w", err))
 		return nil, errs
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
-	r.Reset(f, path)
-	// Record lines are 100 to 200 bytes; preallocate to avoid regrowth.
-	recs := make([]ipadump.Record, 0, size/128+1)
+	r.Reset(f.Reader(), path)
+	// Record lines are 100 to 200 bytes; preallocate to avoid regrowth,
+	// but never more than a large unit needs: the file's size is a claim.
+	recs := make([]ipadump.Record, 0, min(f.Size/128+1, maxPreallocRecords))
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {

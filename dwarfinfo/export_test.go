@@ -21,7 +21,7 @@ func SlowProducers(path string) ([]Unit, error) {
 // object held in memory (for the fuzz target).
 func ProducersFromBytes(name string, b []byte) (units []Unit, err error) {
 	defer recoverCorrupt(name, &err)
-	f, err := elf.NewFile(bytes.NewReader(b))
+	f, err := newELF(bytes.NewReader(b), name, int64(len(b)))
 	if err != nil {
 		return nil, fileErr(name, err)
 	}
@@ -34,7 +34,7 @@ func ProducersFromBytes(name string, b []byte) (units []Unit, err error) {
 
 func InlinesFromBytes(name string, b []byte) (in *Inlining, err error) {
 	defer recoverCorrupt(name, &err)
-	f, err := elf.NewFile(bytes.NewReader(b))
+	f, err := newELF(bytes.NewReader(b), name, int64(len(b)))
 	if err != nil {
 		return nil, fileErr(name, err)
 	}

@@ -73,11 +73,11 @@ type Inlining struct {
 // no DWARF gives an error wrapping ErrNoDWARF. Errors name the file.
 func Inlines(path string) (in *Inlining, err error) {
 	defer recoverCorrupt(path, &err)
-	f, err := elf.Open(path)
+	f, closer, err := openELF(path)
 	if err != nil {
 		return nil, fileErr(path, err)
 	}
-	defer f.Close()
+	defer closer.Close()
 	in, err = inlines(f)
 	if err != nil {
 		return nil, fileErr(path, err)

@@ -6,9 +6,12 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // ErrNoDWARF says an object has no debug info to read: its build flags
@@ -59,11 +62,11 @@ type Unit struct {
 // file.
 func Producers(path string) (units []Unit, err error) {
 	defer recoverCorrupt(path, &err)
-	f, err := elf.Open(path)
+	f, closer, err := openELF(path)
 	if err != nil {
 		return nil, fileErr(path, err)
 	}
-	defer f.Close()
+	defer closer.Close()
 	units, err = producers(f)
 	if err != nil {
 		return nil, fileErr(path, err)
@@ -264,6 +267,36 @@ func fileErr(path string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", path, err)
+}
+
+// openELF opens the ELF file at path through safeio (a regular file only,
+// so a FIFO never blocks) and refuses it when its compressed sections
+// would expand beyond safeio.DecompressedLimit: a 530 KB object can hold
+// a zstd .debug_info of 16 GiB. Close the returned Closer when done.
+func openELF(path string) (*elf.File, io.Closer, error) {
+	fh, err := safeio.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := newELF(fh.SectionReader(), path, fh.Size)
+	if err != nil {
+		fh.Close()
+		return nil, nil, err
+	}
+	return f, fh, nil
+}
+
+// newELF reads an ELF file of size bytes from r, checking its compressed
+// sections as openELF does.
+func newELF(r io.ReaderAt, path string, size int64) (*elf.File, error) {
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := safeio.CheckCompressed(f, path, size); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // recoverCorrupt turns a panic in the ELF or DWARF decoders into an error

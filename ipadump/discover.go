@@ -1,7 +1,6 @@
 package ipadump
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // DumpKind says which compilation step wrote a dump.
@@ -94,11 +95,13 @@ func classify(p string) (kind DumpKind, object string, ok bool) {
 }
 
 // Discover walks each build directory and returns every dump found, sorted
-// by TU and path. Symbolic links (to directories or dumps) are followed
-// once, after the real tree, so a dump reachable both directly and through
-// a link is reported under its real path and paired with its real object;
-// loops and files reached twice are skipped. Directories that cannot be read are
-// reported in the returned error (an ErrorList) while the walk goes on.
+// by TU and path. Symbolic links (to directories or dumps) inside the
+// build directory are followed once, after the real tree, so a dump
+// reachable both directly and through a link is reported under its real
+// path and paired with its real object; loops and files reached twice are
+// skipped. Links that lead out of every build directory are not followed
+// (see [DiscoverTree]). Directories that cannot be read are reported in the
+// returned error (an ErrorList) while the walk goes on.
 func Discover(roots ...string) ([]Dump, error) {
 	ds, _, err := DiscoverBuild(roots...)
 	return ds, err
@@ -108,10 +111,53 @@ func Discover(roots ...string) ([]Dump, error) {
 // under the roots, sorted, in the same walk: objects no dump is paired
 // with are evidence too (a unit built without -fdump-ipa-clones).
 func DiscoverBuild(roots ...string) ([]Dump, []string, error) {
+	t, err := DiscoverTree(DiscoverOptions{}, roots...)
+	return t.Dumps, t.Objects, err
+}
+
+// DiscoverOptions tune DiscoverTree.
+type DiscoverOptions struct {
+	// FollowOutside follows symbolic links that lead out of every build
+	// directory. Off by default: a link to "/" inside a build must not
+	// make klp-audit walk the whole filesystem and read foreign dumps.
+	FollowOutside bool
+}
+
+// Tree is what DiscoverTree found under the build directories.
+type Tree struct {
+	Dumps   []Dump
+	Objects []string // every *.o, sorted
+	// Skipped are the symbolic links to directories or dumps that were not
+	// followed because they lead out of every build directory, sorted by
+	// path. They are notes for the user, not errors: kbuild's O= builds
+	// hold a "source" link to the source tree.
+	Skipped []SkippedLink
+}
+
+// SkippedLink is a symbolic link discovery did not follow.
+type SkippedLink struct {
+	Path   string // the link, under a build directory
+	Target string // where it resolves to
+}
+
+func (l SkippedLink) String() string {
+	return l.Path + ": symbolic link to " + l.Target + " (outside the build directories) not followed"
+}
+
+// DiscoverTree is DiscoverBuild with options, also reporting the symbolic
+// links it did not follow.
+func DiscoverTree(opt DiscoverOptions, roots ...string) (Tree, error) {
 	var errs ErrorList
-	var out []Dump
-	var objects []string
+	var t Tree
 	seen := map[fileID]bool{}
+	var realRoots []string
+	for _, root := range roots {
+		if r, err := filepath.EvalSymlinks(root); err == nil {
+			if a, err := filepath.Abs(r); err == nil {
+				realRoots = append(realRoots, a)
+			}
+		}
+	}
 	for _, root := range roots {
 		st, err := os.Stat(root)
 		if err != nil {
@@ -126,9 +172,11 @@ func DiscoverBuild(roots ...string) ([]Dump, []string, error) {
 		if len(roots) > 1 {
 			prefix = filepath.Clean(root)
 		}
-		w := walker{root: root, seen: seen, errs: &errs}
+		w := walker{root: root, seen: seen, errs: &errs, realRoots: realRoots, followOutside: opt.FollowOutside,
+			skippedIDs: map[fileID]bool{}}
 		w.run(root, st)
-		objects = append(objects, w.objects...)
+		t.Objects = append(t.Objects, w.objects...)
+		t.Skipped = append(t.Skipped, w.skipped...)
 		for _, p := range w.found {
 			d := Dump{Path: p}
 			var obj string
@@ -141,31 +189,80 @@ func DiscoverBuild(roots ...string) ([]Dump, []string, error) {
 			d.TU = filepath.ToSlash(filepath.Join(prefix, rel))
 			_, err = os.Stat(obj)
 			d.HasObject = err == nil
-			out = append(out, d)
+			t.Dumps = append(t.Dumps, d)
 		}
 	}
-	sortDumps(out)
-	sort.Strings(objects)
-	return out, objects, errs.Err()
+	sortDumps(t.Dumps)
+	sort.Strings(t.Objects)
+	sort.Slice(t.Skipped, func(i, j int) bool { return t.Skipped[i].Path < t.Skipped[j].Path })
+	return t, errs.Err()
+}
+
+// Limits of the files this package reads; beyond them a file is an input
+// error, never an allocation. Real dumps are a few KiB to a few MiB per
+// unit (kernel/ and mm/ together: 16 MiB); LTO whole-program dumps of a
+// large kernel reach a few hundred MiB.
+const (
+	MaxDumpSize = 2 << 30  // one dump
+	MaxListSize = 64 << 20 // a --dumps-from list
+	MaxListLine = 16 << 10 // one path in a list (PATH_MAX is 4 KiB)
+)
+
+// OpenDump opens a dump for reading: a regular file (never a FIFO or a
+// device) of at most MaxDumpSize bytes. Read it through Reader, which
+// stops at the size the file had when it was opened.
+func OpenDump(path string) (*safeio.File, error) {
+	return safeio.OpenLimit(path, MaxDumpSize)
+}
+
+// DumpsFromFile reads the list of dump paths in the file list (see
+// DumpsFromList). Relative paths are taken relative to the list's own
+// directory, so a list works from wherever klp-audit runs; the TU of a
+// dump is its object's path as the list spells it. The list must be a
+// regular file of at most MaxListSize bytes: an error opening it is
+// returned as is, problems with its lines in an ErrorList.
+func DumpsFromFile(list string) ([]Dump, error) {
+	f, err := safeio.OpenLimit(list, MaxListSize)
+	if err != nil {
+		return nil, fmt.Errorf("dump list: %w", err)
+	}
+	defer f.Close()
+	return dumpsFromList(f.Reader(), list, filepath.Dir(list))
 }
 
 // DumpsFromList reads a list of dump paths, one per line (the input of
 // kgraft-analysis-tool); blank lines and lines starting with '#' are
-// skipped. Relative paths are taken relative to the current directory. A
-// line naming no dump file gives a positioned error and the rest is read.
+// skipped. Relative paths are taken relative to the current directory (r
+// has no directory of its own; [DumpsFromFile] resolves them against the
+// list's). A line naming no regular dump file gives a positioned error and
+// the rest is read. Lines longer than MaxListLine are errors.
 func DumpsFromList(r io.Reader, listName string) ([]Dump, error) {
+	return dumpsFromList(r, listName, "")
+}
+
+func dumpsFromList(r io.Reader, listName, base string) ([]Dump, error) {
 	var errs ErrorList
 	var out []Dump
-	br := bufio.NewReader(r)
-	for n := 1; ; n++ {
-		s, err := br.ReadString('\n')
-		if s == "" && err != nil {
-			if err != io.EOF {
-				errs.Add(&ParseError{Dump: listName, Line: n, Err: err, Want: "a readable file"})
-			}
+	lr := safeio.NewLineReader(r, listName, MaxListLine)
+	for {
+		b, err := lr.Next()
+		if err == io.EOF {
 			break
 		}
-		s = strings.TrimSpace(s)
+		if err != nil {
+			pe := &ParseError{Dump: listName, Line: lr.Line(), Err: err, Want: "a readable file"}
+			var le *safeio.LineError
+			if errors.As(err, &le) {
+				pe.Line, pe.Err = le.Line, le.Err
+				if errors.Is(err, safeio.ErrLineTooLong) {
+					pe.Want = "a path shorter than 16 KiB"
+				}
+			}
+			errs.Add(pe)
+			continue
+		}
+		s := strings.TrimSpace(string(b))
+		n := lr.Line()
 		if s == "" || strings.HasPrefix(s, "#") {
 			continue
 		}
@@ -175,12 +272,22 @@ func DumpsFromList(r io.Reader, listName string) ([]Dump, error) {
 				Want: "a path ending in .NNNi.ipa-clones"})
 			continue
 		}
-		if _, err := os.Stat(s); err != nil {
+		p, objPath := s, obj
+		if base != "" && !filepath.IsAbs(s) {
+			p, objPath = filepath.Join(base, s), filepath.Join(base, obj)
+		}
+		st, err := os.Stat(p)
+		if err != nil {
 			errs.Add(&ParseError{Dump: listName, Line: n, Text: s, Err: err, Want: "an existing dump file"})
 			continue
 		}
-		_, oerr := os.Stat(obj)
-		out = append(out, Dump{Path: s, Kind: kind, TU: filepath.ToSlash(filepath.Clean(obj)), Object: obj, HasObject: oerr == nil})
+		if !st.Mode().IsRegular() {
+			errs.Add(&ParseError{Dump: listName, Line: n, Text: s, Err: &safeio.NotRegularError{Path: p, What: safeio.What(st.Mode())},
+				Want: "a regular dump file"})
+			continue
+		}
+		_, oerr := os.Stat(objPath)
+		out = append(out, Dump{Path: p, Kind: kind, TU: filepath.ToSlash(filepath.Clean(obj)), Object: objPath, HasObject: oerr == nil})
 	}
 	sortDumps(out)
 	return out, errs.Err()
@@ -206,11 +313,17 @@ func idOf(fi fs.FileInfo) (fileID, bool) {
 }
 
 type walker struct {
-	root  string
-	seen  map[fileID]bool
-	errs  *ErrorList
-	found []string
-	links []link // symbolic links met, followed after the real tree
+	root string
+	seen map[fileID]bool
+	// realRoots are the build directories with links resolved, absolute;
+	// links leading out of all of them are skipped unless followOutside.
+	realRoots     []string
+	followOutside bool
+	skipped       []SkippedLink
+	skippedIDs    map[fileID]bool
+	errs          *ErrorList
+	found         []string
+	links         []link // symbolic links met, followed after the real tree
 
 	mu   sync.Mutex    // guards errs, links and cands during the tree walk
 	sem  chan struct{} // bounds the directories read at once
@@ -292,6 +405,27 @@ func (w *walker) walk(dir string, fi fs.FileInfo) {
 	w.cand = w.cand[:0]
 }
 
+// inside resolves the link p and reports whether it leads into one of the
+// build directories (always true with followOutside).
+func (w *walker) inside(p string) (string, bool) {
+	target, err := filepath.EvalSymlinks(p)
+	if err == nil {
+		target, err = filepath.Abs(target)
+	}
+	if err != nil {
+		return p, w.followOutside // it resolved for Stat: a race; follow only if told
+	}
+	if w.followOutside {
+		return target, true
+	}
+	for _, r := range w.realRoots {
+		if target == r || r == "/" || strings.HasPrefix(target, r+string(filepath.Separator)) {
+			return target, true
+		}
+	}
+	return target, false
+}
+
 func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -308,6 +442,24 @@ func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 				continue // dangling link: kbuild leaves some (source links)
 			}
 			if st.IsDir() || (st.Mode().IsRegular() && IsDumpName(e.Name())) {
+				if target, inside := w.inside(p); !inside {
+					// A link met again through an alias directory is
+					// reported once, under the first path met.
+					var id fileID
+					var ok bool
+					if li, err := e.Info(); err == nil {
+						id, ok = idOf(li)
+					}
+					w.mu.Lock()
+					if !ok || !w.skippedIDs[id] {
+						if ok {
+							w.skippedIDs[id] = true
+						}
+						w.skipped = append(w.skipped, SkippedLink{Path: p, Target: target})
+					}
+					w.mu.Unlock()
+					continue
+				}
 				w.mu.Lock()
 				w.links = append(w.links, link{p, st})
 				w.mu.Unlock()

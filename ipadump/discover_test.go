@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // makeTree creates files (empty, or with the given content) and symlinks
@@ -130,8 +133,9 @@ func dumpsString(ds []Dump) string {
 	return b.String()
 }
 
-// TestDiscoverThroughSymlink checks that a build directory reached only
-// through a symbolic link is walked, and that a root given as a link works.
+// TestDiscoverThroughSymlink checks that a root given as a link works, and
+// that a directory reached only through a link leading out of the build is
+// not walked but reported, unless the caller asks to follow such links.
 func TestDiscoverThroughSymlink(t *testing.T) {
 	base := t.TempDir()
 	makeTree(t, base, map[string]string{
@@ -140,16 +144,90 @@ func TestDiscoverThroughSymlink(t *testing.T) {
 		"build/mm":                    "-> ../real/mm",
 		"root-link":                   "-> build",
 	})
+	realMM, err := filepath.EvalSymlinks(filepath.Join(base, "real", "mm"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, root := range []string{filepath.Join(base, "build"), filepath.Join(base, "root-link")} {
-		got, err := discover(t, root)
+		tr, err := discoverTree(t, DiscoverOptions{}, root)
+		if err != nil {
+			t.Fatalf("Discover(%s): %v", root, err)
+		}
+		wantSkipped := []SkippedLink{{Path: filepath.Join(root, "mm"), Target: realMM}}
+		if len(tr.Dumps) != 0 || !reflect.DeepEqual(tr.Skipped, wantSkipped) {
+			t.Errorf("Discover(%s): dumps\n%s\nskipped %v, want none and %v", root, dumpsString(tr.Dumps), tr.Skipped, wantSkipped)
+		}
+		if s := tr.Skipped[0].String(); !strings.Contains(s, "not followed") || !strings.Contains(s, realMM) {
+			t.Errorf("note %q", s)
+		}
+		tr, err = discoverTree(t, DiscoverOptions{FollowOutside: true}, root)
 		if err != nil {
 			t.Fatalf("Discover(%s): %v", root, err)
 		}
 		want := []Dump{{Path: filepath.Join(root, "mm", "x.c.000i.ipa-clones"), Kind: UnitDump, TU: "mm/x.o",
 			Object: filepath.Join(root, "mm", "x.o"), HasObject: true}}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("Discover(%s):\n%s\nwant:\n%s", root, dumpsString(got), dumpsString(want))
+		if !reflect.DeepEqual(tr.Dumps, want) || len(tr.Skipped) != 0 {
+			t.Errorf("Discover(%s) following links out:\n%s\nwant:\n%s", root, dumpsString(tr.Dumps), dumpsString(want))
 		}
+	}
+}
+
+// discoverTree runs DiscoverTree with a time limit.
+func discoverTree(t *testing.T, opt DiscoverOptions, roots ...string) (Tree, error) {
+	t.Helper()
+	var tr Tree
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr, err = DiscoverTree(opt, roots...)
+	}()
+	select {
+	case <-done:
+		return tr, err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("DiscoverTree(%q) did not return", roots)
+		return Tree{}, nil
+	}
+}
+
+// TestDiscoverLinkToRoot: a link to "/" (or to any directory outside the
+// build) is not followed and is reported; links inside the build still
+// are, a link to a dump outside is reported too, and loops stay safe.
+func TestDiscoverLinkToRoot(t *testing.T) {
+	base := t.TempDir()
+	makeTree(t, base, map[string]string{
+		"outside/y.c.000i.ipa-clones":       someDump,
+		"build/mm/x.c.000i.ipa-clones":      someDump,
+		"build/mm/x.o":                      "",
+		"build/rootfs":                      "-> /",
+		"build/sub/up":                      "-> ../..",
+		"build/alias":                       "-> mm",
+		"build/mm/y.c.000i.ipa-clones":      "-> ../../outside/y.c.000i.ipa-clones",
+		"build/mm/self":                     "-> ../mm",
+		"build/sub/inner.c.000i.ipa-clones": "-> ../mm/x.c.000i.ipa-clones",
+	})
+	root := filepath.Join(base, "build")
+	tr, err := discoverTree(t, DiscoverOptions{}, root)
+	if err != nil {
+		t.Fatalf("DiscoverTree: %v", err)
+	}
+	want := []Dump{{Path: filepath.Join(root, "mm", "x.c.000i.ipa-clones"), Kind: UnitDump, TU: "mm/x.o",
+		Object: filepath.Join(root, "mm", "x.o"), HasObject: true}}
+	if !reflect.DeepEqual(tr.Dumps, want) {
+		t.Errorf("dumps:\n%s\nwant:\n%s", dumpsString(tr.Dumps), dumpsString(want))
+	}
+	var skipped []string
+	for _, s := range tr.Skipped {
+		skipped = append(skipped, strings.TrimPrefix(s.Path, root+"/"))
+	}
+	if w := []string{"mm/y.c.000i.ipa-clones", "rootfs", "sub/up"}; !reflect.DeepEqual(skipped, w) {
+		t.Errorf("skipped %q, want %q", skipped, w)
+	}
+	// The plain API takes the same decision.
+	ds, err := discover(t, root)
+	if err != nil || !reflect.DeepEqual(ds, want) {
+		t.Errorf("Discover: %v\n%s", err, dumpsString(ds))
 	}
 }
 
@@ -316,5 +394,78 @@ func TestDiscoverRelativeRoot(t *testing.T) {
 	}
 	if got[1].Path != filepath.Join("..", "kernel", "fork.c.000i.ipa-clones") {
 		t.Errorf("path %q, want it relative to the working directory", got[1].Path)
+	}
+}
+
+// TestDumpsFromFile: relative paths in a list are taken relative to the
+// list's directory, not to where klp-audit runs; the TU is the object's
+// path as the list spells it.
+func TestDumpsFromFile(t *testing.T) {
+	root := kbuildTree(t)
+	list := filepath.Join(root, "dumps.list")
+	if err := os.WriteFile(list, []byte("mm/oom_kill.c.000i.ipa-clones\n./kernel/fork.c.000i.ipa-clones\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // somewhere the list's paths do not exist
+	got, err := DumpsFromFile(list)
+	if err != nil {
+		t.Fatalf("DumpsFromFile: %v", err)
+	}
+	want := []Dump{
+		{Path: filepath.Join(root, "kernel", "fork.c.000i.ipa-clones"), Kind: UnitDump, TU: "kernel/fork.o",
+			Object: filepath.Join(root, "kernel", "fork.o"), HasObject: true},
+		{Path: filepath.Join(root, "mm", "oom_kill.c.000i.ipa-clones"), Kind: UnitDump, TU: "mm/oom_kill.o",
+			Object: filepath.Join(root, "mm", "oom_kill.o"), HasObject: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DumpsFromFile:\n%s\nwant:\n%s", dumpsString(got), dumpsString(want))
+	}
+}
+
+// TestDumpsFromFileHostile: a FIFO or /dev/zero as the list, a FIFO named
+// in the list and an endless line give errors at once, never a hang.
+func TestDumpsFromFileHostile(t *testing.T) {
+	dir := t.TempDir()
+	fifoList := fixture.FIFO(t, filepath.Join(dir, "fifo.list"))
+	zeroList := filepath.Join(dir, "zero.list")
+	if err := os.Symlink("/dev/zero", zeroList); err != nil {
+		t.Fatal(err)
+	}
+	fifoDump := fixture.FIFO(t, filepath.Join(dir, "f.c.000i.ipa-clones"))
+	list := filepath.Join(dir, "dumps.list")
+	content := "f.c.000i.ipa-clones\n" + strings.Repeat("x", MaxListLine+10) + "\n"
+	if err := os.WriteFile(list, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{fifoList, zeroList} {
+		fixture.Within(t, 5*time.Second, l, func() {
+			_, err := DumpsFromFile(l)
+			if !errors.Is(err, safeio.ErrNotRegular) || !strings.Contains(err.Error(), l) {
+				t.Errorf("DumpsFromFile(%s): %v, want an error naming it, not a regular file", l, err)
+			}
+		})
+	}
+	fixture.Within(t, 5*time.Second, list, func() {
+		got, err := DumpsFromFile(list)
+		var el ErrorList
+		if len(got) != 0 || !errors.As(err, &el) || len(el) != 2 {
+			t.Fatalf("DumpsFromFile: %v, %v", dumpsString(got), err)
+		}
+		var pe *ParseError
+		if !errors.As(el[0], &pe) || pe.Line != 1 || !errors.Is(el[0], safeio.ErrNotRegular) || !strings.Contains(el[0].Error(), "a FIFO") {
+			t.Errorf("FIFO in the list: %v", el[0])
+		}
+		if !errors.As(el[1], &pe) || pe.Line != 2 || !errors.Is(el[1], safeio.ErrLineTooLong) {
+			t.Errorf("long line: %v", el[1])
+		}
+	})
+	fixture.Within(t, 5*time.Second, fifoDump, func() {
+		if _, err := OpenDump(fifoDump); !errors.Is(err, safeio.ErrNotRegular) {
+			t.Errorf("OpenDump(FIFO): %v", err)
+		}
+	})
+	big := fixture.Sparse(t, filepath.Join(dir, "big.c.000i.ipa-clones"), 200<<30)
+	if _, err := OpenDump(big); !errors.Is(err, safeio.ErrTooLarge) || !strings.Contains(err.Error(), big) {
+		t.Errorf("OpenDump(200 GB): %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -81,6 +82,35 @@ func FuzzReader(f *testing.F) {
 		}
 		if _, err := r.Next(); err != io.EOF {
 			t.Fatalf("Next after io.EOF: %v", err)
+		}
+	})
+}
+
+// FuzzDumpsFromList feeds arbitrary lists to DumpsFromList: no panic; every
+// error is a *ParseError naming the list and a line within it; every dump
+// returned has a dump name, a kind and a TU.
+func FuzzDumpsFromList(f *testing.F) {
+	for _, s := range []string{"", "# c\n\nmm/x.c.000i.ipa-clones\n", "a.c.000i.ipa-clones\r\nb.txt\n",
+		"/nonexistent/x.c.000i.ipa-clones", "prog.wpa.000i.ipa-clones\nprog.ltrans0.ltrans.000i.ipa-clones\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ds, err := DumpsFromList(bytes.NewReader(data), "fuzz.list")
+		lines := bytes.Count(data, []byte("\n")) + 1
+		var el ErrorList
+		if err != nil && !errors.As(err, &el) {
+			t.Fatalf("error %T %v, want an ErrorList", err, err)
+		}
+		for _, e := range el {
+			var pe *ParseError
+			if !errors.As(e, &pe) || pe.Dump != "fuzz.list" || pe.Line < 1 || pe.Line > lines {
+				t.Fatalf("error %v: want a *ParseError within fuzz.list's %d lines", e, lines)
+			}
+		}
+		for _, d := range ds {
+			if !IsDumpName(filepath.Base(d.Path)) && !dumpRE.MatchString(d.Path) || d.Kind == 0 || d.TU == "" {
+				t.Fatalf("dump %+v", d)
+			}
 		}
 	})
 }

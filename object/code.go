@@ -4,8 +4,9 @@ import (
 	"debug/elf"
 	"fmt"
 	"io"
-	"os"
 	"sort"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // This file gives the raw material of a binary comparison (klp-audit
@@ -64,16 +65,12 @@ type code struct {
 // allocated sections' contents, all their relocations and the symbol
 // table, which Code, SectionData, SectionRelocs and Symbols return.
 func OpenCode(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return NewFileCode(io.NewSectionReader(fh, 0, fi.Size()), path)
+	return NewFileCode(fh.SectionReader(), path)
 }
 
 // NewFileCode reads an object from r as NewFile does and also keeps what

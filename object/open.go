@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // ErrNoSymbols is wrapped by the error for an object without a symbol
@@ -31,17 +32,18 @@ var ErrCorrupt = errors.New("corrupt ELF file")
 
 // Open reads the object at path: a relocatable object (.o, .ko,
 // vmlinux.o) or a linked vmlinux. The error names the file.
+//
+// Only a regular file is opened (a FIFO or a device is an error at once),
+// and a file whose compressed sections would expand beyond
+// safeio.DecompressedLimit (64 times its size, at least 64 MiB) is
+// refused before anything is decompressed.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return NewFile(io.NewSectionReader(fh, 0, fi.Size()), path)
+	return NewFile(fh.SectionReader(), path)
 }
 
 // NewFile reads an object from r; path is used in the File and in errors
@@ -62,6 +64,9 @@ func NewFile(r io.ReaderAt, path string) (f *File, err error) {
 	rd := &reader{path: path, ef: ef, fileSize: -1}
 	if s, ok := r.(interface{ Size() int64 }); ok {
 		rd.fileSize = s.Size()
+		if err := safeio.CheckCompressed(ef, path, rd.fileSize); err != nil {
+			return nil, err
+		}
 	}
 	rd.flags = elfFlags(r, ef)
 	f, err = rd.read()

@@ -11,13 +11,15 @@
 package patch
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // ErrNoHunks is returned by Parse for input holding no text hunk.
@@ -98,10 +100,44 @@ func (f *File) Name() string {
 	return f.OldName
 }
 
-// Parse reads a unified diff. name is used in errors. A diff holding no
-// text hunk gives an error wrapping ErrNoHunks.
+// MaxDiffSize is the largest diff read: a livepatch fix is a few KiB, a
+// whole stable-release diff some MiB. gitdiff holds about five times the
+// input in memory, so a 1 GB diff took 5.4 GB; beyond MaxDiffSize the diff
+// is an input error instead.
+const MaxDiffSize = 64 << 20
+
+// ParseFile reads the unified diff in the file at path: a regular file
+// (never a FIFO or a device) of at most MaxDiffSize bytes. See Parse.
+func ParseFile(path string) ([]File, error) {
+	b, err := safeio.ReadFile(path, MaxDiffSize)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	return parse(b, path)
+}
+
+// Parse reads a unified diff of at most MaxDiffSize bytes. name is used
+// in errors. A diff holding no text hunk gives an error wrapping
+// ErrNoHunks. A diff whose every line ends in CRLF (saved by a Windows
+// editor or a mail client) is read as if it ended in LF; a diff mixing
+// the two with a carriage return in a file header is an error naming the
+// line and the "\r", never a file name ending in an invisible one.
 func Parse(r io.Reader, name string) ([]File, error) {
-	files, _, err := gitdiff.Parse(bufio.NewReader(r))
+	b, err := safeio.ReadAllLimit(r, name, MaxDiffSize)
+	if err != nil {
+		return nil, err
+	}
+	return parse(b, name)
+}
+
+func parse(b []byte, name string) ([]File, error) {
+	if n := bytes.Count(b, []byte("\n")); n > 0 && bytes.Count(b, []byte("\r\n")) == n {
+		b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	} else if line, text := crInHeader(b); line > 0 {
+		return nil, fmt.Errorf("%s:%d: carriage return (\\r) in the file header %q: the diff mixes CRLF and LF line ends (convert it with dos2unix)",
+			name, line, text)
+	}
+	files, _, err := gitdiff.Parse(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -125,6 +161,22 @@ func Parse(r io.Reader, name string) ([]File, error) {
 		return nil, fmt.Errorf("%s: %w", name, ErrNoHunks)
 	}
 	return out, nil
+}
+
+// crInHeader returns the number and text of the first file header line
+// (diff --git, ---, +++, rename, copy) holding a carriage return.
+func crInHeader(b []byte) (int, string) {
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if bytes.IndexByte(line, '\r') < 0 {
+			continue
+		}
+		for _, p := range []string{"diff --git ", "--- ", "+++ ", "rename from ", "rename to ", "copy from ", "copy to "} {
+			if bytes.HasPrefix(line, []byte(p)) {
+				return i + 1, string(line)
+			}
+		}
+	}
+	return 0, ""
 }
 
 // stripPrefix removes a/ or b/ left on a plain unified diff's names.

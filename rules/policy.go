@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 //go:embed default.yaml
@@ -90,9 +91,14 @@ func DefaultPolicy() *Policy {
 	return p
 }
 
+// MaxPolicySize is the largest policy file read: real ones are a few KiB.
+const MaxPolicySize = 1 << 20
+
 // LoadPolicy reads a policy file. Settings it leaves out keep the default.
+// The file must be a regular file (never a FIFO or a device) of at most
+// MaxPolicySize bytes.
 func LoadPolicy(path string) (*Policy, error) {
-	b, err := os.ReadFile(path)
+	b, err := safeio.ReadFile(path, MaxPolicySize)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -107,6 +113,14 @@ func ParsePolicy(b []byte, file string) (*Policy, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	// One document only: a second one would be silently ignored.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		return nil, &PolicyError{File: file, Line: next.Line, Col: next.Column,
+			Msg: "a second YAML document: a policy is one document (remove this '---' and what follows, or merge it)"}
+	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlError(file, err)
 	}
 	var root yaml.Node

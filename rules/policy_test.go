@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/rules"
 )
 
@@ -129,6 +132,10 @@ func TestPolicyErrors(t *testing.T) {
 		{"rules as a list", "rules: [1, 2]\n", 1, 0, "cannot unmarshal"},
 		{"tab indentation", "rules:\n\tcontainment: {severity: must}\n", 2, 0, "cannot start any token"},
 		{"duplicate rule", "rules:\n  icf: {severity: review}\n  icf: {severity: off}\n", 3, 0, `"icf" already defined`},
+		{"two documents", "rules:\n  icf: {severity: review}\n---\nrules:\n  icf: {severity: off}\n", 3, 1, "a second YAML document"},
+		{"two documents, both marked", "---\nrules: {}\n---\nignore: []\n", 3, 1, "a second YAML document"},
+		{"an empty second document", "rules: {}\n---\n", 2, 1, "a second YAML document"},
+		{"a broken second document", "rules: {}\n---\n\tx: [\n", 3, 0, "found character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,6 +186,28 @@ func TestLoadPolicy(t *testing.T) {
 	}
 	if _, err := rules.LoadPolicy(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadPolicy(missing): %v, want os.ErrNotExist", err)
+	}
+}
+
+// TestLoadPolicyHostile: a FIFO, /dev/zero through a link and a huge file
+// are refused at once, naming the file (/dev/zero grew to gigabytes).
+func TestLoadPolicyHostile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := fixture.FIFO(t, filepath.Join(dir, "fifo.yaml"))
+	zero := filepath.Join(dir, "zero.yaml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	big := fixture.Sparse(t, filepath.Join(dir, "big.yaml"), 200<<30)
+	for _, c := range []struct {
+		path string
+		is   error
+	}{{fifo, safeio.ErrNotRegular}, {zero, safeio.ErrNotRegular}, {big, safeio.ErrTooLarge}, {dir, safeio.ErrNotRegular}} {
+		fixture.Within(t, 5*time.Second, c.path, func() {
+			if _, err := rules.LoadPolicy(c.path); !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.path) {
+				t.Errorf("LoadPolicy(%s): %v, want %v naming it", c.path, err, c.is)
+			}
+		})
 	}
 }
 

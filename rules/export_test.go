@@ -1,0 +1,4 @@
+package rules
+
+// ContainmentChains exposes containmentChains to the tests.
+var ContainmentChains = containmentChains
