@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // sameSource reports whether a DWARF file name (often absolute) and a
@@ -84,11 +86,18 @@ func readObjectDWARF(obj string, files []string, info map[string]*fileDWARF) (er
 			err = fmt.Errorf("%s: corrupt DWARF: %v", obj, p)
 		}
 	}()
-	f, oerr := elf.Open(obj)
+	fh, oerr := safeio.Open(obj)
 	if oerr != nil {
 		return nil // not an object the build's DWARF can come from
 	}
-	defer f.Close()
+	defer fh.Close()
+	f, oerr := elf.NewFile(fh.SectionReader())
+	if oerr != nil {
+		return nil
+	}
+	if cerr := safeio.CheckCompressed(f, obj, fh.Size); cerr != nil {
+		return cerr
+	}
 	d, derr := f.DWARF()
 	if derr != nil {
 		return nil // no DWARF: the source fallback answers

@@ -2,7 +2,6 @@ package livepatch
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -29,13 +29,17 @@ var (
 	objFuncsRE       = regexp.MustCompile(`\.funcs\s*=\s*&?\s*([A-Za-z_][A-Za-z0-9_]*)`)
 )
 
+// MaxSourceSize caps a livepatch module source or funcs list: a
+// livepatch is KiBs; a larger file is an input error, not a long read.
+const MaxSourceSize = 16 << 20
+
 // ParseSource reads a livepatch module's C source: its struct
 // klp_func arrays, each entry's .old_name and .old_sympos with the line it
 // is on, and its struct klp_object arrays, which say which klp_object
 // (.name NULL: vmlinux) each klp_func array belongs to. Comments are
 // ignored. A source with no klp_func array is an input error.
 func ParseSource(path string) ([]Func, []report.Problem, error) {
-	data, err := os.ReadFile(path)
+	data, err := safeio.ReadFile(path, MaxSourceSize)
 	if err != nil {
 		return nil, nil, fmt.Errorf("livepatch: %v", err)
 	}
@@ -177,13 +181,13 @@ type funcsListEntry struct {
 //     old_name: read_msg
 //     old_sympos: 2        # optional
 func ParseFuncsList(path string) ([]Func, error) {
-	f, err := os.Open(path)
+	f, err := safeio.OpenLimit(path, MaxSourceSize)
 	if err != nil {
 		return nil, fmt.Errorf("funcs list: %v", err)
 	}
 	defer f.Close()
 	var doc yaml.Node
-	if err := yaml.NewDecoder(f).Decode(&doc); err != nil {
+	if err := yaml.NewDecoder(f.Reader()).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("funcs list %s: %v", path, err)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.SequenceNode {

@@ -48,6 +48,7 @@ import (
 	"sync"
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/object"
 )
 
@@ -150,10 +151,11 @@ func (lfs *LinkedFiles) Close() {
 }
 
 func openLinkedFile(p string) (lf *LinkedFile, err error) {
-	fh, err := os.Open(p)
+	sf, err := safeio.Open(p)
 	if err != nil {
 		return nil, err
 	}
+	fh := sf.File
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: %w: %v", p, object.ErrCorrupt, r)

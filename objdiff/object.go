@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/object"
 )
 
@@ -54,19 +54,12 @@ type Object struct {
 // vmlinux.o) or a linked file. Errors name the file; an input that is not
 // ELF gives an error wrapping ErrNotELF.
 func Open(path string) (*Object, error) {
-	fh, err := os.Open(path)
+	fh, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", path)
-	}
-	return NewObject(io.NewSectionReader(fh, 0, fi.Size()), path)
+	return NewObject(fh.SectionReader(), path)
 }
 
 // NewObject reads an object from r; path is used in errors only.

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/patch"
@@ -62,12 +64,11 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		Extra: []report.LivepatchFunc{},
 	}
 	// Inputs first: every input error exits 2 before anything is judged.
-	df, err := os.Open(opts.Diff)
+	diff, err := safeio.ReadFile(opts.Diff, patch.MaxDiffSize)
 	if err != nil {
 		return nil, Inputf("diff: %v", err)
 	}
-	files, err := patch.Parse(df, opts.Diff)
-	df.Close()
+	files, err := patch.Parse(bytes.NewReader(diff), opts.Diff)
 	if err != nil {
 		return nil, Inputf("bad diff: %v", err)
 	}
@@ -305,6 +306,10 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
+// maxSource caps a source file read to map hunks: the largest kernel .c
+// file is about 1 MiB.
+const maxSource = 64 << 20
+
 // buildSource reads the original of f from the first build directory
 // that has it. A file in none is an input error: the diff does not apply.
 func buildSource(builds []string, f patch.File) ([]string, error) {
@@ -312,7 +317,7 @@ func buildSource(builds []string, f patch.File) ([]string, error) {
 		return nil, Inputf("the diff does not apply to the build's sources: it creates %s, which no build compiled", f.NewName)
 	}
 	for _, b := range builds {
-		data, err := os.ReadFile(filepath.Join(b, filepath.FromSlash(f.OldName)))
+		data, err := safeio.ReadFile(filepath.Join(b, filepath.FromSlash(f.OldName)), maxSource)
 		if err == nil {
 			return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"), nil
 		}

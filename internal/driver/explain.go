@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"
@@ -174,12 +174,12 @@ const maxQuoted = 4096
 
 // readLine returns line n (1-based) of file, without its line end.
 func readLine(file string, n int) (string, error) {
-	f, err := os.Open(file)
+	f, err := ipadump.OpenDump(file)
 	if err != nil {
 		return "", fmt.Errorf("dump line not quoted: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReader(f)
+	r := bufio.NewReader(f.Reader())
 	for i := 1; ; i++ {
 		l, err := r.ReadString('\n')
 		if i == n {

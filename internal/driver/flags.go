@@ -107,13 +107,11 @@ func findFlagObjects(o *Options) ([]*flagObject, []report.Problem, error) {
 		dumps = append(dumps, ds...)
 	}
 	for _, l := range o.DumpLists {
-		f, err := os.Open(l)
+		ds, lines, err := dumpsFromFile(l)
 		if err != nil {
-			return nil, nil, Inputf("dump list: %v", err)
+			return nil, nil, err
 		}
-		ds, err := ipadump.DumpsFromList(f, l)
-		f.Close()
-		addErrs(&errs, err)
+		addErrs(&errs, lines)
 		dumps = append(dumps, ds...)
 	}
 	var objs []*flagObject

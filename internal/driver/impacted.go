@@ -202,6 +202,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			}
 			a.rules = eng.Run(changed)
 			addRules(res, a.rules, policy, klp)
+			res.Notes = append(res.Notes, ev.notes...)
 			if linked != nil {
 				addOldSympos(res, a.rules, linked)
 			}

@@ -34,7 +34,10 @@ type Session struct {
 	dumps    []ipadump.Dump
 	objects  []string // every *.o under the build directories
 	problems []report.Problem
-	inputs   report.Inputs
+	// notes are facts of the build every answer says (symbolic links
+	// out of the build directories that were not followed).
+	notes  []string
+	inputs report.Inputs
 	// klp says which klp_object each object belongs to; shared by every
 	// query.
 	klp *livepatch.Objects
@@ -56,20 +59,21 @@ func Load(o Options) (*Session, error) {
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
 	if len(o.Builds) > 0 {
-		ds, objs, err := ipadump.DiscoverBuild(o.Builds...)
+		t, err := ipadump.DiscoverTree(ipadump.DiscoverOptions{}, o.Builds...)
 		addErrs(&errs, err)
-		ev.dumps = append(ev.dumps, ds...)
-		ev.objects = objs
+		ev.dumps = append(ev.dumps, t.Dumps...)
+		ev.objects = t.Objects
+		for _, l := range t.Skipped {
+			ev.notes = append(ev.notes, l.String())
+		}
 	}
 	for _, l := range o.DumpLists {
-		f, err := os.Open(l)
+		ds, lines, err := dumpsFromFile(l)
 		if err != nil {
-			return nil, Inputf("dump list: %v", err)
+			return nil, err
 		}
-		ds, err := ipadump.DumpsFromList(f, l)
-		f.Close()
-		addErrs(&errs, err)
 		ev.dumps = append(ev.dumps, ds...)
+		addErrs(&errs, lines)
 	}
 	var units []callgraph.ObjectUnit
 	if o.DWARFInlining {
@@ -242,4 +246,16 @@ func (ev *Session) tuOfObject(obj string) string {
 		}
 	}
 	return filepath.ToSlash(obj)
+}
+
+// dumpsFromFile reads a --dumps-from list: relative paths are the list's
+// directory's. A list that cannot be opened is an input error (fatal); a
+// line naming no dump is a problem of the answer (lines).
+func dumpsFromFile(list string) (ds []ipadump.Dump, lines, fatal error) {
+	ds, err := ipadump.DumpsFromFile(list)
+	var el ipadump.ErrorList
+	if err != nil && !errors.As(err, &el) {
+		return nil, nil, inputErr(err)
+	}
+	return ds, err, nil
 }
