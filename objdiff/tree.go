@@ -24,14 +24,14 @@ func CompareFiles(orig, patched string) (*Report, error) {
 	}
 	r := &Report{SchemaVersion: SchemaVersion, Orig: orig, Patched: patched, Objects: []ObjectDiff{}}
 	d := Compare(a, b)
-	r.add(d)
+	addObject(r, d)
 	r.Objects = append(r.Objects, *d)
 	r.Summary.Objects = 1
 	return r, nil
 }
 
-// add counts d's functions in the summary.
-func (r *Report) add(d *ObjectDiff) {
+// addObject counts d's functions in r's summary.
+func addObject(r *Report, d *ObjectDiff) {
 	r.Summary.Changed += len(d.Changed)
 	r.Summary.LineShiftOnly += len(d.LineShiftOnly)
 	r.Summary.Added += len(d.Added)
@@ -165,7 +165,7 @@ func CompareTrees(origDir, patchedDir string, opts TreeOptions) (*Report, error)
 			continue
 		}
 		d := res.diff
-		r.add(d)
+		addObject(r, d)
 		switch d.Status {
 		case ObjectAdded:
 			r.Summary.AddedObjects++

@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/klp-audit/klp-audit/internal/driver"
-	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -123,12 +120,7 @@ func runDiff(opts *DiffOptions) error {
 		return err
 	}
 	format, _ := report.ParseFormatOf(report.VerbDiff, opts.Format)
-	if format == report.Text {
-		err = writeDiffText(opts.Streams.Out, rep)
-	} else {
-		err = report.Encode(opts.Streams.Out, rep, format)
-	}
-	if err != nil {
+	if err := report.RenderDiff(opts.Streams.Out, rep, format); err != nil {
 		return err
 	}
 	if err := driver.DiffProblems(rep); err != nil {
@@ -138,124 +130,4 @@ func runDiff(opts *DiffOptions) error {
 		return errDiffers
 	}
 	return nil
-}
-
-// writeDiffText prints the report for people: per object, the changed
-// functions with their first difference, then the line-shift-only,
-// added and removed ones, and a summary line.
-func writeDiffText(w io.Writer, r *objdiff.Report) error {
-	bw := &errWriter{w: w}
-	for i, d := range r.Objects {
-		if i > 0 {
-			bw.printf("\n")
-		}
-		switch d.Status {
-		case objdiff.ObjectAdded:
-			bw.printf("%s: only in the patched tree (%d functions, all added)\n", d.Path, len(d.Added))
-		case objdiff.ObjectRemoved:
-			bw.printf("%s: only in the original tree (%d functions, all removed)\n", d.Path, len(d.Removed))
-		default:
-			bw.printf("%s: %d changed, %d line-shift only, %d added, %d removed, %d unchanged\n",
-				d.Path, len(d.Changed), len(d.LineShiftOnly), len(d.Added), len(d.Removed), d.Unchanged)
-		}
-		if len(d.Changed) > 0 {
-			bw.printf("  changed (the livepatch must replace each):\n")
-			for _, c := range d.Changed {
-				bw.printf("    %s%s\n", funcName(c.Function), changeWhy(c))
-				if f := c.First; f != nil {
-					bw.printf("      orig     %s+%#x: %s\n", f.Piece, f.Offset, f.Orig)
-					bw.printf("      patched  %s+%#x: %s\n", f.Piece, f.PatchedOffset, f.Patched)
-				}
-			}
-		}
-		if len(d.LineShiftOnly) > 0 {
-			bw.printf("  line-shift only (only __LINE__ numbers moved; same behaviour):\n")
-			for _, c := range d.LineShiftOnly {
-				var ls []string
-				for _, l := range c.LineShifts {
-					h := ""
-					if l.Heuristic {
-						h = " (heuristic: no line table; feeds " + l.Callee + ")"
-					}
-					ls = append(ls, fmt.Sprintf("%s+%#x %s %d->%d%s", l.Piece, l.Offset, l.Where, l.Orig, l.Patched, h))
-				}
-				bw.printf("    %s: %s\n", funcName(c.Function), strings.Join(ls, ", "))
-			}
-		}
-		if d.Status == objdiff.ObjectCompared || len(d.Added)+len(d.Removed) <= 50 {
-			if len(d.Added) > 0 {
-				bw.printf("  added:\n")
-				for _, f := range d.Added {
-					bw.printf("    %s\n", funcName(f))
-				}
-			}
-			if len(d.Removed) > 0 {
-				bw.printf("  removed:\n")
-				for _, f := range d.Removed {
-					bw.printf("    %s\n", funcName(f))
-				}
-			}
-		}
-		if len(d.Renames) > 0 {
-			bw.printf("  renamed (correlated; references count as equal):\n")
-			for _, rn := range d.Renames {
-				bw.printf("    %s -> %s\n", rn.Orig, rn.Patched)
-			}
-		}
-		for _, n := range d.Notes {
-			bw.printf("  note: %s\n", n)
-		}
-	}
-	sm := r.Summary
-	if len(r.Objects) > 0 {
-		bw.printf("\n")
-	}
-	objs := diffPlural(sm.Objects, "object") + " compared"
-	if r.Trees {
-		objs += fmt.Sprintf(", %d added, %d removed", sm.AddedObjects, sm.RemovedObjects)
-	}
-	bw.printf("%s: %s changed, %d line-shift only, %d added, %d removed, %d unchanged\n",
-		objs, diffPlural(sm.Changed, "function"), sm.LineShiftOnly, sm.Added, sm.Removed, sm.Unchanged)
-	return bw.err
-}
-
-func diffPlural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-func funcName(f objdiff.Function) string {
-	s := f.Name
-	if f.Sympos > 0 {
-		s += fmt.Sprintf(" (old_sympos %d)", f.Sympos)
-	}
-	return s
-}
-
-func changeWhy(c objdiff.Change) string {
-	switch c.Reason {
-	case objdiff.ReasonImmediate:
-		return " [an immediate operand changed, not a __LINE__ shift]"
-	case objdiff.ReasonCold:
-		return " [its cold pieces differ]"
-	case objdiff.ReasonTable:
-		return " [an entry of a table about its code differs]"
-	case objdiff.ReasonUnreadable:
-		return " [code unreadable on one side]"
-	}
-	return ""
-}
-
-// errWriter keeps the first write error.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, a ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, a...)
-	}
 }

@@ -32,6 +32,7 @@ func Diff(orig, patched string, jobs int) (*objdiff.Report, error) {
 	if err != nil {
 		return nil, Inputf("%v", err)
 	}
+	rep.Tool = Tool()
 	return rep, nil
 }
 
