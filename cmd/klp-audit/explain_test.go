@@ -119,7 +119,7 @@ func TestExplainRelocated(t *testing.T) {
 	for _, f := range []string{"a.c", "b.c", "main.c"} {
 		b, _ := os.ReadFile(filepath.Join(dir, f))
 		os.WriteFile(filepath.Join(fs, f), b, 0o644)
-		gcc(t, fs, "-O2", "-g", "-ffunction-sections", "-fdump-ipa-clones", "-c", "-o", strings.TrimSuffix(f, ".c")+".o", f)
+		fixture.Run(t, fs, "gcc", "-O2", "-g", "-ffunction-sections", "-fdump-ipa-clones", "-c", "-o", strings.TrimSuffix(f, ".c")+".o", f)
 	}
 	code, out, errs := run(t, fs, "impacted", "--build", ".", "--func", "scale", "--explain", "a_entry", "--format", "json")
 	if code != ExitOK {

@@ -145,5 +145,5 @@ func runImpacted(opts *ImpactedOptions) error {
 // query is the driver's form of the options' question.
 func (opts *ImpactedOptions) query() driver.ImpactQuery {
 	return driver.ImpactQuery{Func: opts.Func, File: opts.File, TU: opts.TU, DumpsOnly: opts.DumpsOnly,
-		NoRules: opts.NoRules, Policy: opts.Policy, Vmlinux: opts.Vmlinux}
+		NoRules: opts.NoRules, Policy: opts.Policy, Vmlinux: opts.Vmlinux, Explain: opts.Explain != ""}
 }

@@ -132,15 +132,15 @@ func compileSkeleton(t *testing.T, src string) (string, bool) {
 // TestSkeletonCompiles: the skeleton is valid C against the kernel's
 // declarations; an incomplete one stops the build at its #error.
 func TestSkeletonCompiles(t *testing.T) {
-	needTools(t, "objcopy")
+	fixture.NeedTools(t, "objcopy")
 	dir := fixture.Build(t, "klp-sympos")
 	cmd := exec.Command("objcopy", "--strip-debug", "prog", "prog.nodebug")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("objcopy: %v\n%s", err, out)
 	}
-	abi := writePolicy(t, cloneABIPolicy)
-	review := writePolicy(t, `rules:
+	abi := fixture.WriteTemp(t, "policy.yaml", fixture.CloneABIPolicy)
+	review := fixture.WriteTemp(t, "policy.yaml", `rules:
   caller-assumptions:
     severity: review
     passes: {ipa-ra: review, ipa-pure-const: review, ipa-modref: review, ipa-reference: review, ipa-vrp: review, ipa-bit-cp: review}
@@ -225,7 +225,7 @@ func TestSkeletonGolden(t *testing.T) {
 		t.Skip("gcc not installed")
 	}
 	dir := fixture.Build(t, "klp-sympos")
-	os.WriteFile(filepath.Join(dir, "clone-abi.yaml"), []byte(cloneABIPolicy), 0o644)
+	os.WriteFile(filepath.Join(dir, "clone-abi.yaml"), []byte(fixture.CloneABIPolicy), 0o644)
 	tests := []struct{ name, args string }{
 		{"klp-skeleton.scale.c", "--func scale --vmlinux prog"},
 		{"klp-skeleton.big.clone-abi.c", "--func big --vmlinux prog --policy clone-abi.yaml"},

@@ -208,7 +208,12 @@ func (a *Answer) callSites(st report.Step) ([]report.CallSite, string) {
 	if !ok || !t.HasObject {
 		return nil, "no object for " + st.TU
 	}
-	f, err := object.OpenCode(t.Object)
+	f, err := a.ev.objectCache().File(st.TU)
+	if err == nil && !f.HasCode() {
+		// The objects were read without their code (no --explain
+		// asked for when the query ran): read this one again.
+		f, err = object.OpenCode(t.Object)
+	}
 	if err != nil {
 		return nil, "call sites not read: " + err.Error()
 	}

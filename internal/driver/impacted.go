@@ -31,6 +31,9 @@ type ImpactQuery struct {
 	// Vmlinux are the linked vmlinux and modules (.ko) old_sympos is
 	// counted in.
 	Vmlinux []string
+	// Explain says the answer will be explained (Answer.Explain): the
+	// objects are read with their code, once, for the call sites.
+	Explain bool
 }
 
 // Answer is impacted's answer: the report, and what --explain and
@@ -107,6 +110,9 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 // and linked files (nil: none). Problems a query finds stay its own.
 func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livepatch.LinkedFiles) (*Answer, error) {
 	opts := q
+	if q.Explain {
+		sess.keepCode = true
+	}
 	ev := sess.forQuery()
 	g := ev.graph
 	a := &Answer{ev: ev, policy: policy}

@@ -10,6 +10,7 @@ import (
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/livepatch"
+	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -45,12 +46,26 @@ type Session struct {
 	// paired with dumps, and of those without one: read once, on first
 	// need, for every query of the session.
 	defs, orphanDefs *callgraph.Definers
+	// keepCode reads the objects with their code (for --explain's call
+	// sites); set before the object cache is made.
+	keepCode bool
 }
+
+// openObject reads an object for the session's cache; onLoad, when set,
+// is told of every Load. Tests count with them.
+var (
+	openObject     = object.Open
+	openObjectCode = object.OpenCode
+	onLoad         func(Options)
+)
 
 // Load discovers and reads the dumps of the build o names. Errors that
 // leave nothing to answer from are returned as *InputError; problems that
 // only make answers incomplete are kept and reported with every answer.
 func Load(o Options) (*Session, error) {
+	if onLoad != nil {
+		onLoad(o)
+	}
 	if len(o.Builds) == 0 && len(o.DumpLists) == 0 {
 		return nil, Inputf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
 	}
@@ -173,7 +188,11 @@ func objectsWithoutDump(roots, objects []string, dumps []ipadump.Dump) []callgra
 // objectCache returns the build's object cache, created on first use.
 func (ev *Session) objectCache() *callgraph.Objects {
 	if ev.objs == nil {
-		ev.objs = callgraph.NewObjects(ev.graph, nil)
+		open := openObject
+		if ev.keepCode {
+			open = openObjectCode
+		}
+		ev.objs = callgraph.NewObjects(ev.graph, open)
 	}
 	return ev.objs
 }

@@ -1,8 +1,9 @@
-package main
+package driver
 
 import (
 	"debug/elf"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,17 +16,6 @@ import (
 	"github.com/klp-audit/klp-audit/object"
 	"github.com/klp-audit/klp-audit/report"
 )
-
-// needTools skips the test when a binutils program it uses as an oracle
-// is missing.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
 
 // nmOrder returns the addresses of the symbols named name in "nm -n
 // file" order: the order vmlinux's kallsyms keeps.
@@ -61,17 +51,68 @@ func sourceOf(t *testing.T, file string, addr uint64) string {
 	return filepath.Base(loc)
 }
 
-// impactedJSON runs impacted with args in dir and decodes its report;
-// wantCode -1 accepts an incomplete answer as well as a complete one.
-func impactedJSON(t *testing.T, dir string, wantCode int, args ...string) *report.Result {
+// The outcomes impactedJSON expects: a complete answer, an incomplete
+// one, or an input error.
+const (
+	complete   = 0
+	incomplete = 1
+	inputError = 2
+	anyAnswer  = -1
+)
+
+// impacted answers an impacted query given as the command's flags
+// (--func, --vmlinux, --policy, --no-rules) over the build in dir, as
+// "klp-audit impacted --build ." run there would.
+func impacted(t *testing.T, dir string, args ...string) (*Answer, error) {
 	t.Helper()
-	code, out, errs := run(t, dir, append([]string{"impacted", "--build", ".", "--format", "json"}, args...)...)
-	if code != wantCode && (wantCode >= 0 || code == ExitUsage) {
-		t.Fatalf("impacted %v: exit %d, want %d; stderr:\n%s", args, code, wantCode, errs)
+	var q ImpactQuery
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--no-rules":
+			q.NoRules = true
+			continue
+		case "--func":
+			q.Func = args[i+1]
+		case "--vmlinux":
+			q.Vmlinux = append(q.Vmlinux, args[i+1])
+		case "--policy":
+			q.Policy = args[i+1]
+		default:
+			t.Fatalf("impacted: flag %s not handled by the test", args[i])
+		}
+		i++
+	}
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	return Impacted(Options{Builds: []string{"."}}, q)
+}
+
+// impactedJSON answers the query of args in dir, checks the outcome is
+// want (anyAnswer: complete or not) and returns the report as its JSON
+// form reads back.
+func impactedJSON(t *testing.T, dir string, want int, args ...string) *report.Result {
+	t.Helper()
+	a, err := impacted(t, dir, args...)
+	if err != nil {
+		t.Fatalf("impacted %v: %v", args, err)
+	}
+	got := complete
+	if !a.Result.Complete {
+		got = incomplete
+	}
+	if want != anyAnswer && got != want {
+		t.Fatalf("impacted %v: complete=%v, want outcome %d; problems %v", args, a.Result.Complete, want, a.Result.Problems)
+	}
+	var b strings.Builder
+	if err := report.Encode(&b, a.Result, report.JSON); err != nil {
+		t.Fatal(err)
 	}
 	var r report.Result
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	if err := json.Unmarshal([]byte(b.String()), &r); err != nil {
+		t.Fatal(err)
 	}
 	return &r
 }
@@ -90,7 +131,7 @@ func targetOf(r *report.Result, name, tu string) *report.Target {
 // position in address order, checked against nm -n and addr2line, which
 // say independently where each unit's copy landed.
 func TestOldSympos(t *testing.T) {
-	needTools(t, "nm", "addr2line")
+	fixture.NeedTools(t, "nm", "addr2line")
 	dir := fixture.Build(t, "klp-sympos")
 	prog := filepath.Join(dir, "prog")
 	tests := []struct {
@@ -122,7 +163,7 @@ func TestOldSympos(t *testing.T) {
 			if len(want) != len(tt.tus) {
 				t.Fatalf("addr2line places %s's copies at %v, want one in each of %v", tt.name, want, tt.tus)
 			}
-			r := impactedJSON(t, dir, ExitOK, "--func", tt.name, "--vmlinux", "prog")
+			r := impactedJSON(t, dir, complete, "--func", tt.name, "--vmlinux", "prog")
 			for tu, pos := range want {
 				tg := targetOf(r, tt.name, tu)
 				if tg == nil {
@@ -149,7 +190,7 @@ func TestOldSympos(t *testing.T) {
 				}
 			}
 			// Without --vmlinux nothing is counted.
-			r = impactedJSON(t, dir, ExitOK, "--func", tt.name)
+			r = impactedJSON(t, dir, complete, "--func", tt.name)
 			for _, tg := range r.Targets {
 				if tg.OldSympos != nil {
 					t.Errorf("without --vmlinux %s (%s) has old_sympos %d", tg.Name, tg.TU, *tg.OldSympos)
@@ -158,31 +199,10 @@ func TestOldSympos(t *testing.T) {
 		})
 	}
 	// The unique local clone gets 0: "the only one".
-	r := impactedJSON(t, dir, ExitOK, "--func", "big", "--vmlinux", "prog", "--policy", writePolicy(t, cloneABIPolicy))
+	r := impactedJSON(t, dir, complete, "--func", "big", "--vmlinux", "prog", "--policy", fixture.WriteTemp(t, "policy.yaml", fixture.CloneABIPolicy))
 	tg := targetOf(r, "big.constprop.0", "b.o")
 	if tg == nil || tg.OldSympos == nil || *tg.OldSympos != 0 || !strings.Contains(tg.OldSymposEvidence, "the only symbol named big.constprop.0") {
 		t.Errorf("big.constprop.0: %+v, want old_sympos 0 as the only symbol of its name", tg)
-	}
-}
-
-const cloneABIPolicy = "rules:\n  changed-abi:\n    severity: must\n    author-supplies-clone-abi: true\n"
-
-func writePolicy(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// gcc runs gcc in dir.
-func gcc(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("gcc", args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("gcc %v: %v\n%s", args, err, out)
 	}
 }
 
@@ -190,7 +210,7 @@ func gcc(t *testing.T, dir string, args ...string) {
 // ours, old_sympos stays unknown and the answer is incomplete (exit 1),
 // naming the problem.
 func TestOldSymposProblems(t *testing.T) {
-	needTools(t, "objcopy")
+	fixture.NeedTools(t, "objcopy")
 	dir := fixture.Build(t, "klp-sympos")
 	// Without DWARF the identical twins cannot be told apart.
 	cmd := exec.Command("objcopy", "--strip-debug", "prog", "prog.nodebug")
@@ -207,8 +227,8 @@ func TestOldSymposProblems(t *testing.T) {
 	// dump would (rightly) make every answer about scale incomplete.
 	other := t.TempDir()
 	os.WriteFile(filepath.Join(other, "b.c"), []byte(strings.Replace(string(b), "x * 5 - 2", "x * 9 - 4", 1)), 0o644)
-	gcc(t, other, "-O2", "-g", "-c", "-o", "b.o", "b.c")
-	gcc(t, dir, "-O2", "-g", "-o", "prog.other", "a.o", filepath.Join(other, "b.o"), "main.o")
+	fixture.Run(t, other, "gcc", "-O2", "-g", "-c", "-o", "b.o", "b.c")
+	fixture.Run(t, dir, "gcc", "-O2", "-g", "-o", "prog.other", "a.o", filepath.Join(other, "b.o"), "main.o")
 
 	tests := []struct {
 		name, fn, file string
@@ -224,9 +244,9 @@ func TestOldSymposProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code := ExitOK
+			code := complete
 			if len(tt.unknown) > 0 {
-				code = ExitIncomplete
+				code = incomplete
 			}
 			r := impactedJSON(t, dir, code, "--func", tt.fn, "--vmlinux", tt.file)
 			for _, tu := range tt.unknown {
@@ -262,7 +282,7 @@ func TestOldSymposProblems(t *testing.T) {
 // order (module_kallsyms_on_each_symbol), and its name comes from
 // .modinfo.
 func TestOldSymposModule(t *testing.T) {
-	needTools(t, "ld", "objcopy")
+	fixture.NeedTools(t, "ld", "objcopy")
 	dir := fixture.Build(t, "klp-sympos")
 	os.WriteFile(filepath.Join(dir, "modinfo"), []byte("license=GPL\x00name=fix_mod\x00"), 0o644)
 	for _, c := range [][]string{
@@ -297,7 +317,7 @@ func TestOldSymposModule(t *testing.T) {
 			values = append(values, s.Value)
 		}
 	}
-	r := impactedJSON(t, dir, ExitOK, "--func", "scale", "--vmlinux", "fix-mod.ko")
+	r := impactedJSON(t, dir, complete, "--func", "scale", "--vmlinux", "fix-mod.ko")
 	for _, tu := range []string{"a.o", "b.o"} {
 		f, err := object.Open(filepath.Join(dir, tu))
 		if err != nil {
@@ -338,7 +358,7 @@ func textSize(t *testing.T, f *object.File) uint64 {
 	return (s.Size + s.Addralign - 1) / s.Addralign * s.Addralign
 }
 
-// TestVmlinuxErrors: what --vmlinux cannot use is an input error, exit 2.
+// TestVmlinuxErrors: what --vmlinux cannot use is an input error.
 func TestVmlinuxErrors(t *testing.T) {
 	dir := fixture.Build(t, "klp-sympos")
 	tests := []struct {
@@ -352,9 +372,10 @@ func TestVmlinuxErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := run(t, dir, append([]string{"impacted", "--build", ".", "--func", "scale"}, strings.Fields(tt.args)...)...)
-			if code != ExitUsage || !strings.Contains(errs, tt.want) || out != "" {
-				t.Errorf("exit %d, stderr %q, stdout %q; want exit %d and %q", code, errs, out, ExitUsage, tt.want)
+			_, err := impacted(t, dir, append([]string{"--func", "scale"}, strings.Fields(tt.args)...)...)
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v; want an input error saying %q", err, tt.want)
 			}
 		})
 	}
@@ -370,7 +391,7 @@ func TestKernelOldSympos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
 	}
-	needTools(t, "ld", "nm", "addr2line")
+	fixture.NeedTools(t, "ld", "nm", "addr2line")
 	tree := fixture.KernelTree(t)
 	vmlinux := filepath.Join(t.TempDir(), "vmlinux")
 	cmd := exec.Command("ld", "-m", "elf_x86_64", "-o", vmlinux, "-e", "0", "-Ttext=0x100000",
@@ -381,7 +402,7 @@ func TestKernelOldSympos(t *testing.T) {
 	}
 	// Problems elsewhere (callers outside kernel/ and mm/) may make the
 	// answer incomplete; none may concern old_sympos.
-	r := impactedJSON(t, tree, -1, "--func", "type_show", "--vmlinux", vmlinux)
+	r := impactedJSON(t, tree, anyAnswer, "--func", "type_show", "--vmlinux", vmlinux)
 	for _, p := range r.Problems {
 		if strings.Contains(p.Message, "old_sympos") {
 			t.Errorf("problem: %s", p.Message)
