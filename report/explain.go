@@ -94,26 +94,17 @@ type ExplainFunc struct {
 	NotEmitted string          `json:"not_emitted,omitempty" yaml:"not_emitted,omitempty"`
 }
 
+// ExplainSymbol is a symbol of a function on the chain, and its object.
 type ExplainSymbol struct {
-	Object  string   `json:"object" yaml:"object"`
-	Name    string   `json:"name" yaml:"name"`
-	Section string   `json:"section" yaml:"section"`
-	Offset  uint64   `json:"offset" yaml:"offset"`
-	Size    uint64   `json:"size" yaml:"size"`
-	Binding string   `json:"binding" yaml:"binding"`
-	Fentry  bool     `json:"fentry" yaml:"fentry"`
-	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
-	Cold    []string `json:"cold,omitempty" yaml:"cold,omitempty"`
+	Object string `json:"object" yaml:"object"`
+	Symbol `yaml:",inline"`
 }
 
+// ExplainStep is one hop of the chain with the evidence that backs it.
 type ExplainStep struct {
-	From         string `json:"from" yaml:"from"`
-	To           string `json:"to" yaml:"to"`
-	TU           string `json:"translation_unit" yaml:"translation_unit"`
-	How          string `json:"how" yaml:"how"`
-	Rule         string `json:"rule" yaml:"rule"`
+	// Step is the hop as the report cites it; its rule is always set.
+	Step         `yaml:",inline"`
 	RuleSeverity string `json:"rule_severity,omitempty" yaml:"rule_severity,omitempty"`
-	Evidence     string `json:"evidence" yaml:"evidence"`
 	// DumpLine is the dump line that records a transformation.
 	DumpLine *DumpLine `json:"dump_line,omitempty" yaml:"dump_line,omitempty"`
 	// CallSites are the calls from To to From in the object.

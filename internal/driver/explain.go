@@ -127,8 +127,7 @@ func (a *Answer) symbols(name, tu string) ([]report.ExplainSymbol, string) {
 		return out, "unknown: " + ev.Why
 	}
 	for _, s := range ev.Symbols {
-		out = append(out, report.ExplainSymbol{Object: ev.Object, Name: s.Name, Section: s.Section, Offset: s.Value, Size: s.Size,
-			Binding: bindingName(s.Bind), Fentry: s.Fentry, Aliases: s.Aliases, Cold: s.Cold})
+		out = append(out, report.ExplainSymbol{Object: ev.Object, Symbol: symbolOf(s)})
 	}
 	return out, ""
 }
@@ -136,7 +135,7 @@ func (a *Answer) symbols(name, tu string) ([]report.ExplainSymbol, string) {
 // report.ExplainStep backs one step with its evidence: the dump line, or the
 // call sites in the object.
 func (a *Answer) explainStep(st report.Step) report.ExplainStep {
-	xs := report.ExplainStep{From: st.From, To: st.To, TU: st.TU, How: st.How, Rule: st.Rule, Evidence: st.Evidence}
+	xs := report.ExplainStep{Step: st}
 	if xs.Rule == "" {
 		xs.Rule = rules.Containment
 	}

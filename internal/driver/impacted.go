@@ -320,10 +320,7 @@ func addObjectEvidence(objs *callgraph.Objects, res *report.Result) {
 			}
 		}
 		for _, s := range oe.Symbols {
-			e.Symbols = append(e.Symbols, report.Symbol{
-				Name: s.Name, Binding: bindingName(s.Bind), Section: s.Section, Offset: s.Value, Size: s.Size,
-				Cold: s.Cold, Aliases: s.Aliases, Fentry: s.Fentry,
-			})
+			e.Symbols = append(e.Symbols, symbolOf(s))
 		}
 		for _, r := range oe.Callers {
 			e.Callers = append(e.Callers, report.Caller{Name: r.From, How: refKindName(r.Kind), Site: r.Site})
@@ -389,6 +386,12 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 	if len(rr.Problems) > 0 {
 		res.Complete = false
 	}
+}
+
+// symbolOf is the report's form of a function symbol.
+func symbolOf(s object.Func) report.Symbol {
+	return report.Symbol{Name: s.Name, Binding: bindingName(s.Bind), Section: s.Section, Offset: s.Value, Size: s.Size,
+		Cold: s.Cold, Aliases: s.Aliases, Fentry: s.Fentry}
 }
 
 func bindingName(b elf.SymBind) string {
