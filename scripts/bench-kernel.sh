@@ -11,5 +11,28 @@ echo "dumps: $(find "$tree/kernel" "$tree/mm" -name '*.ipa-clones' | wc -l), $(d
 for i in $(seq "$runs"); do
 	if [[ ${DROP_CACHES:-0} == 1 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
 	/usr/bin/time -f "run $i: %e s wall, %M KiB peak RSS" \
-		"$bin" impacted --build "$tree" --func percpu_ref_put_many --format json >/dev/null
+		"$bin" impacted --build "$tree" --func percpu_ref_put_many --format json >/dev/null 2>&1 || true
+done
+
+# check of a fix touching four functions of mm/oom_kill.c (each body gets
+# one statement), against a funcs list: the build is read once for all.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/a/mm" "$work/b/mm"
+cp "$tree/mm/oom_kill.c" "$work/a/mm/"
+python3 - "$work" <<'PY'
+import re, sys
+w = sys.argv[1]
+s = open(w + "/a/mm/oom_kill.c").read()
+for fn in ["oom_unkillable_task", "process_shares_mm", "__task_will_free_mem", "queue_oom_reaper"]:
+    m = re.search(r"(?m)^(static )?[a-z ]*\b" + fn + r"\([^;{]*\)\s*\n\{\n", s)
+    s = s[:m.end()] + "\t{ static volatile int klp_audit_sink; klp_audit_sink++; }\n" + s[m.end():]
+open(w + "/b/mm/oom_kill.c", "w").write(s)
+PY
+(cd "$work" && diff -u a/mm/oom_kill.c b/mm/oom_kill.c >fix.patch) || true
+printf -- '- object: vmlinux\n  old_name: oom_unkillable_task\n' >"$work/funcs.yaml"
+echo "check of a fix touching 4 functions of mm/oom_kill.c:"
+for i in $(seq "$runs"); do
+	/usr/bin/time -f "run $i: %e s wall, %M KiB peak RSS" \
+		"$bin" check --diff "$work/fix.patch" --build "$tree" --funcs "$work/funcs.yaml" --format json >/dev/null 2>&1 || true
 done
