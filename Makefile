@@ -34,9 +34,11 @@ demo: build
 	@$(BIN) klp-skeleton --build $(DEMO)/rule-notpatchable --tu ftrace.o --func nt
 
 ## test: every test, with the race detector. Kernel integration tests run
-## when "make kernel-fixture" has built the kernel cache, and skip otherwise.
+## when "make kernel-fixture" has built the kernel cache, and skip otherwise;
+## the last line says how many were skipped.
 test:
-	$(GO) test -race -count=1 ./...
+	@status=0; $(GO) tool gotestsum --format pkgname-and-test-fails --hide-summary=skipped --jsonfile .test-events.json -- -race -count=1 ./... || status=$$?; \
+	scripts/skipped.sh .test-events.json; rm -f .test-events.json; exit $$status
 
 ## check: what CI checks besides the tests.
 check: lint test
