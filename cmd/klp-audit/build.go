@@ -52,3 +52,10 @@ func incomplete(s *Streams, complete bool, problems int) error {
 	fmt.Fprintf(s.Err, "klp-audit: answer INCOMPLETE: %s reading the build; the list may be short\n", n)
 	return errIncomplete
 }
+
+// formatCompletion completes --format with the formats verb writes.
+func formatCompletion(verb string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return report.FormatNames(verb), cobra.ShellCompDirectiveNoFileComp
+	}
+}

@@ -113,7 +113,7 @@ sarif annotations on the diff, markdown a review comment.
 	fl.StringVar(&opts.Diff, "diff", "", "the fix: a unified diff `FILE` against the build's sources")
 	fl.StringVar(&opts.Livepatch, "livepatch", "", "livepatch module source `FILE` (its struct klp_func and klp_object arrays)")
 	fl.StringVar(&opts.Funcs, "funcs", "", "YAML `FILE` listing the replaced functions: object, old_name, old_sympos")
-	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) replacing the default one (klp-audit policy prints it)")
+	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) merged over the default one: what it leaves out keeps the default (klp-audit policy prints it)")
 	fl.StringArrayVar(&opts.Vmlinux, "vmlinux", nil,
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: match old_sympos (repeatable)")
 	fl.StringVar(&opts.Orig, "orig", "", "original build `DIR` or object, compared with --patched")
@@ -121,6 +121,7 @@ sarif annotations on the diff, markdown a review comment.
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif or markdown")
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbCheck))
 	return cmd
 }
 

@@ -108,9 +108,7 @@ Exit status:
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml or json")
 	fl.BoolVar(&opts.ExitCode, "exit-code", false, "exit with status 1 when a function changed, was added or was removed")
 	fl.IntVar(&opts.Jobs, "jobs", 0, "compare `N` object pairs at once in tree mode (0: one per CPU)")
-	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return report.FormatNames(report.VerbDiff), cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbDiff))
 	return cmd
 }
 

@@ -22,8 +22,19 @@ const (
 const exitCodesHelp = `Exit status:
   0  the answer is complete
   1  an answer was printed but evidence was missing or unreadable
+     (malformed dump lines, unreadable files): it may be short, never safe
+  2  usage or input error: bad flags, no dumps found, unknown function
+  3  the answer could not be written (stdout closed, disk full): what was
+     written is cut short`
+
+// rootExitHelp is the exit status of every command, check's and diff's
+// included, for the root help.
+const rootExitHelp = `Exit status:
+  0  the answer is complete
+  1  an answer was printed but evidence was missing or unreadable
      (malformed dump lines, unreadable files): it may be short, never safe;
-     for check also: the livepatch misses a target, or the fix changes data
+     for check also: the livepatch misses a target, or the fix changes data;
+     for diff --exit-code: a function changed, was added or was removed
   2  usage or input error: bad flags, no dumps found, unknown function,
      an unreadable diff or livepatch, a diff that does not apply to the
      build's sources

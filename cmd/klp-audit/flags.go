@@ -71,9 +71,7 @@ compiler are reported with every analysis assumed live.
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml or json")
 	fl.BoolVar(&opts.PerObject, "per-object", false, "list every object with its flag set (and, in yaml/json, its producers)")
-	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return report.FormatNames(report.VerbFlags), cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbFlags))
 	return cmd
 }
 

@@ -63,7 +63,9 @@ identical). A position that cannot be told makes the answer incomplete.
 target: every hop from the changed function with its evidence (the dump
 line, quoted; the call instruction, disassembled), each symbol's section,
 offset, size and binding, and the rules with their severity and note.
---format json or yaml writes the same as data.`,
+--format json or yaml writes the same as data.
+
+` + exitCodesHelp,
 		Example: `  # Every function that holds percpu_ref_put_many's code, as a tree
   klp-audit impacted --build ~/linux --func percpu_ref_put_many
 
@@ -102,16 +104,14 @@ offset, size and binding, and the rules with their severity and note.
 	fl.BoolVar(&opts.DumpsOnly, "dumps-only", false,
 		"answer from the dumps alone: do not read the objects (whether each function exists as a symbol stays unchecked; no safety rules)")
 	fl.BoolVar(&opts.NoRules, "no-rules", false, "list the functions holding the code only, without the safety rules' must-patch set")
-	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) replacing the default one (klp-audit policy prints it)")
+	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) merged over the default one: what it leaves out keeps the default (klp-audit policy prints it)")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	fl.StringArrayVar(&opts.Vmlinux, "vmlinux", nil,
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: set each target's old_sympos (repeatable)")
 	fl.StringVar(&opts.Explain, "explain", "",
 		"explain one target `NAME` (or NAME@TU): its chain from the changed function with the evidence of every hop")
 	_ = cmd.MarkFlagRequired("func")
-	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return report.FormatNames(report.VerbImpacted), cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbImpacted))
 	return cmd
 }
 

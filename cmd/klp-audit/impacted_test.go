@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -274,9 +275,32 @@ func TestCompletion(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "klp-audit") {
 		t.Errorf("completion bash: exit %d", code)
 	}
-	code, out, _ = run(t, ".", "__complete", "impacted", "--format", "")
-	if code != ExitOK || !strings.Contains(out, "yaml") {
-		t.Errorf("format completion: exit %d, %q", code, out)
+	// Every verb's --format completes to exactly the formats it writes.
+	for _, verb := range []string{report.VerbImpacted, report.VerbCheck, report.VerbFlags, report.VerbMap, report.VerbDiff} {
+		code, out, _ = run(t, ".", "__complete", verb, "--format", "")
+		got := strings.Fields(out)
+		want := report.FormatNames(verb)
+		if code != ExitOK || len(got) != len(want)+1 || strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {
+			t.Errorf("%s --format completion: exit %d, %q; want %v", verb, code, out, want)
+		}
+	}
+}
+
+// TestHelpExitCodes: a verb's help gives its own exit codes; check's
+// failure verdicts are in check's help and the root's, not in others'.
+func TestHelpExitCodes(t *testing.T) {
+	for verb, wantCheck := range map[string]bool{"": true, "impacted": false, "klp-skeleton": false, "flags": false, "check": true} {
+		args := []string{"--help"}
+		if verb != "" {
+			args = []string{verb, "--help"}
+		}
+		code, out, _ := run(t, ".", args...)
+		if code != ExitOK || !strings.Contains(out, "Exit status:") {
+			t.Fatalf("%s --help: exit %d, no exit status", verb, code)
+		}
+		if got := regexp.MustCompile(`misses a|missing \(a must-patch`).MatchString(out); got != wantCheck {
+			t.Errorf("%s --help: speaks of a livepatch missing a target: %v, want %v", verb, got, wantCheck)
+		}
 	}
 }
 

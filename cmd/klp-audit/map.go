@@ -54,6 +54,7 @@ symbol); this shows where the dump and the object disagree.`,
 	bindBuild(cmd, &opts.Options)
 	cmd.Flags().StringVar(&opts.TU, "tu", "", "only translation unit `OBJ` (e.g. mm/oom_kill.o)")
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml or json")
+	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbMap))
 	return cmd
 }
 

@@ -46,7 +46,7 @@ set of klp_func targets, each with the safety rule that requires it and the
 evidence for every step. Missing evidence makes the answer incomplete, never
 safe.
 
-` + exitCodesHelp,
+` + rootExitHelp,
 		Example: `  # Which functions carry the code of percpu_ref_put_many?
   klp-audit impacted --build ~/linux --func percpu_ref_put_many
 

@@ -83,7 +83,7 @@ built as if it were safe, and the exit status is 1.
 	fl.StringVar(&opts.Func, "func", "", "function `NAME` the fix changes (assembler name, as in vmlinux)")
 	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c)")
 	fl.StringVar(&opts.TU, "tu", "", "keep only translation unit `OBJ` (e.g. mm/oom_kill.o)")
-	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) replacing the default one (klp-audit policy prints it)")
+	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) merged over the default one: what it leaves out keeps the default (klp-audit policy prints it)")
 	fl.StringArrayVar(&opts.Vmlinux, "vmlinux", nil,
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: set each entry's old_sympos (repeatable)")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
