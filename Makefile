@@ -72,8 +72,10 @@ bench-kernel: build kernel-fixture
 
 ## kernel-fixture: Debian's linux-source-6.1, kernel/ and mm/ built with
 ## -fdump-ipa-clones into $(KLP_AUDIT_CACHE) (outside the repository).
+## DIRS="lib block fs net security arch/x86" builds those too, on request,
+## into $(KLP_AUDIT_CACHE)/linux-6.1-full (the tests' tree is unchanged).
 kernel-fixture:
-	scripts/kernel-fixture.sh
+	DIRS="$(DIRS)" scripts/kernel-fixture.sh
 
 clean:
 	rm -rf bin $(DEMO)

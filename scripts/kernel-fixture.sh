@@ -9,11 +9,21 @@
 #
 #   KLP_AUDIT_CACHE   cache root (default: $HOME/.cache/klp-audit)
 #   KLP_AUDIT_JOBS    make -j value (default: nproc)
+#   DIRS              more directories to build, on request only, in a tree
+#                     of their own ($CACHE/linux-6.1-full) so the tests'
+#                     tree stays kernel/ and mm/: e.g.
+#                     DIRS="lib block fs net security arch/x86" (the
+#                     whole-kernel benchmarks' tree)
 set -euo pipefail
 
 CACHE=${KLP_AUDIT_CACHE:-$HOME/.cache/klp-audit}
 JOBS=${KLP_AUDIT_JOBS:-$(nproc)}
 TREE=$CACHE/linux-6.1
+BUILD="kernel mm"
+if [[ -n ${DIRS:-} ]]; then
+	TREE=$CACHE/linux-6.1-full
+	BUILD="kernel mm $DIRS"
+fi
 DONE=$TREE/.klp-audit-done
 
 if [[ -f $DONE ]]; then
@@ -55,8 +65,16 @@ if [[ ! -f .config ]]; then
 	make -s olddefconfig
 fi
 make -s -j"$JOBS" prepare
-echo "kernel-fixture: building kernel/ mm/ with -fdump-ipa-clones (-j$JOBS)"
-make -s -j"$JOBS" KCFLAGS=-fdump-ipa-clones kernel/ mm/
-n=$(find kernel mm -name '*.ipa-clones' | wc -l)
+targets=()
+for d in $BUILD; do targets+=("$d/"); done
+echo "kernel-fixture: building ${targets[*]} with -fdump-ipa-clones (-j$JOBS)"
+if [[ -n ${DIRS:-} ]]; then
+	# Objects a directory cannot build in this configuration leave the
+	# rest built (kbuild's -k).
+	make -s -k -j"$JOBS" KCFLAGS=-fdump-ipa-clones "${targets[@]}" || echo "kernel-fixture: some objects failed to build"
+else
+	make -s -j"$JOBS" KCFLAGS=-fdump-ipa-clones "${targets[@]}"
+fi
+n=$(find $BUILD -name '*.ipa-clones' | wc -l)
 echo "kernel-fixture: $n dumps"
 touch "$DONE"
