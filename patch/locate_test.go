@@ -164,7 +164,7 @@ func TestLocateLikeGNUPatch(t *testing.T) {
 			// hunk 1's offset predicts it
 			tree: edit(edit(dupBase, 20, 19, rep...), 1, 0, numbered("pad", 1, 25)...), wantOffsets: []int{25, 32}},
 		{name: "does not apply: a context line changed", base: base, fixed: fixed,
-			tree: edit(edit(base, 1, 0, "new 1", "new 2"), 44, 44, "the tree's line 42"),
+			tree:         edit(edit(base, 1, 0, "new 1", "new 2"), 44, 44, "the tree's line 42"),
 			wantNearLine: 39, wantNearMiss: 44},
 		{name: "fuzz 0 refuses a changed outer context line", base: base, fixed: fixed,
 			tree: edit(base, 37, 37, "the tree's line 37"), wantNearLine: 37, wantNearMiss: 37},
