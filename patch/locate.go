@@ -178,7 +178,11 @@ func Locate(src []string, f File, fuzz int) ([]Location, error) {
 			if near != nil && near.Matched == near.Total {
 				near.Why = whyNot(near.Line, h.first(), len(src), len(old), lastFrozen, prefix, suffix, i)
 			}
-			return nil, &ApplyError{File: f.Name(), Hunk: i + 1, Header: h.Header(), Near: near}
+			name := f.OldName // the file it is applied to
+			if name == "" {
+				name = f.Name()
+			}
+			return nil, &ApplyError{File: name, Hunk: i + 1, Header: h.Header(), Near: near}
 		}
 		loc := Location{Line: where, Offset: where - h.first(), Fuzz: used}
 		inOffset = loc.Offset
