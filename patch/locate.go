@@ -279,7 +279,7 @@ func whyNot(where, headerFirst, srcLines, patLines, lastFrozen, prefix, suffix, 
 	case suffix < prefix:
 		return fmt.Sprintf("with fewer context lines after its change than before (%d, %d) it was cut at the end of the file, so it applies only at line %d, the end, as patch(1) applies it", suffix, prefix, srcLines-patLines+1)
 	case where <= lastFrozen:
-		return fmt.Sprintf("that is above line %d, the last line hunk #%d changed: hunks apply in order", lastFrozen, hunk)
+		return fmt.Sprintf("there it would overlap hunk #%d, which changes line %d: hunks apply in order, without overlapping", hunk, lastFrozen)
 	}
 	return "no rule of patch(1) lets it go there"
 }

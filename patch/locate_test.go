@@ -290,3 +290,44 @@ func hunkOfLines(oldStart int, lines ...string) Hunk {
 	}
 	return files[0].Hunks[0]
 }
+
+// FuzzLocate: any diff against any file either locates every hunk, and
+// then applies, each located hunk's lines being the file's, or gives an
+// *ApplyError; never a panic.
+func FuzzLocate(f *testing.F) {
+	f.Add(gitDiff, "static int f(int x)\n{\n\treturn x;\n\treturn x;\n}\n", 0)
+	f.Add(gitDiff, "/* moved */\n\nstatic int f(int x)\n{\n\treturn x;\n\treturn x;\n}\n", 0)
+	f.Add("--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n@@ -5,0 +6,1 @@\n+d\n", "a\nb\nc\nd\ne\n", 1)
+	f.Fuzz(func(t *testing.T, diff, src string, fuzz int) {
+		files, err := Parse(strings.NewReader(diff), "fuzz.patch")
+		if err != nil {
+			return
+		}
+		lines := strings.Split(strings.TrimSuffix(src, "\n"), "\n")
+		fuzz = min(max(fuzz, 0), 3)
+		for _, fl := range files {
+			locs, err := Locate(lines, fl, fuzz)
+			if err != nil {
+				var ae *ApplyError
+				if !errors.As(err, &ae) {
+					t.Fatalf("error %T %v, want an *ApplyError", err, err)
+				}
+				_ = err.Error()
+				continue
+			}
+			if _, err := ApplyAt(lines, fl, locs); err != nil {
+				t.Fatalf("located but not applied: %v", err)
+			}
+			for i, h := range fl.At(locs).Hunks {
+				if locs[i].Fuzz > 0 {
+					continue
+				}
+				for _, l := range h.Lines {
+					if l.Op != Add && (l.OldLine < 1 || l.OldLine > len(lines) || !sameLine(lines[l.OldLine-1], l.Text)) {
+						t.Fatalf("hunk #%d at %+v: line %d is %q, the hunk says %q", i+1, locs[i], l.OldLine, at(lines, l.OldLine), l.Text)
+					}
+				}
+			}
+		}
+	})
+}
