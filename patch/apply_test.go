@@ -1,9 +1,11 @@
 package patch
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -15,7 +17,7 @@ func TestApply(t *testing.T) {
 	}
 	var orig []string
 	for i := 1; i <= 40; i++ {
-		orig = append(orig, "line "+strings.Repeat("x", i%7))
+		orig = append(orig, "line "+strconv.Itoa(i)+" "+strings.Repeat("x", i%7))
 	}
 	fixed := append([]string{}, orig[:3]...)
 	fixed = append(fixed, "added at 4")
@@ -41,7 +43,8 @@ func TestApply(t *testing.T) {
 	}
 	bad := append([]string{}, orig...)
 	bad[20] = "not what the hunk deletes"
-	if _, err := Apply(bad, files[0]); err == nil {
-		t.Error("a hunk whose deleted line differs applied")
+	var ae *ApplyError
+	if _, err := Apply(bad, files[0]); !errors.As(err, &ae) || ae.Hunk != 2 || ae.Near == nil || ae.Near.Mismatch.Line != 21 {
+		t.Errorf("a hunk whose deleted line differs: %v, want hunk #2 refused, line 21 named", err)
 	}
 }

@@ -2,6 +2,8 @@
 // says, per hunk, which source lines it changes, in the coordinates of the
 // original file: the file the original build was compiled from, whose
 // DWARF line numbers klp-audit check maps the hunks to functions with.
+// Locate finds each hunk in that file by its context, as GNU patch does
+// (a tree that moved gives an offset), and Apply writes the fixed file.
 // It also classifies hunks that touch no function body (comments, data
 // layout, macros) and finds C function definitions in a source file when
 // no debug information covers it.

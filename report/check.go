@@ -61,6 +61,12 @@ type Hunk struct {
 	Kind      string   `json:"kind" yaml:"kind"`
 	Functions []string `json:"functions,omitempty" yaml:"functions,omitempty"`
 	Note      string   `json:"note,omitempty" yaml:"note,omitempty"`
+	// Offset is how many lines from its header's position the hunk was
+	// found in the build's source, as patch(1) reports it ("offset 12
+	// lines"); Line is already where it applies. Fuzz is how many context
+	// lines at each end were not compared (check --fuzz).
+	Offset int `json:"offset,omitempty" yaml:"offset,omitempty"`
+	Fuzz   int `json:"fuzz,omitempty" yaml:"fuzz,omitempty"`
 }
 
 // ChangedFunc is a function the fix changes in its source.

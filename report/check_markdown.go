@@ -202,6 +202,35 @@ func orUnknownFile(s string) string {
 	return s
 }
 
+// writeTextOffsets lists the hunks found away from their header's
+// position, numbered per file in the diff's order as patch(1) numbers
+// them: "mm/oom_kill.c:172: hunk #1 applied at offset 12 lines".
+func writeTextOffsets(b *strings.Builder, hs []Hunk) {
+	var lines []string
+	n := map[string]int{}
+	for _, h := range hs {
+		n[h.File]++
+		if h.Offset == 0 && h.Fuzz == 0 {
+			continue
+		}
+		l := fmt.Sprintf("  %s: hunk #%d applied at offset %d line", orUnknownFile(position(h.File, h.Line)), n[h.File], h.Offset)
+		if h.Offset != 1 && h.Offset != -1 {
+			l += "s"
+		}
+		if h.Fuzz > 0 {
+			l += fmt.Sprintf(" with fuzz %d", h.Fuzz)
+		}
+		lines = append(lines, l+"\n")
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nhunks applied at an offset (%d), located by their context as patch(1) locates them\n", len(lines))
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+}
+
 // renderCheckText writes r for a terminal: the verdict, then each
 // non-empty list with one line per item and its reason indented below.
 func renderCheckText(w io.Writer, r *CheckResult) error {
@@ -216,6 +245,7 @@ func renderCheckText(w io.Writer, r *CheckResult) error {
 	if r.Inputs.Funcs != "" {
 		fmt.Fprintf(&b, "functions: %s\n", r.Inputs.Funcs)
 	}
+	writeTextOffsets(&b, r.Hunks)
 	if ps := sortedProblems(r.Problems); len(ps) > 0 {
 		fmt.Fprintf(&b, "\nproblems (%d): the answer may be incomplete\n", len(ps))
 		for _, p := range ps {

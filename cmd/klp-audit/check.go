@@ -24,6 +24,7 @@ type CheckOptions struct {
 	Vmlinux   []string
 	Orig      string
 	Patched   string
+	Fuzz      int
 	Format    string
 }
 
@@ -48,8 +49,13 @@ func newCheckCmd(s *Streams, runF func(*CheckOptions) error) *cobra.Command {
 		Use:   "check --diff FIX.patch --build DIR (--livepatch MODULE.c | --funcs LIST.yaml)",
 		Short: "Check that a livepatch replaces every function a fix makes it replace",
 		Long: `Check a livepatch against the fix it carries. Each hunk of the fix (a
-unified diff, git-style or plain, against the build's sources) is mapped to
-the functions whose bodies it changes, using the build's DWARF (the
+unified diff, git-style or plain, against the build's sources) is located
+in the build's source by its context, as patch(1) locates it: at its
+header's line or, when the tree moved, at the nearest line where its
+context and deleted lines are (an offset, reported per hunk). No context
+line may differ unless --fuzz allows it; a hunk that does not apply is an
+input error naming the closest place it almost matched. Each hunk is then
+mapped to the functions whose bodies it changes, using the build's DWARF (the
 subprograms' declaration lines and the line tables), or, for a file no
 DWARF covers, the C function definitions found in the source. For every
 changed function the must-patch set is computed as "klp-audit impacted"
@@ -102,6 +108,9 @@ sarif annotations on the diff, markdown a review comment.
 			if (opts.Orig == "") != (opts.Patched == "") {
 				return fmt.Errorf("--orig and --patched go together")
 			}
+			if opts.Fuzz < 0 {
+				return fmt.Errorf("--fuzz %d: want a number of lines, 0 or more", opts.Fuzz)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -118,6 +127,7 @@ sarif annotations on the diff, markdown a review comment.
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: match old_sympos (repeatable)")
 	fl.StringVar(&opts.Orig, "orig", "", "original build `DIR` or object, compared with --patched")
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
+	fl.IntVar(&opts.Fuzz, "fuzz", 0, "let up to `N` context lines at each end of a hunk differ from the build's source, as patch -F N")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif or markdown")
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
@@ -131,7 +141,7 @@ func runCheck(opts *CheckOptions) error {
 		return err
 	}
 	res, err := driver.Check(opts.Options, driver.CheckQuery{Diff: opts.Diff, Livepatch: opts.Livepatch, Funcs: opts.Funcs,
-		Policy: opts.Policy, Vmlinux: opts.Vmlinux, Orig: opts.Orig, Patched: opts.Patched})
+		Policy: opts.Policy, Vmlinux: opts.Vmlinux, Orig: opts.Orig, Patched: opts.Patched, Fuzz: opts.Fuzz})
 	if err != nil {
 		return err
 	}

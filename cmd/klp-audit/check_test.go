@@ -33,6 +33,9 @@ func TestNewCmdCheck(t *testing.T) {
 		{name: "orig alone", args: "--diff f.patch --build b --livepatch lp.c --orig o", wantErr: "--orig and --patched go together"},
 		{name: "bad format", args: "--diff f.patch --build b --livepatch lp.c --format dot", wantErr: `unknown format "dot"`},
 		{name: "no diff", args: "--build b --livepatch lp.c", wantErr: `required flag(s) "diff" not set`},
+		{name: "fuzz", args: "--diff f.patch --build b --livepatch lp.c --fuzz 2",
+			want: CheckOptions{Diff: "f.patch", Livepatch: "lp.c", Format: "text", Fuzz: 2, Options: driver.Options{Builds: []string{"b"}}}},
+		{name: "negative fuzz", args: "--diff f.patch --build b --livepatch lp.c --fuzz -1", wantErr: "--fuzz -1: want a number of lines"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +57,7 @@ func TestNewCmdCheck(t *testing.T) {
 			}
 			got.Streams = nil
 			if got.Diff != tt.want.Diff || got.Livepatch != tt.want.Livepatch || got.Funcs != tt.want.Funcs ||
-				got.Format != tt.want.Format || got.Orig != tt.want.Orig || got.Patched != tt.want.Patched ||
+				got.Format != tt.want.Format || got.Orig != tt.want.Orig || got.Patched != tt.want.Patched || got.Fuzz != tt.want.Fuzz ||
 				strings.Join(got.Builds, ",") != strings.Join(tt.want.Builds, ",") ||
 				strings.Join(got.Vmlinux, ",") != strings.Join(tt.want.Vmlinux, ",") {
 				t.Errorf("%s:\ngot  %+v\nwant %+v", tt.args, *got, tt.want)
@@ -151,8 +154,44 @@ func TestCheckFixture(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out, errs := run(t, dir, "check", "--diff", stale, "--build", ".", "--livepatch", "complete.c")
-		if code != ExitUsage || out != "" || !strings.Contains(errs, "the diff does not apply to the build's sources: check.c:17") {
-			t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing, the mismatching line", code, out, errs)
+		if code != ExitUsage || out != "" ||
+			!strings.Contains(errs, "the diff does not apply to the build's sources: check.c: hunk #1 (@@ -14,6 +14,8 @@) does not apply: it comes closest at line 14") ||
+			!strings.Contains(errs, `check.c:17: the hunk expects "\tif (len > 32)", the file has "\tif (len > 64)"`) {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing, the hunk, its closest place and the mismatching line", code, out, errs)
+		}
+	})
+	t.Run("hunk at an offset", func(t *testing.T) {
+		// The same fix, made against a copy of check.c that had 10 lines
+		// fewer above clamp_len: it applies 10 lines further down.
+		moved := filepath.Join(t.TempDir(), "moved.patch")
+		data, _ := os.ReadFile(filepath.Join(dir, "fix.patch"))
+		if !strings.Contains(string(data), "@@ -14,6 +14,8 @@") {
+			t.Fatalf("fix.patch has no hunk at line 14:\n%s", data)
+		}
+		if err := os.WriteFile(moved, []byte(strings.Replace(string(data), "@@ -14,6 +14,8 @@", "@@ -4,6 +4,8 @@", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if gnu, err := exec.LookPath("patch"); err == nil {
+			cmd := exec.Command(gnu, "--dry-run", "--batch", "-F", "0", "-p1", "-i", moved)
+			cmd.Dir = dir
+			log, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(log), "Hunk #1 succeeded at 14 (offset 10 lines).") {
+				t.Fatalf("GNU patch: %v\n%s\nwant hunk #1 at offset 10", err, log)
+			}
+		}
+		code, res, errs := checkJSON(t, dir, "--diff", moved, "--build", ".", "--livepatch", "complete.c")
+		if code != ExitOK || res.Verdict != "complete" {
+			t.Fatalf("exit %d, verdict %q, want 0, complete\nstderr: %s", code, res.Verdict, errs)
+		}
+		if len(res.Hunks) != 1 || res.Hunks[0].Offset != 10 || res.Hunks[0].Line != 17 || len(res.Hunks[0].Functions) != 1 || res.Hunks[0].Functions[0] != "clamp_len" {
+			t.Errorf("hunks %+v, want one at line 17, offset 10, changing clamp_len", res.Hunks)
+		}
+		if len(res.Changed) != 1 || res.Changed[0].Name != "clamp_len" || res.Changed[0].Line != 17 {
+			t.Errorf("changed %+v, want clamp_len at line 17", res.Changed)
+		}
+		_, out, _ := run(t, dir, "check", "--diff", moved, "--build", ".", "--livepatch", "complete.c")
+		if !strings.Contains(out, "check.c:17: hunk #1 applied at offset 10 lines\n") {
+			t.Errorf("text output:\n%s\nwant hunk #1 applied at offset 10 lines", out)
 		}
 	})
 	t.Run("no klp_func arrays", func(t *testing.T) {

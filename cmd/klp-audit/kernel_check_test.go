@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -134,4 +136,96 @@ func TestCheckColour(t *testing.T) {
 			t.Errorf("verdict word lost: %q", out.String())
 		}
 	}
+}
+
+// TestKernelCheckAtOffset: a fix made against another copy of
+// mm/oom_kill.c, one with a helper more above oom_badness (as a
+// distribution tree differs from upstream), applies to the real tree at an
+// offset. check accepts it, maps the hunk to oom_badness at the tree's
+// lines, and reports the offset GNU patch reports for the same diff.
+func TestKernelCheckAtOffset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	for _, tool := range []string{"diff", "patch"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	tree := fixture.KernelTree(t)
+	const src, fn = "mm/oom_kill.c", "oom_badness"
+	orig, err := os.ReadFile(filepath.Join(tree, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := regexp.MustCompile(`(?m)^long ` + fn + `\([^;{]*\)\n\{\n\tlong points;\n\tlong adj;\n`).FindIndex(orig)
+	if def == nil {
+		t.Fatalf("definition of %s not found in %s", fn, src)
+	}
+	doc := strings.LastIndex(string(orig[:def[0]]), "\n/**\n") + 1
+	if doc <= 0 {
+		t.Fatalf("no doc comment above %s in %s", fn, src)
+	}
+	defLine := strings.Count(string(orig[:def[0]]), "\n") + 1
+	helper := "static inline bool klp_audit_backported(void)\n{\n\treturn false;\n}\n\n" +
+		"/* lines the fix's tree has and the build's has not */\n\n"
+	inserted := strings.Count(helper, "\n")
+	other := []byte(string(orig[:doc]) + helper + string(orig[doc:]))
+	fixed := []byte(strings.Replace(string(other), "\tlong points;\n\tlong adj;\n",
+		"\tlong points;\n\tlong adj;\n\n\tif (!totalpages)\n\t\treturn LONG_MIN;\n", 1))
+
+	work := t.TempDir()
+	for dir, b := range map[string][]byte{"a": other, "b": fixed, "tree": orig} {
+		os.MkdirAll(filepath.Join(work, dir, "mm"), 0o755)
+		if err := os.WriteFile(filepath.Join(work, dir, src), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("diff", "-u", "a/"+src, "b/"+src)
+	cmd.Dir = work
+	fix, _ := cmd.Output() // diff exits 1 when the files differ
+	if !strings.Contains(string(fix), "totalpages)\n+\t\treturn LONG_MIN;") {
+		t.Fatalf("diff -u gave no hunk:\n%s", fix)
+	}
+	patchFile := filepath.Join(work, "fix.patch")
+	os.WriteFile(patchFile, fix, 0o644)
+
+	// GNU patch on a copy of the tree's file: where does it put the hunk?
+	cmd = exec.Command("patch", "--dry-run", "--batch", "-F", "0", "-p1", "-i", patchFile)
+	cmd.Dir = filepath.Join(work, "tree")
+	log, err := cmd.CombinedOutput()
+	m := regexp.MustCompile(`Hunk #1 succeeded at \d+ \(offset (-?\d+) lines?\)`).FindSubmatch(log)
+	if err != nil || m == nil {
+		t.Fatalf("GNU patch: %v\n%s", err, log)
+	}
+	gnuOffset, _ := strconv.Atoi(string(m[1]))
+	if gnuOffset != -inserted {
+		t.Fatalf("GNU patch applied the hunk at offset %d, the copy had %d lines more", gnuOffset, inserted)
+	}
+
+	funcs := filepath.Join(work, "funcs.yaml")
+	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
+	code, out, errs := run(t, tree, "check", "--diff", patchFile, "--build", ".", "--funcs", funcs, "--format", "json")
+	var r report.CheckResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code == ExitUsage {
+		t.Fatalf("check: exit %d, %v\n%s", code, err, errs)
+	}
+	if len(r.Hunks) != 1 {
+		t.Fatalf("hunks %+v, want 1", r.Hunks)
+	}
+	h := r.Hunks[0]
+	// The first added line follows "long adj;", the definition's 3rd line
+	// after it in the tree, and a blank line.
+	if h.Offset != gnuOffset || h.Line != defLine+5 || h.Kind != "function" || len(h.Functions) != 1 || h.Functions[0] != fn {
+		t.Errorf("hunk %+v, want %s at %s:%d, offset %d as GNU patch", h, fn, src, defLine+5, gnuOffset)
+	}
+	if len(r.Changed) != 1 || r.Changed[0].Name != fn || r.Changed[0].Line != defLine+5 {
+		t.Errorf("changed %+v, want %s at line %d", r.Changed, fn, defLine+5)
+	}
+	_, text, _ := run(t, tree, "check", "--diff", patchFile, "--build", ".", "--funcs", funcs)
+	want := fmt.Sprintf("%s:%d: hunk #1 applied at offset %d lines", src, defLine+5, gnuOffset)
+	if !strings.Contains(text, want) {
+		t.Errorf("text output lacks %q:\n%s", want, text)
+	}
+	t.Logf("GNU patch: %s", strings.TrimSpace(string(log)))
 }

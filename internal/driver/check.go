@@ -36,6 +36,9 @@ type CheckQuery struct {
 	// Orig and Patched are the original and patched builds (or objects),
 	// compared to check the answer against what really changed.
 	Orig, Patched string
+	// Fuzz is patch(1)'s -F: how many context lines at each end of a hunk
+	// may differ from the build's source (0: none).
+	Fuzz int
 }
 
 // The verdicts of a check.
@@ -90,19 +93,20 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each hunk is located in the build's source as patch(1) locates it,
+	// and from here on read at that place: its lines are the build's.
 	sources := map[string][]string{}
 	var names []string
-	for _, f := range files {
+	locs := make([][]patch.Location, len(files))
+	for i, f := range files {
 		src, err := buildSource(o.Builds, f)
 		if err != nil {
 			return nil, err
 		}
-		for i := range f.Hunks {
-			if m := f.Hunks[i].Verify(src); m != nil {
-				return nil, Inputf("the diff does not apply to the build's sources: %s:%d: the hunk expects %q, the build's source has %q",
-					f.OldName, m.Line, m.Want, m.Got)
-			}
+		if locs[i], err = patch.Locate(src, f, opts.Fuzz); err != nil {
+			return nil, Inputf("the diff does not apply to the build's sources: %v", err)
 		}
+		files[i] = f.At(locs[i])
 		sources[f.OldName] = src
 		names = append(names, f.OldName)
 	}
@@ -118,7 +122,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	var changed []changedFunc
 	seen := map[[2]string]bool{}
 	macro := false
-	for _, f := range files {
+	for fi, f := range files {
 		ext, fromSource := extents[f.OldName], false
 		cext := patch.CFunctions(sources[f.OldName])
 		if len(ext) == 0 {
@@ -129,6 +133,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		for i := range f.Hunks {
 			h := &f.Hunks[i]
 			rh := classifyHunk(f.Name(), h, ext)
+			rh.Offset, rh.Fuzz = locs[fi][i].Offset, locs[fi][i].Fuzz
 			if fromSource && len(rh.Functions) > 0 {
 				rh.Note = joinNote(rh.Note, "function extents from the source: no DWARF of the build covers "+f.OldName)
 			}
