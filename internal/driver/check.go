@@ -36,6 +36,8 @@ type CheckQuery struct {
 	// Orig and Patched are the original and patched builds (or objects),
 	// compared to check the answer against what really changed.
 	Orig, Patched string
+	// Rebuild tunes the rebuild of the units the fix touches.
+	Rebuild RebuildOptions
 }
 
 // The verdicts of a check.
@@ -149,13 +151,8 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 			res.Hunks = append(res.Hunks, rh)
 		}
 	}
-	if macro && opts.Orig == "" {
-		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
-			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
-	}
 
 	// Changed functions to targets.
-	type tkey struct{ name, tu string }
 	targets := map[tkey]report.CheckTarget{}
 	var order []tkey
 	ignoredAsked := map[string]bool{}
@@ -163,6 +160,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	// error leaves each one's must-patch set unknown, as a problem.
 	var linked *livepatch.LinkedFiles
 	var linkedErr error
+	var preds []*report.Result
 	if len(changed) > 0 {
 		if linked, linkedErr = OpenVmlinux(opts.Vmlinux); linkedErr == nil {
 			defer linked.Close()
@@ -179,6 +177,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 				Message: fmt.Sprintf("the must-patch set of %s is unknown: %v", c.name, err)})
 			continue
 		}
+		preds = append(preds, a.Result)
 		cf := report.ChangedFunc{Name: c.name, File: c.file, Line: c.line}
 		for _, e := range a.Result.Entries {
 			if e.Depth == 0 {
@@ -204,6 +203,36 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 			order = append(order, k)
 			targets[k] = report.CheckTarget{Target: t, Because: c.name, File: c.file, Line: c.line}
 		}
+	}
+
+	// The rebuild of the units the fix touches turns the prediction into
+	// what the compiler did.
+	lateLinked := false
+	impact := func(name, tu string) (*report.Result, error) {
+		if linked == nil && linkedErr == nil {
+			linked, linkedErr = OpenVmlinux(opts.Vmlinux)
+			lateLinked = linkedErr == nil
+		}
+		if linkedErr != nil {
+			return nil, linkedErr
+		}
+		a, err := ev.Impacted(ImpactQuery{Func: name, TU: tu}, policy, linked)
+		if err != nil {
+			return nil, err
+		}
+		return a.Result, nil
+	}
+	var rprobs []report.Problem
+	res.Rebuild, order, rprobs = rebuild(rebuildInput{o: o, ro: opts.Rebuild, files: files, sources: sources,
+		changed: changed, preds: preds, lp: lp, impact: impact}, targets, order)
+	res.Problems = append(res.Problems, rprobs...)
+	if lateLinked {
+		linked.Close()
+	}
+	rebuilt := res.Rebuild != nil && res.Rebuild.Rebuilt
+	if macro && opts.Orig == "" && !rebuilt {
+		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
+			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
 	}
 
 	// Targets against the livepatch.
@@ -253,7 +282,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		res.Verdict = VerdictMissing
 	case data:
 		res.Verdict = VerdictDataChange
-	case len(res.Problems) > 0 || len(changed) == 0 && len(res.Hunks) > 0 && !allComments(res.Hunks):
+	case len(res.Problems) > 0 || len(changed) == 0 && !rebuilt && len(res.Hunks) > 0 && !allComments(res.Hunks):
 		res.Verdict = VerdictIncomplete
 	}
 	return res, nil
