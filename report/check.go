@@ -34,6 +34,11 @@ type CheckResult struct {
 	// replace (Unreplaced), and replaced functions whose code did not
 	// change (Unchanged, a warning).
 	BuildTruth *BuildTruth `json:"build_truth,omitempty" yaml:"build_truth,omitempty"`
+	// Rebuild, when the build's sources and kbuild .cmd files were
+	// there, is what rebuilding the units the fix touches showed: the
+	// targets above are then the rebuild's (predicted targets whose code
+	// did not change are in Rebuild.Dropped). Absent with --no-rebuild.
+	Rebuild *CheckRebuild `json:"rebuild,omitempty" yaml:"rebuild,omitempty"`
 }
 
 // CheckInputs says what was checked.

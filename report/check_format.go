@@ -78,6 +78,7 @@ func normalizedCheck(r *CheckResult) *CheckResult {
 		bt.Unchanged = emptyIfNil(bt.Unchanged)
 		n.BuildTruth = &bt
 	}
+	n.Rebuild = normalizedRebuild(r.Rebuild)
 	return &n
 }
 

@@ -273,6 +273,7 @@ func renderCheckText(w io.Writer, r *CheckResult) error {
 		writeTextFuncs(&b, "replaced, unchanged between the builds", bt.Unchanged)
 	}
 	writeTextFuncs(&b, "extra", r.Extra)
+	writeTextRebuild(&b, r.Rebuild)
 	fmt.Fprintf(&b, "\ncovered: %d, missing: %d, review: %d, extra: %d\n", len(r.Covered), len(r.Missing), len(r.Review), len(r.Extra))
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -26,6 +26,8 @@ type CheckOptions struct {
 	Patched   string
 	Fuzz      int
 	Format    string
+	// Rebuild: --no-rebuild, --jobs, --rebuild-cache, --rebuild-max.
+	Rebuild driver.RebuildOptions
 }
 
 // errCheckFailed is returned when the check printed a verdict other than
@@ -76,6 +78,23 @@ being vmlinux) or a YAML list (--funcs) of entries
   - object: vmlinux
     old_name: read_msg
     old_sympos: 0        # optional
+
+When the build holds its sources and kbuild's .cmd files (a kernel tree
+built in place), the units the fix touches are rebuilt, original and
+patched, from the commands kbuild recorded (in a scratch directory: the
+tree is never written), and compared function by function. The answer is
+then what the compiler did: every function whose code changed, with its
+cause (holds a changed line; holds the inlined or cloned code of a
+changed function; a caller relying on a changed callee; GCC moved a
+decision; line numbers only) and the klp_func entries that cover it.
+Predicted targets whose code did not change are dropped and listed with
+the reason; changed functions nothing predicted are added. The rebuilt
+original must equal the tree's object (objtool's step is replayed on a
+copy), else the report says so. A .c file's units are those compiled from
+it; a header's, every unit whose .cmd dependency list names it (at most
+--rebuild-max). Originals are cached (--rebuild-cache). --no-rebuild
+keeps the prediction alone; without sources or .cmd files the report
+says it fell back to it.
 
 With --orig and --patched (two objects or two build trees, before and
 after the fix), functions whose code changed but that the livepatch does
@@ -129,6 +148,11 @@ sarif annotations on the diff, markdown a review comment.
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
 	fl.IntVar(&opts.Fuzz, "fuzz", 0, "let up to `N` context lines at each end of a hunk differ from the build's source, as patch -F N")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif or markdown")
+	fl.BoolVar(&opts.Rebuild.Off, "no-rebuild", false, "do not rebuild the units the fix touches: the prediction alone")
+	fl.IntVarP(&opts.Rebuild.Jobs, "jobs", "j", 0, "compilers run at once when rebuilding (`N`; default: the number of CPUs)")
+	fl.StringVar(&opts.Rebuild.CacheDir, "rebuild-cache", "",
+		"`DIR` keeping rebuilt originals (default $XDG_CACHE_HOME/klp-audit/rebuild; \"off\" keeps none)")
+	fl.IntVar(&opts.Rebuild.MaxUnits, "rebuild-max", driver.DefaultMaxUnits, "rebuild at most `N` units (a header read by more: the prediction alone)")
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbCheck))
@@ -140,8 +164,14 @@ func runCheck(opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
+	ro := opts.Rebuild
+	if f, ok := opts.Streams.Err.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			ro.Progress = f
+		}
+	}
 	res, err := driver.Check(opts.Options, driver.CheckQuery{Diff: opts.Diff, Livepatch: opts.Livepatch, Funcs: opts.Funcs,
-		Policy: opts.Policy, Vmlinux: opts.Vmlinux, Orig: opts.Orig, Patched: opts.Patched, Fuzz: opts.Fuzz})
+		Policy: opts.Policy, Vmlinux: opts.Vmlinux, Orig: opts.Orig, Patched: opts.Patched, Fuzz: opts.Fuzz, Rebuild: ro})
 	if err != nil {
 		return err
 	}

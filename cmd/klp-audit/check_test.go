@@ -28,6 +28,9 @@ func TestNewCmdCheck(t *testing.T) {
 		{name: "funcs, yaml, orig/patched", args: "--diff f.patch --build b --funcs l.yaml --format yaml --orig o --patched p --vmlinux v",
 			want: CheckOptions{Diff: "f.patch", Funcs: "l.yaml", Format: "yaml", Orig: "o", Patched: "p", Vmlinux: []string{"v"},
 				Options: driver.Options{Builds: []string{"b"}}}},
+		{name: "rebuild flags", args: "--diff f.patch --build b --livepatch lp.c --no-rebuild -j 3 --rebuild-cache /c --rebuild-max 5",
+			want: CheckOptions{Diff: "f.patch", Livepatch: "lp.c", Format: "text", Options: driver.Options{Builds: []string{"b"}},
+				Rebuild: driver.RebuildOptions{Off: true, Jobs: 3, CacheDir: "/c", MaxUnits: 5}}},
 		{name: "both livepatch and funcs", args: "--diff f.patch --build b --livepatch lp.c --funcs l.yaml", wantErr: "exactly one of --livepatch"},
 		{name: "neither", args: "--diff f.patch --build b", wantErr: "exactly one of --livepatch"},
 		{name: "orig alone", args: "--diff f.patch --build b --livepatch lp.c --orig o", wantErr: "--orig and --patched go together"},
@@ -59,7 +62,8 @@ func TestNewCmdCheck(t *testing.T) {
 			if got.Diff != tt.want.Diff || got.Livepatch != tt.want.Livepatch || got.Funcs != tt.want.Funcs ||
 				got.Format != tt.want.Format || got.Orig != tt.want.Orig || got.Patched != tt.want.Patched || got.Fuzz != tt.want.Fuzz ||
 				strings.Join(got.Builds, ",") != strings.Join(tt.want.Builds, ",") ||
-				strings.Join(got.Vmlinux, ",") != strings.Join(tt.want.Vmlinux, ",") {
+				strings.Join(got.Vmlinux, ",") != strings.Join(tt.want.Vmlinux, ",") ||
+				tt.want.Rebuild.MaxUnits != 0 && got.Rebuild != tt.want.Rebuild {
 				t.Errorf("%s:\ngot  %+v\nwant %+v", tt.args, *got, tt.want)
 			}
 		})
@@ -289,5 +293,72 @@ func TestCheckHeaderInline(t *testing.T) {
 	}
 	if len(res.Changed) != 1 || strings.Join(res.Changed[0].TUs, ",") != "a.o,b.o" {
 		t.Errorf("changed %+v, want scale in a.o and b.o", res.Changed)
+	}
+}
+
+// TestCheckRebuildFixture: with the build's sources and a kbuild .cmd
+// file for check.o, check rebuilds it, original and patched, and answers
+// with what changed: clamp_len is inlined into read_msg and write_msg, so
+// both changed, each holding its code, each covered directly by the
+// livepatch (or missing). Without the .cmd file the answer is the
+// prediction, and the report says so once.
+func TestCheckRebuildFixture(t *testing.T) {
+	dir := fixture.Build(t, "klp-check")
+	t.Run("no cmd files", func(t *testing.T) {
+		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+		if code != ExitOK || res.Rebuild == nil || res.Rebuild.Rebuilt || !strings.Contains(res.Rebuild.Note, "no kbuild .cmd file") {
+			t.Fatalf("exit %d, rebuild %+v: want the prediction, said so", code, res.Rebuild)
+		}
+		_, out, _ := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+		if strings.Count(out, "not rebuilt:") != 1 {
+			t.Errorf("text output says \"not rebuilt\" %d times, want once:\n%s", strings.Count(out, "not rebuilt:"), out)
+		}
+		_, res, _ = checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c", "--no-rebuild")
+		if res.Rebuild != nil {
+			t.Errorf("--no-rebuild: rebuild %+v, want none", res.Rebuild)
+		}
+	})
+	cmd := "cmd_check.o := gcc -Wp,-MMD,./.check.o.d -O2 -g -fdump-ipa-clones -c -o check.o check.c\n\n" +
+		"source_check.o := check.c\n\ndeps_check.o := \\\n\ncheck.o: $(deps_check.o)\n\n$(deps_check.o):\n"
+	if err := os.WriteFile(filepath.Join(dir, ".check.o.cmd"), []byte(cmd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		livepatch, verdict string
+		coverage           map[string]string
+	}{
+		{"complete.c", "complete", map[string]string{"read_msg": report.CoverageDirect, "write_msg": report.CoverageDirect}},
+		{"incomplete.c", "missing", map[string]string{"read_msg": report.CoverageDirect, "write_msg": report.CoverageMissing}},
+	} {
+		t.Run(tc.livepatch, func(t *testing.T) {
+			_, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", tc.livepatch, "--rebuild-cache", "off")
+			rb := res.Rebuild
+			if rb == nil || !rb.Rebuilt || len(rb.Units) != 1 || rb.Units[0].Object != "check.o" || !rb.Units[0].Faithful {
+				t.Fatalf("rebuild %+v\nproblems %+v\n%s", rb, res.Problems, errs)
+			}
+			if res.Verdict != tc.verdict {
+				t.Errorf("verdict %s, want %s; problems %+v", res.Verdict, tc.verdict, res.Problems)
+			}
+			got := map[string]string{}
+			for _, f := range rb.Functions {
+				got[f.Name] = f.Coverage
+				if f.Cause != report.CauseInlinedCode || !strings.Contains(f.Detail, "clamp_len") || !f.Predicted {
+					t.Errorf("%s: cause %s (%s), predicted %v; want the inlined code of clamp_len, predicted", f.Name, f.Cause, f.Detail, f.Predicted)
+				}
+			}
+			if len(got) != len(tc.coverage) {
+				t.Errorf("changed functions %v, want %v", got, tc.coverage)
+			}
+			for n, c := range tc.coverage {
+				if got[n] != c {
+					t.Errorf("%s: coverage %q, want %q", n, got[n], c)
+				}
+			}
+		})
+	}
+	// The tree's sources were not touched: check.c is still the original.
+	data, _ := os.ReadFile(filepath.Join(dir, "check.c"))
+	if strings.Contains(string(data), "len < 0") {
+		t.Error("check.c was patched in place")
 	}
 }

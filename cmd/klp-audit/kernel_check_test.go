@@ -61,7 +61,7 @@ func TestKernelCheckEndToEnd(t *testing.T) {
 	funcs := filepath.Join(work, "funcs.yaml")
 	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
 
-	code, out, errs := run(t, tree, "check", "--diff", patch, "--build", ".", "--funcs", funcs, "--format", "json")
+	code, out, errs := run(t, tree, "check", "--diff", patch, "--build", ".", "--funcs", funcs, "--format", "json", "--no-rebuild")
 	var r report.CheckResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("check: exit %d, %v\n%s", code, err, errs)

@@ -39,6 +39,8 @@ type CheckQuery struct {
 	// Fuzz is patch(1)'s -F: how many context lines at each end of a hunk
 	// may differ from the build's source (0: none).
 	Fuzz int
+	// Rebuild tunes the rebuild of the units the fix touches.
+	Rebuild RebuildOptions
 }
 
 // The verdicts of a check.
@@ -98,6 +100,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	sources := map[string][]string{}
 	var names []string
 	locs := make([][]patch.Location, len(files))
+	asGiven := append([]patch.File(nil), files...) // before locating, for applying
 	for i, f := range files {
 		src, err := buildSource(o.Builds, f)
 		if err != nil {
@@ -154,13 +157,8 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 			res.Hunks = append(res.Hunks, rh)
 		}
 	}
-	if macro && opts.Orig == "" {
-		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
-			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
-	}
 
 	// Changed functions to targets.
-	type tkey struct{ name, tu string }
 	targets := map[tkey]report.CheckTarget{}
 	var order []tkey
 	ignoredAsked := map[string]bool{}
@@ -168,6 +166,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	// error leaves each one's must-patch set unknown, as a problem.
 	var linked *livepatch.LinkedFiles
 	var linkedErr error
+	var preds []*report.Result
 	if len(changed) > 0 {
 		if linked, linkedErr = OpenVmlinux(opts.Vmlinux); linkedErr == nil {
 			defer linked.Close()
@@ -184,6 +183,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 				Message: fmt.Sprintf("the must-patch set of %s is unknown: %v", c.name, err)})
 			continue
 		}
+		preds = append(preds, a.Result)
 		cf := report.ChangedFunc{Name: c.name, File: c.file, Line: c.line}
 		for _, e := range a.Result.Entries {
 			if e.Depth == 0 {
@@ -209,6 +209,36 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 			order = append(order, k)
 			targets[k] = report.CheckTarget{Target: t, Because: c.name, File: c.file, Line: c.line}
 		}
+	}
+
+	// The rebuild of the units the fix touches turns the prediction into
+	// what the compiler did.
+	lateLinked := false
+	impact := func(name, tu string) (*report.Result, error) {
+		if linked == nil && linkedErr == nil {
+			linked, linkedErr = OpenVmlinux(opts.Vmlinux)
+			lateLinked = linkedErr == nil
+		}
+		if linkedErr != nil {
+			return nil, linkedErr
+		}
+		a, err := ev.Impacted(ImpactQuery{Func: name, TU: tu}, policy, linked)
+		if err != nil {
+			return nil, err
+		}
+		return a.Result, nil
+	}
+	var rprobs []report.Problem
+	res.Rebuild, order, rprobs = rebuild(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
+		changed: changed, preds: preds, lp: lp, impact: impact}, targets, order)
+	res.Problems = append(res.Problems, rprobs...)
+	if lateLinked {
+		linked.Close()
+	}
+	rebuilt := res.Rebuild != nil && res.Rebuild.Rebuilt
+	if macro && opts.Orig == "" && !rebuilt {
+		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
+			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
 	}
 
 	// Targets against the livepatch.
@@ -258,7 +288,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		res.Verdict = VerdictMissing
 	case data:
 		res.Verdict = VerdictDataChange
-	case len(res.Problems) > 0 || len(changed) == 0 && len(res.Hunks) > 0 && !allComments(res.Hunks):
+	case len(res.Problems) > 0 || len(changed) == 0 && !rebuilt && len(res.Hunks) > 0 && !allComments(res.Hunks):
 		res.Verdict = VerdictIncomplete
 	}
 	return res, nil

@@ -1,0 +1,644 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/kbuild"
+	"github.com/klp-audit/klp-audit/livepatch"
+	"github.com/klp-audit/klp-audit/objdiff"
+	"github.com/klp-audit/klp-audit/patch"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// RebuildOptions tune check's rebuild of the units a fix touches.
+type RebuildOptions struct {
+	// Off keeps the prediction-only answer (--no-rebuild).
+	Off bool
+	// Jobs is how many compilers run at once; 0 is the number of CPUs.
+	Jobs int
+	// CacheDir keeps rebuilt originals; "" is kbuild.DefaultCacheDir(),
+	// "off" keeps none.
+	CacheDir string
+	// MaxUnits caps the units rebuilt (a header read by thousands of
+	// units); 0 is DefaultMaxUnits. Above it the answer is the
+	// prediction, and the report says so.
+	MaxUnits int
+	// Progress, when set (a terminal), gets a progress line.
+	Progress io.Writer
+}
+
+// DefaultMaxUnits is the default cap on the units one check rebuilds.
+const DefaultMaxUnits = 64
+
+// substitution rules put callers in the place of a changed function that
+// cannot be replaced itself.
+var substitution = map[string]bool{"not-patchable": true, "changed-abi": true, "icf": true}
+
+// tkey is a target's key: name and translation unit.
+type tkey struct{ name, tu string }
+
+// rebuildInput is what check knows when it rebuilds.
+type rebuildInput struct {
+	o     Options
+	ro    RebuildOptions
+	files []patch.File
+	// locs are where each file's hunks apply (check located them, with
+	// --fuzz if given).
+	locs    [][]patch.Location
+	sources map[string][]string
+	// changed are the functions the hunks change; preds their impacted
+	// answers (the prediction).
+	changed []changedFunc
+	preds   []*report.Result
+	lp      []livepatch.Func
+	// impact answers impacted for one function of one unit (for a
+	// function that changed although nothing predicted it).
+	impact func(name, tu string) (*report.Result, error)
+}
+
+// unitRun is one rebuilt unit.
+type unitRun struct {
+	u            kbuild.Unit
+	obj          string // absolute path of the tree's object
+	tu           string // the unit's name in the build (relative to its --build directory)
+	orig, patchd *kbuild.Rebuilt
+	diff         *objdiff.ObjectDiff
+	ru           report.RebuiltUnit
+}
+
+// rebuild rebuilds the units the fix touches, original and patched,
+// compares them and turns the prediction (targets, in order) into the
+// rebuild's answer: predicted targets whose code did not change are
+// dropped, changed functions nothing predicted are added. It returns the
+// report's rebuild part (nil with --no-rebuild), the new target order and
+// the problems found.
+func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey) (*report.CheckRebuild, []tkey, []report.Problem) {
+	if in.ro.Off {
+		return nil, order, nil
+	}
+	fallback := func(why string) (*report.CheckRebuild, []tkey, []report.Problem) {
+		return &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}, order, nil
+	}
+	var probs []report.Problem
+
+	// The patched files.
+	patched := map[string][]byte{}
+	for i, f := range in.files {
+		out, err := patch.ApplyAt(in.sources[f.OldName], f, in.locs[i])
+		if err != nil {
+			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
+		}
+		patched[f.OldName] = []byte(strings.Join(out, "\n") + "\n")
+	}
+
+	// The units.
+	seen := map[string]bool{}
+	var runs []*unitRun
+	for _, f := range in.files {
+		us, err := kbuild.Units(in.o.Builds, f.OldName)
+		if err != nil {
+			return fallback(fmt.Sprintf("the build's kbuild .cmd files could not be read (%v)", err))
+		}
+		for _, u := range us {
+			if u.Err != nil {
+				probs = append(probs, report.Problem{File: u.Cmd.Path, Kind: report.KindFailClosed,
+					Message: fmt.Sprintf("this unit reads %s but cannot be rebuilt (its answer is the prediction): %v", f.OldName, u.Err)})
+				continue
+			}
+			obj, _ := filepath.Abs(filepath.Join(u.Root, filepath.FromSlash(u.Cmd.Target)))
+			if seen[obj] {
+				continue
+			}
+			seen[obj] = true
+			runs = append(runs, &unitRun{u: u, obj: obj, tu: tuName(in.o.Builds, obj, u.Cmd.Target)})
+		}
+	}
+	if len(runs) == 0 {
+		if len(probs) > 0 {
+			return &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, order, probs
+		}
+		return fallback("no kbuild .cmd file of the build compiles or reads the files the fix changes (the build has no sources or .cmd files)")
+	}
+	maxUnits := in.ro.MaxUnits
+	if maxUnits <= 0 {
+		maxUnits = DefaultMaxUnits
+	}
+	if len(runs) > maxUnits {
+		return fallback(fmt.Sprintf("the fix touches %d units, more than the cap of %d (--rebuild-max)", len(runs), maxUnits))
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].obj < runs[j].obj })
+
+	scratch, err := os.MkdirTemp("", "klp-audit-rebuild-")
+	if err != nil {
+		return fallback(fmt.Sprintf("no scratch directory (%v)", err))
+	}
+	defer os.RemoveAll(scratch)
+	b := &kbuild.Builder{Scratch: scratch}
+	switch in.ro.CacheDir {
+	case "off":
+	case "":
+		if d, err := kbuild.DefaultCacheDir(); err == nil {
+			b.CacheDir = d
+		}
+	default:
+		b.CacheDir = in.ro.CacheDir
+	}
+	if b.CacheDir != "" && insideAny(b.CacheDir, runs) {
+		return fallback(fmt.Sprintf("the rebuild cache %s lies inside the tree, which is never written", b.CacheDir))
+	}
+	jobs := make([]kbuild.Job, 0, 2*len(runs))
+	for _, r := range runs {
+		jobs = append(jobs, kbuild.Job{Unit: r.u, Label: "orig"}, kbuild.Job{Unit: r.u, Files: patched, Label: "patched"})
+	}
+	workers := in.ro.Jobs
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	ctx := context.Background()
+	done := b.RunAll(ctx, jobs, workers, in.ro.Progress)
+
+	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
+	rebuilt := map[string]*unitRun{} // by absolute object path
+	for i, r := range runs {
+		o, p := done[2*i], done[2*i+1]
+		r.ru = report.RebuiltUnit{Object: r.u.Cmd.Target, Source: r.u.Cmd.Source}
+		if o.Err != nil || p.Err != nil {
+			err := o.Err
+			what := "the original"
+			if err == nil {
+				err, what = p.Err, "the patched source"
+			}
+			probs = append(probs, report.Problem{File: r.u.Cmd.Source, Kind: report.KindFailClosed,
+				Message: fmt.Sprintf("%s of %s could not be rebuilt (its answer is the prediction): %v", what, r.u.Cmd.Target, err)})
+			continue
+		}
+		r.orig, r.patchd = o.Rebuilt, p.Rebuilt
+		r.ru.Cached = o.Rebuilt.Cached
+		f, err := kbuild.Faithful(ctx, r.u.Cmd, r.orig, r.obj)
+		switch {
+		case err != nil:
+			r.ru.Note = "not compared with the tree's object: " + err.Error()
+		default:
+			r.ru.Identical, r.ru.Note, r.ru.Differences = f.Identical, f.Note, f.Differences
+			r.ru.Faithful = len(f.Differences) == 0
+		}
+		if !r.ru.Faithful {
+			probs = append(probs, report.Problem{File: r.u.Cmd.Target, Kind: report.KindFailClosed,
+				Message: "the rebuilt original differs from the tree's object, so the rebuild may not show what the fix changes in it: " +
+					orText(strings.Join(r.ru.Differences, "; "), r.ru.Note)})
+		}
+		rep, err := objdiff.CompareFiles(r.orig.Object, r.patchd.Object)
+		if err != nil {
+			probs = append(probs, report.Problem{File: r.u.Cmd.Target, Kind: report.KindFailClosed,
+				Message: "the rebuilt objects could not be compared (its answer is the prediction): " + err.Error()})
+			continue
+		}
+		r.diff = &rep.Objects[0]
+		out.Units = append(out.Units, r.ru)
+		rebuilt[r.obj] = r
+	}
+	if len(rebuilt) == 0 {
+		out.Rebuilt = false
+		out.Note = "no unit could be rebuilt: the answer is the prediction"
+		return out, order, probs
+	}
+	order = answerFromRebuild(in, out, rebuilt, targets, order, &probs)
+	return out, order, probs
+}
+
+func orText(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// insideAny says dir lies inside the tree of one of the runs.
+func insideAny(dir string, runs []*unitRun) bool {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for _, r := range runs {
+		root, _ := filepath.Abs(r.u.Root)
+		if d == root || strings.HasPrefix(d, root+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// tuName is the translation unit name the session gives the object at
+// obj: its path relative to the --build directory holding it.
+func tuName(builds []string, obj, target string) string {
+	for _, b := range builds {
+		ab, err := filepath.Abs(b)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(ab, obj); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return target
+}
+
+// absObject is a target's or entry's object as an absolute path.
+func absObject(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// fkey is a function of one object: name and absolute object path.
+type fkey struct{ name, obj string }
+
+// answerFromRebuild fills out from the comparisons and adjusts targets.
+func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[string]*unitRun,
+	targets map[tkey]report.CheckTarget, order []tkey, probs *[]report.Problem) []tkey {
+	// The prediction, indexed by function.
+	srcChanged := map[string]bool{}
+	for _, c := range in.changed {
+		srcChanged[c.name] = true
+	}
+	type entryInfo struct {
+		chain []report.Step
+		depth int
+	}
+	entries := map[fkey]entryInfo{}
+	explained := map[fkey]report.Explained{}
+	for _, p := range in.preds {
+		for _, e := range p.Entries {
+			k := fkey{e.Name, absObject(e.Object)}
+			if old, ok := entries[k]; !ok || e.Depth < old.depth {
+				entries[k] = entryInfo{e.Chain, e.Depth}
+			}
+		}
+		for _, x := range p.Explained {
+			for _, r := range rebuilt {
+				if r.tu == x.TU {
+					explained[fkey{x.Name, r.obj}] = x
+				}
+			}
+		}
+	}
+	targetAt := map[fkey]tkey{}
+	for _, k := range order {
+		targetAt[fkey{k.name, absObject(targets[k].Object)}] = k
+	}
+
+	// What changed, per unit.
+	changedFn := map[fkey]bool{}
+	lineShift := map[fkey]bool{}
+	var objs []string
+	for o := range rebuilt {
+		objs = append(objs, o)
+	}
+	sort.Strings(objs)
+	for _, o := range objs {
+		r := rebuilt[o]
+		for _, c := range r.diff.Changed {
+			changedFn[fkey{c.Name, o}] = true
+		}
+		for _, c := range r.diff.LineShiftOnly {
+			lineShift[fkey{c.Name, o}] = true
+		}
+		for _, f := range r.diff.Removed {
+			changedFn[fkey{f.Name, o}] = true
+		}
+	}
+
+	// Predicted targets the rebuild shows unchanged are dropped.
+	var kept []tkey
+	for _, k := range order {
+		t := targets[k]
+		obj := absObject(t.Object)
+		if _, ok := rebuilt[obj]; !ok || changedFn[fkey{t.Name, obj}] {
+			kept = append(kept, k)
+			continue
+		}
+		reason := ""
+		if s, ok := substituted(t); ok {
+			sobj := stepObject(s, t, rebuilt)
+			if _, ok := rebuilt[sobj]; !ok || changedFn[fkey{s.From, sobj}] {
+				kept = append(kept, k)
+				continue
+			}
+			reason = fmt.Sprintf("%s predicted in place of %s, which is unchanged in the rebuild", s.Rule, s.From)
+		} else {
+			reason = t.Rule + " predicted, unchanged in the rebuild"
+			if lineShift[fkey{t.Name, obj}] {
+				reason = t.Rule + " predicted, only line numbers moved in the rebuild"
+			}
+		}
+		out.Dropped = append(out.Dropped, report.DroppedTarget{CheckTarget: t, Reason: reason})
+		delete(targets, k)
+	}
+	order = kept
+
+	// Every changed function, with its cause and coverage.
+	for _, o := range objs {
+		r := rebuilt[o]
+		shifts := dumpShifts(r)
+		add := func(name string, sympos int, lineOnly bool) {
+			k := fkey{name, o}
+			rf := report.RebuiltFunc{Name: name, TU: r.tu, Sympos: sympos}
+			tk, isTarget := targetAt[k]
+			rf.Predicted = isTarget
+			e, inEntries := entries[k]
+			switch {
+			case lineOnly:
+				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers (__LINE__, WARN/BUG lines) moved: not a target"
+			case srcChanged[name] && inEntries && e.depth == 0:
+				rf.Cause, rf.Detail = report.CauseChangedLine, "holds a line the fix changes"
+			case inEntries && e.depth > 0:
+				rf.Cause, rf.Detail = report.CauseInlinedCode, "holds the code of "+chainText(e.chain)
+			case isTarget && hasRule(targets[tk], "caller-assumptions"):
+				rf.Cause, rf.Detail = report.CauseCallerAssumptions, "caller-assumptions confirmed: "+lastStepText(targets[tk].Chain)
+			default:
+				rf.Cause = report.CauseDecisionShift
+				rf.Detail = orText(shifts[normName(name)], "its code changed although nothing predicted it; the dumps show no new or vanished clone or inlining in it")
+			}
+			if lineOnly {
+				rf.Coverage = report.CoverageNone
+				out.Functions = append(out.Functions, rf)
+				return
+			}
+			if !isTarget {
+				if x, ok := explained[k]; ok && substitution[x.Rule] {
+					coverThroughCallers(&rf, x, targets, order, in.lp)
+					out.Functions = append(out.Functions, rf)
+					return
+				}
+				// Nothing predicted it: its own targets are added.
+				tk, ok := addDecisionShift(in, r, name, targets, &order, probs)
+				if !ok {
+					rf.Coverage = report.CoverageMissing
+					rf.Why = "its targets are unknown"
+					out.Functions = append(out.Functions, rf)
+					return
+				}
+				if tk.name != name {
+					x := report.Explained{Name: name, Rule: "not-patchable"}
+					coverThroughCallers(&rf, x, targets, order, in.lp)
+					out.Functions = append(out.Functions, rf)
+					return
+				}
+				targetAt[k] = tk
+			}
+			t := targets[targetAt[k]]
+			lf := report.LivepatchFunc{Object: orText(t.KLPObject, "vmlinux"), OldName: t.Name, OldSympos: sympos}
+			if findReplacement(in.lp, t.Target) >= 0 {
+				rf.Coverage = report.CoverageDirect
+				rf.CoveredBy = []report.LivepatchFunc{lf}
+			} else {
+				rf.Coverage = report.CoverageMissing
+				rf.Why = "no klp_func replaces it"
+			}
+			out.Functions = append(out.Functions, rf)
+		}
+		for _, c := range r.diff.Changed {
+			add(c.Name, c.Sympos, false)
+		}
+		for _, c := range r.diff.LineShiftOnly {
+			add(c.Name, c.Sympos, true)
+		}
+		for _, f := range r.diff.Removed {
+			if !targetAt[fkey{f.Name, o}].isZero() {
+				continue
+			}
+			out.New = append(out.New, report.RebuiltFunc{Name: f.Name, TU: r.tu, Sympos: f.Sympos, Cause: report.CauseDecisionShift,
+				Detail: "gone from the patched build: the functions that called it changed", Coverage: report.CoverageNone})
+		}
+		for _, f := range r.diff.Added {
+			out.New = append(out.New, report.RebuiltFunc{Name: f.Name, TU: r.tu, Sympos: f.Sympos, Cause: report.CauseDecisionShift,
+				Detail: "only in the patched build: new code the replacement functions carry, not a klp_func target", Coverage: report.CoverageNone})
+		}
+		for _, d := range r.diff.DataChanges {
+			*probs = append(*probs, report.Problem{File: r.u.Cmd.Source, Kind: report.KindFailClosed,
+				Message: fmt.Sprintf("the rebuild changes data %s in %s (%s %s): replacing functions does not carry it (shadow variables or callbacks)", d.Name, r.tu, d.Status, d.Reason)})
+		}
+	}
+	return order
+}
+
+func (k tkey) isZero() bool { return k == tkey{} }
+
+func hasRule(t report.CheckTarget, rule string) bool {
+	if t.Rule == rule {
+		return true
+	}
+	for _, a := range t.Also {
+		if a == rule {
+			return true
+		}
+	}
+	return false
+}
+
+// substituted returns the last step of t's chain that put callers in
+// the place of a function that cannot be replaced itself.
+func substituted(t report.CheckTarget) (report.Step, bool) {
+	if !substitution[t.Rule] {
+		return report.Step{}, false
+	}
+	for i := len(t.Chain) - 1; i >= 0; i-- {
+		if substitution[t.Chain[i].Rule] {
+			return t.Chain[i], true
+		}
+	}
+	return report.Step{}, false
+}
+
+// stepObject is the object of a step's From function: a rebuilt unit of
+// the step's translation unit, or t's own object.
+func stepObject(s report.Step, t report.CheckTarget, rebuilt map[string]*unitRun) string {
+	for o, r := range rebuilt {
+		if r.tu == s.TU {
+			return o
+		}
+	}
+	return absObject(t.Object)
+}
+
+// coverThroughCallers says which targets carry a changed function that
+// the rule x put its callers in place of.
+func coverThroughCallers(rf *report.RebuiltFunc, x report.Explained, targets map[tkey]report.CheckTarget, order []tkey, lp []livepatch.Func) {
+	rf.Coverage = report.CoverageCallers
+	rf.Why = orText(x.Why, x.Rule)
+	n := 0
+	for _, k := range order {
+		t := targets[k]
+		through := false
+		for _, s := range t.Chain {
+			if s.From == rf.Name && substitution[s.Rule] {
+				through = true
+			}
+		}
+		if !through {
+			continue
+		}
+		n++
+		if findReplacement(lp, t.Target) < 0 {
+			rf.Coverage = report.CoverageMissing
+			continue
+		}
+		lf := report.LivepatchFunc{Object: orText(t.KLPObject, "vmlinux"), OldName: t.Name}
+		if t.OldSympos != nil {
+			lf.OldSympos = *t.OldSympos
+		}
+		rf.CoveredBy = append(rf.CoveredBy, lf)
+	}
+	if n == 0 {
+		rf.Coverage = report.CoverageMissing
+		rf.Why += "; no target carries it"
+	}
+}
+
+// addDecisionShift adds the targets of a function whose code changed
+// although nothing predicted it: the function itself, or, when it cannot
+// be replaced, the callers the rules put in its place (never the
+// prediction's containment or caller-assumptions spread). It returns the
+// key of the function's own target, or of the first substitute.
+func addDecisionShift(in rebuildInput, r *unitRun, name string, targets map[tkey]report.CheckTarget, order *[]tkey, probs *[]report.Problem) (tkey, bool) {
+	if in.impact == nil {
+		return tkey{}, false
+	}
+	res, err := in.impact(name, r.tu)
+	if err != nil {
+		*probs = append(*probs, report.Problem{File: r.u.Cmd.Source, Kind: report.KindFailClosed,
+			Message: fmt.Sprintf("%s changed in the rebuild of %s although nothing predicted it, and its targets are unknown: %v", name, r.tu, err)})
+		return tkey{}, false
+	}
+	first := tkey{}
+	for _, t := range res.Targets {
+		if t.IgnoredBecause != "" {
+			continue
+		}
+		own := t.Name == name && absObject(t.Object) == r.obj
+		subst := substitution[t.Rule]
+		for _, s := range t.Chain {
+			if !substitution[s.Rule] {
+				subst = false
+			}
+		}
+		if !own && !subst {
+			continue
+		}
+		k := tkey{t.Name, t.TU}
+		if _, ok := targets[k]; !ok {
+			ct := report.CheckTarget{Target: t, Because: name, File: r.u.Cmd.Source}
+			ct.Note = joinNote(ct.Note, "decision shift: its code changed in the rebuild although nothing predicted it")
+			targets[k] = ct
+			*order = append(*order, k)
+		}
+		if own || first.isZero() {
+			first = k
+		}
+		if own {
+			break
+		}
+	}
+	return first, !first.isZero()
+}
+
+// chainText says a containment chain in words: "a inlined into b,
+// constprop into b.constprop.0".
+func chainText(chain []report.Step) string {
+	if len(chain) == 0 {
+		return "a changed function"
+	}
+	parts := []string{chain[0].From}
+	for _, s := range chain {
+		parts = append(parts, "-"+s.How+"-> "+s.To)
+	}
+	return strings.Join(parts, " ")
+}
+
+func lastStepText(chain []report.Step) string {
+	if len(chain) == 0 {
+		return ""
+	}
+	s := chain[len(chain)-1]
+	return fmt.Sprintf("calls %s, whose body changed (%s)", s.From, s.Evidence)
+}
+
+var cloneNumberRE = regexp.MustCompile(`\.(constprop|isra|part|cold|lto_priv|localalias)\.[0-9]+`)
+
+// normName strips GCC's clone numbers, which a fix renumbers.
+func normName(n string) string { return cloneNumberRE.ReplaceAllString(n, ".$1.N") }
+
+// dumpShifts compares the unit's original and patched ipa-clones dumps:
+// for each function (clone numbers stripped), GCC's decisions about it
+// that only one build made, in words.
+func dumpShifts(r *unitRun) map[string]string {
+	a, b := dumpEdges(r.orig.Dumps), dumpEdges(r.patchd.Dumps)
+	if a == nil || b == nil {
+		return nil
+	}
+	by := map[string][]string{}
+	note := func(edges, other map[[3]string]bool, verb string) {
+		for e := range edges {
+			if other[e] {
+				continue
+			}
+			what := fmt.Sprintf("%s %s (%s)", verb, e[0], e[2])
+			if e[2] == "inlining to" {
+				what = fmt.Sprintf("%s inlining of %s", verb, e[0])
+			}
+			by[e[1]] = append(by[e[1]], what)
+		}
+	}
+	note(b, a, "in the patched build GCC made a new")
+	note(a, b, "in the patched build GCC dropped the")
+	out := map[string]string{}
+	for f, ws := range by {
+		sort.Strings(ws)
+		out[f] = strings.Join(ws, "; ")
+	}
+	return out
+}
+
+// dumpEdges reads the clone lines of dumps as (orig, clone, suffix),
+// clone numbers stripped; nil when there is no dump to read.
+func dumpEdges(dumps []string) map[[3]string]bool {
+	if len(dumps) == 0 {
+		return nil
+	}
+	out := map[[3]string]bool{}
+	for _, d := range dumps {
+		f, err := os.Open(d)
+		if err != nil {
+			return nil
+		}
+		rd := ipadump.NewReader(f, d)
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				if _, ok := err.(*ipadump.ParseError); ok {
+					continue
+				}
+				break
+			}
+			if rec.Kind == ipadump.Clone {
+				out[[3]string{normName(rec.Orig.Name), normName(rec.Clone.Name), rec.Transform.String()}] = true
+			}
+		}
+		f.Close()
+	}
+	return out
+}
