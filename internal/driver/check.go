@@ -276,6 +276,9 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		res.Problems = append(res.Problems, probs...)
 	}
 
+	// Each changed function's answer repeats the build's problems: one
+	// of each is enough.
+	res.Problems = uniqueProblems(res.Problems)
 	res.Verdict = VerdictComplete
 	data := false
 	for _, h := range res.Hunks {
@@ -554,4 +557,17 @@ func dwarfExtents(objs, files []string) (map[string][]patch.Extent, []error) {
 		}
 	}
 	return out, errs
+}
+
+// uniqueProblems keeps the first of equal problems, in order.
+func uniqueProblems(ps []report.Problem) []report.Problem {
+	seen := map[report.Problem]bool{}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
