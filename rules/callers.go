@@ -105,7 +105,10 @@ func (r *run) addAssumingCallers(t *Target, passes []string, sev Severity) {
 		sites[c.fn]++
 	}
 	for _, c := range cs {
-		r.addCaller(t, c, CallerAssumptions, "called by", callerCondition(c.fn, t.ID.Name, sites[c.fn], passes), Conditional)
+		cond := callerCondition(c.fn, t.ID.Name, sites[c.fn], passes)
+		if r.addCaller(t, c, CallerAssumptions, "called by", cond, Conditional) {
+			r.setCondition(callgraph.NodeID{Name: c.fn, TU: c.tu}, cond)
+		}
 	}
 }
 
@@ -169,7 +172,19 @@ func (r *run) addCallees(t *Target, passes []string, sev Severity) {
 		}
 		step := Step{From: t.ID.Name, To: ref.To, TU: t.ID.TU, Rule: CallerAssumptions, How: "calls",
 			Evidence: fmt.Sprintf("%s: call site %s (section offset %#x)", t.Object, t.ID.Name, ref.Site)}
-		r.consider(callgraph.NodeID{Name: ref.To, TU: t.ID.TU}, append(append([]Step(nil), t.Chain...), step),
-			CallerAssumptions, note, sev)
+		id := callgraph.NodeID{Name: ref.To, TU: t.ID.TU}
+		r.consider(id, append(append([]Step(nil), t.Chain...), step), CallerAssumptions, note, sev)
+		if sev == Conditional {
+			r.setCondition(id, note)
+		}
+	}
+}
+
+// setCondition records cond as the condition of target id, when id is a
+// conditional target with none yet (the first chain to reach it gave its
+// note).
+func (r *run) setCondition(id callgraph.NodeID, cond string) {
+	if t := r.targets[id]; t != nil && t.Severity == Conditional && t.cond == "" {
+		t.cond, t.condOf = t.Note, t.ID.Name
 	}
 }

@@ -44,6 +44,11 @@ type Target struct {
 	// Ignored is set when the policy drops the target; it is then
 	// reported apart, with the justification.
 	Ignored *Ignore
+
+	// cond is the condition of a conditional target, and condOf the
+	// target caller-assumptions made conditional: itself, or the one it
+	// is replaced for (through not-patchable, changed-abi, icf).
+	cond, condOf string
 }
 
 // Explained is a function in the chain that is not a target, and why: it
@@ -454,16 +459,33 @@ func (r *run) funcIn(f *object.File, t *Target) *object.Func {
 // condition on: its callers stand in for it.
 func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossTU bool) int {
 	sev = r.inherit(t, rule, sev)
-	if sev == Conditional && t.Severity == Conditional && t.Note != "" {
-		note = appendNote(note, "replaced for "+t.ID.Name+", which is "+t.Note)
+	if sev == Conditional && t.Severity == Conditional && t.cond != "" {
+		via := ""
+		if t.condOf != t.ID.Name {
+			via = ", itself replaced for " + t.condOf
+		}
+		note = appendNote(note, "replaced for "+t.ID.Name+via+", which is "+t.cond)
 	}
 	n := 0
 	for _, c := range r.callers(t, crossTU) {
 		if r.addCaller(t, c, rule, how, note, sev) {
+			if sev == Conditional && t.Severity == Conditional {
+				r.inheritCondition(c, t)
+			}
 			n++
 		}
 	}
 	return n
+}
+
+// inheritCondition passes the condition of conditional target t on to the
+// target its caller c became (when c became one under that condition).
+func (r *run) inheritCondition(c caller, t *Target) {
+	ct := r.targets[callgraph.NodeID{Name: c.fn, TU: c.tu}]
+	if ct == nil || ct.Severity != Conditional || ct.cond != "" {
+		return
+	}
+	ct.cond, ct.condOf = t.cond, t.condOf
 }
 
 // addCaller makes caller c of t a target under rule, with the call site

@@ -169,6 +169,12 @@ func TestKernelRules(t *testing.T) {
 	if rev == nil || rev.Rule != "not-patchable" {
 		t.Errorf("__next_mem_range_rev explained as %+v, want not-patchable", rev)
 	}
+	// Its substitutes, up the notrace memblock chain, stand in for a
+	// conditional target: conditional too, under its condition.
+	if tg, ok := target["__add_pages"]; !ok || tg.Severity != "conditional" ||
+		!strings.Contains(tg.Note, "itself replaced for __next_mem_range_rev, which is needed only if your fix changes what __next_mem_range_rev assumed of should_skip_region") {
+		t.Errorf("__add_pages: %+v, want conditional, standing in for __next_mem_range_rev", tg)
+	}
 	// kernel/ and mm/ alone miss the callers in arch/: the answer must say
 	// it is incomplete, never pass as safe.
 	if code != ExitIncomplete || r.Complete {
