@@ -23,7 +23,9 @@ type SkeletonOptions struct {
 
 // WriteSkeleton writes, as C, the struct klp_func array of every
 // klp_object and the struct klp_object array for the targets of res, one
-// commented entry per target. An incomplete answer starts with #error.
+// commented entry per target. A conditional target is a comment, not an
+// entry: its condition, and the entry to add if the fix meets it. An
+// incomplete answer starts with #error.
 func WriteSkeleton(w io.Writer, res *report.Result, opt SkeletonOptions) error {
 	linked := opt.Linked
 	var b strings.Builder
@@ -57,26 +59,39 @@ func WriteSkeleton(w io.Writer, res *report.Result, opt SkeletonOptions) error {
 
 	cloneABI := opt.CloneABI
 	// Group the targets by klp_object: vmlinux first, then the modules.
+	// Conditional targets are written as comments: the author decides
+	// whether the fix changes what they assumed.
 	groups := map[string][]report.Target{}
 	var ignored = map[string][]report.Target{}
+	var cond = map[string][]report.Target{}
 	for _, t := range res.Targets {
 		klp := t.KLPObject
 		if klp == "" {
 			klp = "vmlinux"
 		}
-		if t.IgnoredBecause != "" {
+		switch {
+		case t.IgnoredBecause != "":
 			ignored[klp] = append(ignored[klp], t)
-			continue
+		case t.Severity == report.SeverityConditional:
+			cond[klp] = append(cond[klp], t)
+		default:
+			groups[klp] = append(groups[klp], t)
 		}
-		groups[klp] = append(groups[klp], t)
 	}
-	names := newFuncNames(groups)
-	objs := make([]string, 0, len(groups)+len(ignored))
-	for k := range groups {
+	all := map[string][]report.Target{}
+	for k, ts := range groups {
+		all[k] = append(all[k], ts...)
+	}
+	for k, ts := range cond {
+		all[k] = append(all[k], ts...)
+	}
+	names := newFuncNames(all)
+	objs := make([]string, 0, len(all)+len(ignored))
+	for k := range all {
 		objs = append(objs, k)
 	}
 	for k := range ignored {
-		if _, ok := groups[k]; !ok {
+		if _, ok := all[k]; !ok {
 			objs = append(objs, k)
 		}
 	}
@@ -100,11 +115,17 @@ func WriteSkeleton(w io.Writer, res *report.Result, opt SkeletonOptions) error {
 		for _, t := range groups[klp] {
 			writeEntry(&b, t, names[[2]string{t.Name, t.TU}], linked, cloneABI, res)
 		}
+		for _, t := range cond[klp] {
+			writeConditional(&b, t, names[[2]string{t.Name, t.TU}], linked)
+		}
 		for _, t := range ignored[klp] {
 			fmt.Fprintf(&b, "\t/* ignored by the policy: %s (%s), %s: %s */\n", cComment(t.Name), cComment(t.TU),
 				cComment(t.Rule), cComment(t.IgnoredBecause))
 		}
-		if len(groups[klp]) == 0 {
+		switch {
+		case len(groups[klp]) == 0 && len(cond[klp]) > 0:
+			b.WriteString("\t/* no function to replace for certain */\n")
+		case len(groups[klp]) == 0:
 			b.WriteString("\t/* no function to replace */\n")
 		}
 		b.WriteString("\t{ }\n};\n")
@@ -163,6 +184,30 @@ func writeEntry(b *strings.Builder, t report.Target, newFunc string, linked, clo
 		b.WriteString("\t\t/* .old_sympos UNKNOWN: see the #error above */\n")
 	}
 	b.WriteString("\t},\n")
+}
+
+// writeConditional writes a conditional target as a comment: the
+// condition under which it is needed, and the entry to add if it holds.
+func writeConditional(b *strings.Builder, t report.Target, newFunc string, linked bool) {
+	where := cComment(t.TU)
+	if t.SourceFile != "" {
+		where += ", " + cComment(fmt.Sprintf("%s:%d", t.SourceFile, t.SourceLine))
+	}
+	fmt.Fprintf(b, "\t/*\n\t * CONDITIONAL, %s: %s [%s]\n", cComment(t.Rule), cComment(lastStep(t)), where)
+	if t.Note != "" {
+		fmt.Fprintf(b, "\t * %s.\n", cComment(t.Note))
+	}
+	b.WriteString("\t * If it is needed, add:\n")
+	fmt.Fprintf(b, "\t * {\n\t *\t.old_name = %s,\n\t *\t.new_func = %s,\n", cComment(cString(t.Name)), newFunc)
+	switch {
+	case t.OldSympos != nil:
+		fmt.Fprintf(b, "\t *\t.old_sympos = %d,\n", *t.OldSympos)
+	case t.Binding == "local" && !linked:
+		fmt.Fprintf(b, "\t *\t(.old_sympos not computed: no --vmlinux)\n")
+	case t.Binding == "local":
+		b.WriteString("\t *\t(.old_sympos UNKNOWN: see the #error above)\n")
+	}
+	b.WriteString("\t * },\n\t */\n")
 }
 
 // lastStep says in one line how t became a target: the last hop of its

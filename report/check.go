@@ -2,7 +2,8 @@ package report
 
 // CheckSchemaVersion is the version of the check report schema (YAML,
 // JSON; SARIF and markdown are renderings of it). Fields are only added
-// within a version.
+// within a version: conditional (and the severity conditional of a
+// target) was added within version 1.
 const CheckSchemaVersion = 1
 
 // CheckResult is the answer of "klp-audit check": does a livepatch
@@ -21,8 +22,14 @@ type CheckResult struct {
 	Hunks []Hunk `json:"hunks" yaml:"hunks"`
 	// Changed are the functions the fix changes (source level).
 	Changed []ChangedFunc `json:"changed" yaml:"changed"`
-	// Missing are must-patch targets the livepatch does not replace.
+	// Missing are must-patch targets the livepatch does not replace:
+	// severity must only, so they alone make the verdict "missing".
 	Missing []CheckTarget `json:"missing" yaml:"missing"`
+	// Conditional are conditional targets the livepatch does not
+	// replace: each is needed only if the fix changes what it assumed
+	// (its note says what), which the author decides; they do not fail
+	// the check.
+	Conditional []CheckTarget `json:"conditional" yaml:"conditional"`
 	// Review are review targets the livepatch does not replace.
 	Review []CheckTarget `json:"review" yaml:"review"`
 	// Covered are targets the livepatch replaces.

@@ -69,6 +69,7 @@ func normalizedCheck(r *CheckResult) *CheckResult {
 		n.Changed[i] = c
 	}
 	n.Missing = normalizedTargets(r.Missing)
+	n.Conditional = normalizedTargets(r.Conditional)
 	n.Review = normalizedTargets(r.Review)
 	n.Covered = normalizedTargets(r.Covered)
 	n.Extra = emptyIfNil(r.Extra)

@@ -69,6 +69,11 @@ func renderCheckMarkdown(w io.Writer, r *CheckResult) error {
 		writeMDTargets(&b, missing)
 	}
 
+	if cond := sortedCheckTargets(r.Conditional); len(cond) > 0 {
+		fmt.Fprintf(&b, "### Conditional (%d)\n\nNot replaced; each is needed only if the fix changes what it assumed (the condition in Why). They do not fail the check.\n\n", len(cond))
+		writeMDTargets(&b, cond)
+	}
+
 	if review := sortedCheckTargets(r.Review); len(review) > 0 {
 		fmt.Fprintf(&b, "### Review (%d)\n\nNot replaced; a reviewer must decide whether the livepatch needs them.\n\n", len(review))
 		writeMDTargets(&b, review)
@@ -257,6 +262,7 @@ func renderCheckText(w io.Writer, r *CheckResult) error {
 		}
 	}
 	writeTextTargets(&b, "missing", sortedCheckTargets(r.Missing))
+	writeTextTargets(&b, "conditional, needed only if the fix changes what each assumed", sortedCheckTargets(r.Conditional))
 	writeTextTargets(&b, "review", sortedCheckTargets(r.Review))
 	if data := dataHunks(r); len(data) > 0 {
 		fmt.Fprintf(&b, "\ndata changes (%d): not carried by replacing functions\n", len(data))
@@ -274,7 +280,11 @@ func renderCheckText(w io.Writer, r *CheckResult) error {
 	}
 	writeTextFuncs(&b, "extra", r.Extra)
 	writeTextRebuild(&b, r.Rebuild)
-	fmt.Fprintf(&b, "\ncovered: %d, missing: %d, review: %d, extra: %d\n", len(r.Covered), len(r.Missing), len(r.Review), len(r.Extra))
+	fmt.Fprintf(&b, "\ncovered: %d, missing: %d", len(r.Covered), len(r.Missing))
+	if len(r.Conditional) > 0 {
+		fmt.Fprintf(&b, ", conditional: %d", len(r.Conditional))
+	}
+	fmt.Fprintf(&b, ", review: %d, extra: %d\n", len(r.Review), len(r.Extra))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

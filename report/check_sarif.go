@@ -31,6 +31,8 @@ var sarifRules = []sarifRuleDef{
 		"The code of the function differs between the original and patched builds, but the livepatch does not replace it."},
 	{"review-target", "warning", "ReviewTarget",
 		"A function a reviewer must decide on (a review target) is not replaced by the livepatch."},
+	{"conditional-target", "note", "ConditionalTarget",
+		"A function needed only if the fix changes what it assumed of another function (a conditional target, its condition in the message) is not replaced by the livepatch."},
 	{"extra-function", "note", "ExtraFunction",
 		"The livepatch replaces a function that no rule asks for."},
 }
@@ -159,6 +161,10 @@ func renderCheckSARIF(w io.Writer, r *CheckResult) error {
 	for _, t := range sortedCheckTargets(r.Review) {
 		add("review-target", "the livepatch does not replace "+targetName(t)+targetIn(t)+
 			", a review target: "+targetWhy(t), sarifLocations(t.File, t.Line, 0), targetProps(t))
+	}
+	for _, t := range sortedCheckTargets(r.Conditional) {
+		add("conditional-target", "the livepatch does not replace "+targetName(t)+targetIn(t)+
+			", a conditional target: "+targetWhy(t), sarifLocations(t.File, t.Line, 0), targetProps(t))
 	}
 	for _, f := range sortedLivepatchFuncs(r.Extra) {
 		add("extra-function", "the livepatch replaces "+funcName(f)+" in "+orUnknown(f.Object)+

@@ -64,9 +64,9 @@ func completeCheck() *CheckResult {
 	return r
 }
 
-// missingCheck: one must target and one review target are not replaced,
-// the livepatch replaces a function no rule asks for, and the builds
-// show a changed function it does not replace.
+// missingCheck: one must, one conditional and one review target are not
+// replaced, the livepatch replaces a function no rule asks for, and the
+// builds show a changed function it does not replace.
 func missingCheck() *CheckResult {
 	r := newCheck("missing")
 	r.Hunks = []Hunk{cssPutHunk}
@@ -78,6 +78,11 @@ func missingCheck() *CheckResult {
 		Step{From: "css_put", To: "css_release", TU: "kernel/cgroup/cgroup", How: "call",
 			Evidence: "kernel/cgroup/cgroup.o+0x1c4", Rule: "caller-assumptions"})}
 	r.Review[0].Note = "callee-side IPA-VRP assumption"
+	r.Conditional = []CheckTarget{checkTarget("cgroup_bpf_offline", "vmlinux", "kernel/bpf/cgroup", "caller-assumptions", "conditional",
+		"css_put", "include/linux/cgroup.h", 404, nil,
+		Step{From: "cgroup_bpf_release", To: "cgroup_bpf_offline", TU: "kernel/bpf/cgroup", How: "called by",
+			Evidence: "kernel/bpf/cgroup.o: call site cgroup_bpf_offline+0x2a", Rule: "caller-assumptions"})}
+	r.Conditional[0].Note = "needed only if your fix changes what cgroup_bpf_offline assumed of cgroup_bpf_release, which it calls at 1 call site: the memory it reads and writes (ipa-modref)"
 	r.Extra = []LivepatchFunc{{Object: "vmlinux", OldName: "cgroup_rstat_flush", File: "livepatch.c", Line: 88}}
 	r.BuildTruth = &BuildTruth{
 		Unreplaced: []LivepatchFunc{{Object: "vmlinux", OldName: "mem_cgroup_css_offline", OldSympos: 2}},
@@ -353,10 +358,13 @@ func TestSARIFContent(t *testing.T) {
 	for _, r := range run.Tool.Driver.Rules {
 		ids = append(ids, r.ID)
 	}
-	if want := []string{"missing-target", "unreplaced-change", "review-target", "extra-function"}; !reflect.DeepEqual(ids, want) {
+	if want := []string{"missing-target", "unreplaced-change", "review-target", "conditional-target", "extra-function"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("rules = %v, want %v", ids, want)
 	}
-	wantLevel := map[string]string{"missing-target": "error", "unreplaced-change": "error", "review-target": "warning", "extra-function": "note"}
+	// A conditional target is a note: a pipeline failing on errors (or
+	// warnings) does not fail a livepatch for it.
+	wantLevel := map[string]string{"missing-target": "error", "unreplaced-change": "error", "review-target": "warning",
+		"conditional-target": "note", "extra-function": "note"}
 	for _, res := range run.Results {
 		if res.RuleIndex < 0 || res.RuleIndex >= len(ids) || ids[res.RuleIndex] != res.RuleID {
 			t.Errorf("result %s has ruleIndex %d", res.RuleID, res.RuleIndex)
@@ -380,6 +388,18 @@ func TestSARIFContent(t *testing.T) {
 	}
 	if m.Properties["klp_object"] != "vmlinux" || m.Properties["translation_unit"] != "mm/memcontrol" || m.Properties["old_sympos"] != float64(2) {
 		t.Errorf("properties = %v", m.Properties)
+	}
+	conditional := 0
+	for _, res := range run.Results {
+		if res.RuleID == "conditional-target" {
+			conditional++
+			if !strings.Contains(res.Message.Text, "cgroup_bpf_offline") || !strings.Contains(res.Message.Text, "needed only if your fix changes what cgroup_bpf_offline assumed") {
+				t.Errorf("conditional result %q lacks the function or its condition", res.Message.Text)
+			}
+		}
+	}
+	if conditional != 1 {
+		t.Errorf("%d conditional-target results, want 1", conditional)
 	}
 }
 

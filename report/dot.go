@@ -39,10 +39,18 @@ func renderDOT(w io.Writer, r *Result) error {
 	for _, e := range g.edges {
 		from := g.nodes[dotKey{e.TU, e.From}].id
 		to := g.nodes[dotKey{e.TU, e.To}].id
-		if e.How == "" {
+		attrs := []string{}
+		if e.How != "" {
+			attrs = append(attrs, "label="+dotQuote(e.How))
+		}
+		if e.Rule != "" {
+			// A step of the safety rules, from a target's chain.
+			attrs = append(attrs, "style=dashed")
+		}
+		if len(attrs) == 0 {
 			fmt.Fprintf(&b, "  %s -> %s;\n", dotQuote(from), dotQuote(to))
 		} else {
-			fmt.Fprintf(&b, "  %s -> %s [label=%s];\n", dotQuote(from), dotQuote(to), dotQuote(e.How))
+			fmt.Fprintf(&b, "  %s -> %s [%s];\n", dotQuote(from), dotQuote(to), strings.Join(attrs, ", "))
 		}
 	}
 	b.WriteString("}\n")
@@ -70,6 +78,9 @@ type dotNode struct {
 	id       string
 	entry    Entry
 	unlisted bool // named by an edge only
+	// severity is the node's tier when it is a target of the safety
+	// rules (must, conditional, review, or "ignored"), else empty.
+	severity string
 }
 
 func (n *dotNode) attrs() string {
@@ -89,9 +100,18 @@ func (n *dotNode) attrs() string {
 		marks = append(marks, "removed in dump")
 		style = append(style, "dashed")
 	}
-	if n.unlisted {
+	if n.unlisted && n.severity == "" {
 		marks = append(marks, "not in entries")
 		style = append(style, "dotted")
+	}
+	switch n.severity {
+	case "":
+	case SeverityConditional:
+		// A conditional target: replaced only if its condition holds.
+		marks = append(marks, "conditional target")
+		style = append(style, "dashed")
+	default:
+		marks = append(marks, n.severity+" target")
 	}
 	if n.entry.InCycle {
 		marks = append(marks, "cycle")
@@ -132,10 +152,34 @@ func newDOTGraph(r *Result) *dotGraph {
 	}
 
 	// One edge per distinct transformation: several call sites inlining
-	// the same function give several dump lines but one arrow.
+	// the same function give several dump lines but one arrow. The
+	// targets of the safety rules follow, each with the last step of its
+	// chain (a call, for the callers a rule added), so a target outside
+	// the entries hangs off the function it was reached from.
 	type edgeKey struct{ tu, from, to, how string }
 	seen := map[edgeKey]bool{}
-	for _, s := range r.Edges {
+	edges := append([]Step(nil), r.Edges...)
+	severity := map[dotKey]string{}
+	for _, t := range r.Targets {
+		sev := t.Severity
+		if t.IgnoredBecause != "" {
+			sev = "ignored"
+		}
+		severity[dotKey{t.TU, t.Name}] = sev
+	}
+	for _, t := range r.Targets {
+		n := len(t.Chain)
+		if n == 0 || t.Chain[n-1].Rule == "" || t.Chain[n-1].Rule == "containment" {
+			continue // containment steps are among the edges already
+		}
+		st := t.Chain[n-1]
+		from := dotKey{t.TU, st.From}
+		if _, ok := g.nodes[from]; !ok && severity[from] == "" {
+			continue // reached from another unit: no node of this cluster
+		}
+		edges = append(edges, Step{From: st.From, To: t.Name, TU: t.TU, How: st.Rule, Rule: st.Rule})
+	}
+	for _, s := range edges {
 		k := edgeKey{s.TU, s.From, s.To, s.How}
 		if seen[k] {
 			continue
@@ -161,6 +205,13 @@ func newDOTGraph(r *Result) *dotGraph {
 		return a.How < b.How
 	})
 
+	for k, sev := range severity {
+		if n, ok := g.nodes[k]; ok {
+			n.severity = sev
+		} else {
+			g.nodes[k] = &dotNode{entry: Entry{Name: k.name, TU: k.tu}, unlisted: true, severity: sev}
+		}
+	}
 	keys := make([]dotKey, 0, len(g.nodes))
 	for k := range g.nodes {
 		keys = append(keys, k)

@@ -32,7 +32,15 @@
 //	                its klp_object, unit, object, source, binding, section,
 //	                old_sympos (with --vmlinux), severity, the rule that
 //	                added it (and others that reached it), and the reason
-//	                chain, each step naming its rule and evidence
+//	                chain, each step naming its rule and evidence.
+//	                severity is must, conditional or review; conditional
+//	                (a caller relying on a changed function's body, a
+//	                callee compiled for its arguments) is needed only if
+//	                the fix changes what was assumed, and note says the
+//	                condition. conditional was added within version 1:
+//	                a new value of an existing field, so the schema
+//	                stays 1; a consumer that knows only must and review
+//	                should treat an unknown severity as review
 //	explained       functions on the chains that are not targets, and why
 //	policy, notes   the policy used, and facts worth knowing
 package report
@@ -98,6 +106,13 @@ type Problem struct {
 	Message string `json:"message" yaml:"message"`
 }
 
+// The severities of a target.
+const (
+	SeverityMust        = "must"
+	SeverityConditional = "conditional"
+	SeverityReview      = "review"
+)
+
 // The kinds of problems.
 const (
 	KindFailClosed = "fail-closed"
@@ -113,10 +128,12 @@ type Summary struct {
 	// Emitted counts the entries that exist as symbols: what a livepatch
 	// replaces. Zero when objects were not read (--dumps-only).
 	Emitted int `json:"emitted" yaml:"emitted"`
-	// Must, Review and Ignored count the targets by severity.
-	Must    int `json:"must,omitempty" yaml:"must,omitempty"`
-	Review  int `json:"review,omitempty" yaml:"review,omitempty"`
-	Ignored int `json:"ignored,omitempty" yaml:"ignored,omitempty"`
+	// Must, Conditional, Review and Ignored count the targets by
+	// severity.
+	Must        int `json:"must,omitempty" yaml:"must,omitempty"`
+	Conditional int `json:"conditional,omitempty" yaml:"conditional,omitempty"`
+	Review      int `json:"review,omitempty" yaml:"review,omitempty"`
+	Ignored     int `json:"ignored,omitempty" yaml:"ignored,omitempty"`
 }
 
 // Entry is one function that carries the queried function's code.
@@ -222,8 +239,9 @@ type Position struct {
 	DWARF bool
 }
 
-// Target is a function the livepatch must replace (severity must) or a
-// reviewer must decide on (review): a klp_func.
+// Target is a function the livepatch must replace (severity must), must
+// replace only if the fix changes what it assumed (conditional: Note says
+// the condition) or a reviewer must decide on (review): a klp_func.
 type Target struct {
 	Name string `json:"name" yaml:"name"`
 	// KLPObject is the klp_object the function lives in: "vmlinux" or the
@@ -239,7 +257,7 @@ type Target struct {
 	// same-named local symbols of the linked vmlinux or module; 0 when the
 	// name is unique there. Omitted when no linked file was given.
 	OldSympos *int   `json:"old_sympos,omitempty" yaml:"old_sympos,omitempty"`
-	Severity  string `json:"severity" yaml:"severity"` // must or review
+	Severity  string `json:"severity" yaml:"severity"` // must, conditional or review
 	// Rule is the rule that made it a target; Also the others that did.
 	Rule string   `json:"rule" yaml:"rule"`
 	Also []string `json:"also,omitempty" yaml:"also,omitempty"`

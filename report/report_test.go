@@ -233,6 +233,54 @@ var cases = []struct {
 	{"empty", emptyResult},
 	{"odd", oddResult},
 	{"objects", objectsResult},
+	{"targets", targetsResult},
+}
+
+// targetsResult: the safety rules' answer to a change of
+// should_skip_region (mm/memblock.c), one target per tier: the function
+// itself (must), a caller relying on its body (conditional, with its
+// condition), a callee compiled for its arguments under a policy that
+// makes ipa-vrp review, a not-patchable caller's substitute across
+// units, and one ignored by the policy.
+func targetsResult() *Result {
+	b := newBuilder("should_skip_region", true)
+	q := b.root("mm/memblock.o", "should_skip_region", "mm/memblock.c", 1010, func(e *Entry) {
+		e.Emitted, e.Object = "yes", "mm/memblock.o"
+		e.Symbols = []Symbol{{Name: "should_skip_region", Binding: "local", Section: ".text", Offset: 0x3a0, Size: 0x60, Fentry: true}}
+	})
+	part := b.add(q, "part", "should_skip_region.part.0", "mm/memblock.c", 1010, func(e *Entry) {
+		e.Emitted, e.WhyNotEmitted, e.Object = "no", "inlined everywhere (into 1 function)", "mm/memblock.o"
+	})
+	_ = part
+	r := b.done()
+	r.Summary.Emitted = 1
+	callStep := func(from, to, tu, rule, site string) Step {
+		return Step{From: from, To: to, TU: tu, How: "called by", Evidence: tu + ": call site " + site, Rule: rule}
+	}
+	contain := Step{From: "should_skip_region", To: "should_skip_region", TU: "mm/memblock.o", How: "queried", Rule: "containment"}
+	r.Targets = []Target{
+		{Name: "should_skip_region", KLPObject: "vmlinux", TU: "mm/memblock.o", Object: "mm/memblock.o", SourceFile: "mm/memblock.c", SourceLine: 1010,
+			Binding: "local", Section: ".text", Severity: "must", Rule: "containment", Chain: []Step{}},
+		{Name: "__next_mem_range", KLPObject: "vmlinux", TU: "mm/memblock.o", Object: "mm/memblock.o", Binding: "global", Section: ".text",
+			Severity: "conditional", Rule: "caller-assumptions",
+			Note:  "needed only if your fix changes what __next_mem_range assumed of should_skip_region, which it calls at 1 call site: whether it is pure, const or noreturn (ipa-pure-const); if so, ask about __next_mem_range in turn (its callers may rely on it)",
+			Chain: []Step{contain, callStep("should_skip_region", "__next_mem_range", "mm/memblock.o", "caller-assumptions", "__next_mem_range+0x8f")}},
+		{Name: "memblock_dump", KLPObject: "vmlinux", TU: "mm/memblock.o", Object: "mm/memblock.o", Binding: "local", Section: ".text",
+			Severity: "review", Rule: "caller-assumptions", Note: "compiled for the arguments its callers pass (ipa-vrp); should_skip_region changed",
+			Chain: []Step{{From: "should_skip_region", To: "memblock_dump", TU: "mm/memblock.o", How: "calls", Evidence: "mm/memblock.o: call site should_skip_region (section offset 0x3c4)", Rule: "caller-assumptions"}}},
+		{Name: "__add_pages", KLPObject: "vmlinux", TU: "mm/memory_hotplug.o", Object: "mm/memory_hotplug.o", Binding: "global", Section: ".text",
+			Severity: "conditional", Rule: "not-patchable",
+			Note:  "replaced for __next_mem_range_rev, which is needed only if your fix changes what __next_mem_range_rev assumed of should_skip_region",
+			Chain: []Step{callStep("__next_mem_range_rev", "__add_pages", "mm/memory_hotplug.o", "not-patchable", "__add_pages+0x31")}},
+		{Name: "memblock_debug_show", KLPObject: "vmlinux", TU: "mm/memblock.o", Object: "mm/memblock.o", Binding: "local", Section: ".text",
+			Severity: "conditional", Rule: "caller-assumptions", IgnoredBecause: "reads nothing should_skip_region writes (reviewed)",
+			Chain: []Step{callStep("should_skip_region", "memblock_debug_show", "mm/memblock.o", "caller-assumptions", "memblock_debug_show+0x12")}},
+	}
+	r.Explained = []Explained{{Name: "__next_mem_range_rev", TU: "mm/memblock.o", Rule: "not-patchable",
+		Why: "not directly patchable: no ftrace entry (__fentry__ call at its start): notrace, or a kernel inline kept out of line; its callers are replaced instead"}}
+	r.Summary.Must, r.Summary.Conditional, r.Summary.Review, r.Summary.Ignored = 1, 2, 1, 1
+	r.Policy = "default policy"
+	return r
 }
 
 func render(t *testing.T, r *Result, f Format) string {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,57 @@ func renderTable(w io.Writer, r *Result) error {
 		t.Append(row)
 	}
 	t.Render()
+	renderTargetsTable(ew, r.Targets)
 	return ew.err
+}
+
+// renderTargetsTable writes the safety rules' targets, when they ran, as a
+// second table: one row per target, must first, then conditional (whose
+// Why is the condition), then review and ignored ones.
+func renderTargetsTable(w io.Writer, targets []Target) {
+	if len(targets) == 0 {
+		return
+	}
+	ts := append([]Target(nil), targets...)
+	sortTargets(ts)
+	tier := func(t Target) int {
+		switch {
+		case t.IgnoredBecause != "":
+			return 3
+		case t.Severity == SeverityConditional:
+			return 1
+		case t.Severity == SeverityReview:
+			return 2
+		}
+		return 0
+	}
+	sort.SliceStable(ts, func(i, j int) bool { return tier(ts[i]) < tier(ts[j]) })
+	_, _ = io.WriteString(w, "\n")
+	t := tablewriter.NewWriter(w)
+	t.SetHeader([]string{"klp_object", "Translation unit", "Target", "Binding", "Severity", "Rule", "Why"})
+	t.SetAutoFormatHeaders(false)
+	t.SetAutoWrapText(false)
+	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
+	t.SetAlignment(tablewriter.ALIGN_LEFT)
+	for _, tg := range ts {
+		sev := tg.Severity
+		why := ""
+		if len(tg.Chain) > 0 {
+			last := tg.Chain[len(tg.Chain)-1]
+			why = last.How + " " + last.From
+		}
+		if tg.Note != "" {
+			why = strings.TrimSpace(why + "; " + tg.Note)
+			why = strings.TrimPrefix(why, "; ")
+		}
+		if tg.IgnoredBecause != "" {
+			sev = "ignored"
+			why = "ignored by the policy: " + tg.IgnoredBecause
+		}
+		t.Append([]string{Printable(tg.KLPObject), Printable(tuName(tg.TU)), displayName(tg.Name), Printable(tg.Binding),
+			Printable(sev), Printable(tg.Rule), Printable(why)})
+	}
+	t.Render()
 }
 
 // bindings lists an entry's symbols with their binding, e.g. "local",

@@ -42,18 +42,23 @@ func writeTargets(b *strings.Builder, r *Result) {
 	if r.Targets == nil && r.Explained == nil && r.Policy == "" {
 		return
 	}
-	var must, review, ignored []Target
+	var must, cond, review, ignored []Target
 	for _, t := range r.Targets {
 		switch {
 		case t.IgnoredBecause != "":
 			ignored = append(ignored, t)
-		case t.Severity == "review":
+		case t.Severity == SeverityReview:
 			review = append(review, t)
+		case t.Severity == SeverityConditional:
+			cond = append(cond, t)
 		default:
 			must = append(must, t)
 		}
 	}
 	fmt.Fprintf(b, "\nThe livepatch must replace %s", plural(len(must), "function", "functions"))
+	if len(cond) > 0 {
+		fmt.Fprintf(b, ", %d more only if your fix changes what they assumed", len(cond))
+	}
 	if len(review) > 0 {
 		fmt.Fprintf(b, ", and a reviewer decide on %d more", len(review))
 	}
@@ -62,6 +67,10 @@ func writeTargets(b *strings.Builder, r *Result) {
 	}
 	b.WriteString(":\n")
 	writeTargetGroup(b, must)
+	if len(cond) > 0 {
+		b.WriteString("\nConditional (replace each only if its condition holds for your fix; klp-audit cannot tell before the fix is compiled):\n")
+		writeConditionalGroup(b, cond)
+	}
 	if len(review) > 0 {
 		b.WriteString("\nReview:\n")
 		writeTargetGroup(b, review)
@@ -83,7 +92,21 @@ func writeTargets(b *strings.Builder, r *Result) {
 	}
 }
 
-func writeTargetGroup(b *strings.Builder, ts []Target) {
+// writeConditionalGroup writes conditional targets as writeTargetGroup
+// does, each with its condition on a line of its own.
+func writeConditionalGroup(b *strings.Builder, ts []Target) {
+	sortTargets(ts)
+	group := ""
+	for _, t := range ts {
+		group = writeGroupHead(b, t, group)
+		b.WriteString(targetLine(t, false) + "\n")
+		if t.Note != "" {
+			b.WriteString("      " + Printable(t.Note) + "\n")
+		}
+	}
+}
+
+func sortTargets(ts []Target) {
 	sort.SliceStable(ts, func(i, j int) bool {
 		if ts[i].KLPObject != ts[j].KLPObject {
 			return ts[i].KLPObject < ts[j].KLPObject
@@ -93,30 +116,46 @@ func writeTargetGroup(b *strings.Builder, ts []Target) {
 		}
 		return ts[i].Name < ts[j].Name
 	})
+}
+
+func writeTargetGroup(b *strings.Builder, ts []Target) {
+	sortTargets(ts)
 	group := ""
 	for _, t := range ts {
-		g := Printable(tuName(t.TU))
-		if t.KLPObject != "" {
-			g = Printable(t.KLPObject) + "  " + g
-		}
-		if g != group {
-			b.WriteString("  " + g + "\n")
-			group = g
-		}
-		line := "    " + displayName(t.Name) + "  [" + Printable(t.Binding)
-		if t.OldSympos != nil {
-			line += fmt.Sprintf(", old_sympos %d", *t.OldSympos)
-		}
-		line += "]  " + Printable(t.Rule)
-		if len(t.Chain) > 0 {
-			last := t.Chain[len(t.Chain)-1]
-			line += ": " + Printable(last.How) + " " + displayName(last.From)
-		}
-		if t.Note != "" {
-			line += "  (" + Printable(t.Note) + ")"
-		}
-		b.WriteString(line + "\n")
+		group = writeGroupHead(b, t, group)
+		b.WriteString(targetLine(t, true) + "\n")
 	}
+}
+
+// writeGroupHead starts the klp_object and unit group of t when it
+// differs from group, and returns t's.
+func writeGroupHead(b *strings.Builder, t Target, group string) string {
+	g := Printable(tuName(t.TU))
+	if t.KLPObject != "" {
+		g = Printable(t.KLPObject) + "  " + g
+	}
+	if g != group {
+		b.WriteString("  " + g + "\n")
+	}
+	return g
+}
+
+// targetLine is a target's line: name, binding, old_sympos, rule and the
+// last step of its chain, and its note when note is set.
+func targetLine(t Target, note bool) string {
+	line := "    " + displayName(t.Name) + "  [" + Printable(t.Binding)
+	if t.OldSympos != nil {
+		line += fmt.Sprintf(", old_sympos %d", *t.OldSympos)
+	}
+	line += "]  " + Printable(t.Rule)
+	if len(t.Chain) > 0 {
+		last := t.Chain[len(t.Chain)-1]
+		line += ": " + Printable(last.How) + " " + displayName(last.From)
+	}
+	if note && t.Note != "" {
+		line += "  (" + Printable(t.Note) + ")"
+	}
+	return line
 }
 
 // writeHeadline writes e.g.

@@ -140,10 +140,10 @@ func TestChangedABI(t *testing.T) {
 			want: expect{
 				targets: map[string]tw{
 					"leafy.isra.0": {rule: rules.Containment, sev: rules.Must, note: "own ABI"},
-					"ia":           {rule: rules.CallerAssumptions, sev: rules.Must, via: "leafy.isra.0", note: "ipa-ra"},
-					"ib":           {rule: rules.CallerAssumptions, sev: rules.Must, via: "leafy.isra.0", note: "ipa-ra"},
-					"ic":           {rule: rules.CallerAssumptions, sev: rules.Must, via: "leafy.isra.0", note: "ipa-ra"},
-					"mixed":        {rule: rules.CallerAssumptions, sev: rules.Must, via: "leafy.isra.0", note: "ipa-ra"},
+					"ia":           {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "leafy.isra.0", note: "ipa-ra"},
+					"ib":           {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "leafy.isra.0", note: "ipa-ra"},
+					"ic":           {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "leafy.isra.0", note: "ipa-ra"},
+					"mixed":        {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "leafy.isra.0", note: "ipa-ra"},
 				},
 				explained: map[string]string{"leafy": rules.Containment},
 				notes:     []string{notFtrace},
@@ -167,6 +167,22 @@ func TestChangedABI(t *testing.T) {
 				targets: map[string]tw{
 					"scale": {rule: rules.Containment, sev: rules.Must},
 					"mixed": {rule: rules.ChangedABI, sev: rules.Must, also: []string{rules.CallerAssumptions}, via: "leafy.isra.0", note: "through ipa-ra"},
+					"ia":    byABI("leafy.isra.0"), "ib": byABI("leafy.isra.0"), "ic": byABI("leafy.isra.0"),
+				},
+				explained: map[string]string{"leafy": rules.Containment, "leafy.isra.0": rules.ChangedABI},
+				notes:     []string{notFtrace},
+			},
+		},
+		{
+			// The same under the default policy: mixed is certain
+			// through changed-abi, so no condition is left in its
+			// note.
+			name: "two rules, must outranks conditional", obj: "plain.o",
+			changed: []string{"scale", "leafy"},
+			want: expect{
+				targets: map[string]tw{
+					"scale": {rule: rules.Containment, sev: rules.Must},
+					"mixed": {rule: rules.ChangedABI, sev: rules.Must, also: []string{rules.CallerAssumptions}, via: "leafy.isra.0", noNote: "needed only if"},
 					"ia":    byABI("leafy.isra.0"), "ib": byABI("leafy.isra.0"), "ic": byABI("leafy.isra.0"),
 				},
 				explained: map[string]string{"leafy": rules.Containment, "leafy.isra.0": rules.ChangedABI},

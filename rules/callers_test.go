@@ -122,18 +122,22 @@ func regOf(f string) x86asm.Reg {
 }
 
 // TestCallerAssumptions: with IPA-RA or pure-const live, the callers of a
-// target are targets (transitively, within the unit); with
-// -flive-patching=inline-clone none is; with -pg IPA-RA is not named.
+// target are conditional targets, each with its condition; the tier does
+// not spread to their callers (outer calls caller1), unless the policy
+// makes the rule must, when it does, transitively within the unit. With
+// -flive-patching=inline-clone none is a target; with -pg IPA-RA is not
+// named.
 func TestCallerAssumptions(t *testing.T) {
 	dir := buildFixture(t, "rule-callers")
 	ca := func(via, note, noNote string) tw {
-		return tw{rule: rules.CallerAssumptions, sev: rules.Must, via: via, note: note, noNote: noNote}
+		return tw{rule: rules.CallerAssumptions, sev: rules.Conditional, via: via, note: note, noNote: noNote}
 	}
 	changedOnly := func(name string) map[string]tw {
 		return map[string]tw{name: {rule: rules.Containment, sev: rules.Must}}
 	}
 	tests := []struct {
 		name, obj string
+		policy    string
 		changed   []string
 		want      expect
 	}{
@@ -142,9 +146,37 @@ func TestCallerAssumptions(t *testing.T) {
 			want: expect{
 				targets: map[string]tw{
 					"leafy":      {rule: rules.Containment, sev: rules.Must},
-					"caller1":    ca("leafy", "ipa-ra", ""),
-					"coldcaller": ca("leafy", "ipa-ra", ""),
-					"outer":      ca("caller1", "ipa-ra", ""),
+					"caller1":    ca("leafy", "needed only if your fix changes what caller1 assumed of leafy, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), ", ""),
+					"coldcaller": ca("leafy", "what coldcaller assumed of leafy", ""),
+				},
+				notes: []string{notFtrace},
+			},
+		},
+		{
+			// The behaviour before the conditional tier: must, and
+			// transitive.
+			name: "ipa-ra, must", obj: "plain.o", changed: []string{"leafy"},
+			policy: "rules:\n  caller-assumptions:\n    severity: must\n    passes: {ipa-vrp: review, ipa-bit-cp: review}\n",
+			want: expect{
+				targets: map[string]tw{
+					"leafy":      {rule: rules.Containment, sev: rules.Must},
+					"caller1":    {rule: rules.CallerAssumptions, sev: rules.Must, via: "leafy", note: "callers may rely on its body through ipa-ra"},
+					"coldcaller": {rule: rules.CallerAssumptions, sev: rules.Must, via: "leafy", note: "ipa-ra"},
+					"outer":      {rule: rules.CallerAssumptions, sev: rules.Must, via: "caller1", note: "ipa-ra"},
+				},
+				notes: []string{notFtrace},
+			},
+		},
+		{
+			// review spreads as review, as it always did.
+			name: "ipa-ra, review", obj: "plain.o", changed: []string{"leafy"},
+			policy: "rules:\n  caller-assumptions: {severity: review}\n",
+			want: expect{
+				targets: map[string]tw{
+					"leafy":      {rule: rules.Containment, sev: rules.Must},
+					"caller1":    {rule: rules.CallerAssumptions, sev: rules.Review, via: "leafy", note: "ipa-ra"},
+					"coldcaller": {rule: rules.CallerAssumptions, sev: rules.Review, via: "leafy", note: "ipa-ra"},
+					"outer":      {rule: rules.CallerAssumptions, sev: rules.Review, via: "caller1", note: "ipa-ra"},
 				},
 				notes: []string{notFtrace},
 			},
@@ -159,9 +191,8 @@ func TestCallerAssumptions(t *testing.T) {
 			want: expect{
 				targets: map[string]tw{
 					"leafy":      {rule: rules.Containment, sev: rules.Must},
-					"caller1":    ca("leafy", "ipa-pure-const", "ipa-ra"),
+					"caller1":    ca("leafy", "whether it is pure, const or noreturn (ipa-pure-const)", "ipa-ra"),
 					"coldcaller": ca("leafy", "ipa-pure-const", "ipa-ra"),
-					"outer":      ca("caller1", "ipa-pure-const", "ipa-ra"),
 				},
 				noNotes: []string{notFtrace},
 			},
@@ -171,7 +202,7 @@ func TestCallerAssumptions(t *testing.T) {
 			want: expect{
 				targets: map[string]tw{
 					"twice":    {rule: rules.Containment, sev: rules.Must},
-					"usetwice": ca("twice", "ipa-pure-const", ""),
+					"usetwice": ca("twice", "what usetwice assumed of twice, which it calls at 1 call site: ", ""),
 				},
 				notes: []string{notFtrace},
 			},
@@ -199,6 +230,9 @@ func TestCallerAssumptions(t *testing.T) {
 			var p *rules.Policy
 			if tc.name == "caller-assumptions off" {
 				p = mustPolicy(t, "rules:\n  caller-assumptions: {severity: off}\n")
+			}
+			if tc.policy != "" {
+				p = mustPolicy(t, tc.policy)
 			}
 			u := loadUnit(t, dir, tc.obj)
 			res := u.run(t, p, tc.changed...)
@@ -240,7 +274,8 @@ func TestCalleeSideAssumptions(t *testing.T) {
 	if tg == nil {
 		t.Fatalf("rc1 changed, ranged (built on its callers' argument bits, ipa-bit-cp) is not a target:\n%s", describe(res))
 	}
-	if tg.Rule != rules.CallerAssumptions || !strings.Contains(tg.Note, "ipa-bit-cp") {
-		t.Errorf("ranged: rule %s note %q, want caller-assumptions naming ipa-bit-cp", tg.Rule, tg.Note)
+	if tg.Rule != rules.CallerAssumptions || tg.Severity != rules.Conditional || !strings.Contains(tg.Note, "ipa-bit-cp") ||
+		!strings.HasPrefix(tg.Note, "needed only if your fix changes the arguments rc1 passes to ranged: ranged is local and was compiled for its callers' ") {
+		t.Errorf("ranged: rule %s severity %s note %q, want conditional caller-assumptions naming rc1 and ipa-bit-cp", tg.Rule, tg.Severity, tg.Note)
 	}
 }

@@ -20,7 +20,11 @@
 //	                    callers are replaced instead
 //	caller-assumptions  IPA analyses live in the unit (IPA-RA, pure-const,
 //	                    modref, reference, IPA-VRP, bit-CP) let callers rely
-//	                    on a callee's body: the callers are replaced too
+//	                    on a callee's body (and local callees on their
+//	                    callers' arguments): by default conditional
+//	                    targets, needed only if the fix changes what was
+//	                    assumed (the note says what); the tier does not
+//	                    spread to a conditional target's callers
 //	icf                 a folded body is shared by several symbols:
 //	                    replacing it changes them all; their callers are
 //	                    listed
@@ -33,6 +37,9 @@
 // in the clone graph, and caller assumptions then cross units too.
 //
 // A Policy (YAML, see default.yaml) sets each rule's severity (must or
-// review), turns rules off, overrides single IPA passes and ignores
-// functions with a mandatory justification.
+// review; caller-assumptions also conditional), turns rules off,
+// overrides single IPA passes and ignores functions with a mandatory
+// justification. Targets are looked at strongest severity first, and what
+// follows from a target is never stronger than the target, so every must
+// target is found before a conditional or review one is decided on.
 package rules

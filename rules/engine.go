@@ -44,6 +44,11 @@ type Target struct {
 	// Ignored is set when the policy drops the target; it is then
 	// reported apart, with the justification.
 	Ignored *Ignore
+
+	// cond is the condition of a conditional target, and condOf the
+	// target caller-assumptions made conditional: itself, or the one it
+	// is replaced for (through not-patchable, changed-abi, icf).
+	cond, condOf string
 }
 
 // Explained is a function in the chain that is not a target, and why: it
@@ -109,11 +114,14 @@ type flagsEntry struct {
 
 // run is the state of one Run.
 type run struct {
-	e        *Engine
-	res      *Result
-	targets  map[callgraph.NodeID]*Target
-	explain  map[callgraph.NodeID]bool
-	queue    []*Target
+	e       *Engine
+	res     *Result
+	targets map[callgraph.NodeID]*Target
+	explain map[callgraph.NodeID]bool
+	// queues hold the targets the rules still have to look at, one
+	// queue per severity rank (see push).
+	queues   [4][]queued
+	done     map[*Target]Severity
 	problems map[string]bool
 	notes    map[string]bool
 	// ftraceBuild caches livepatchableBuild.
@@ -127,12 +135,10 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 	if e.Policy == nil {
 		e.Policy = DefaultPolicy()
 	}
-	r := &run{e: e, res: &Result{}, targets: map[callgraph.NodeID]*Target{},
+	r := &run{e: e, res: &Result{}, targets: map[callgraph.NodeID]*Target{}, done: map[*Target]Severity{},
 		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}}
 	r.containment(changed)
-	for len(r.queue) > 0 {
-		t := r.queue[0]
-		r.queue = r.queue[1:]
+	for t := r.pop(); t != nil; t = r.pop() {
 		r.changedABI(t)
 		r.notPatchable(t)
 		r.icf(t)
@@ -140,6 +146,45 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 	}
 	r.finish()
 	return r.res
+}
+
+// queued is a target waiting for the rules, at the severity it had when
+// it was queued.
+type queued struct {
+	t   *Target
+	sev Severity
+}
+
+// push queues t for the rules. Targets are looked at strongest severity
+// first: every must target is found before any conditional or review one
+// is decided on (and perhaps explained, or replaced through its callers),
+// since what follows from a target is never stronger than the target.
+// So a function both a certain and a conditional chain reach is decided
+// as the certain one.
+func (r *run) push(t *Target) {
+	k := t.Severity.rank()
+	r.queues[k] = append(r.queues[k], queued{t, t.Severity})
+}
+
+// pop returns the next target to look at, nil when none is left. A
+// target raised to a stronger severity after it was queued was queued
+// again, and is looked at once, at that severity.
+func (r *run) pop() *Target {
+	for k := len(r.queues) - 1; k >= 0; k-- {
+		for len(r.queues[k]) > 0 {
+			q := r.queues[k][0]
+			r.queues[k] = r.queues[k][1:]
+			if q.t.Severity != q.sev {
+				continue
+			}
+			if s, ok := r.done[q.t]; ok && s.rank() >= q.sev.rank() {
+				continue
+			}
+			r.done[q.t] = q.sev
+			return q.t
+		}
+	}
+	return nil
 }
 
 // containment seeds the targets: every emitted function holding the code
@@ -185,14 +230,20 @@ func (r *run) consider(id callgraph.NodeID, chain []Step, rule, note string, sev
 		if sev == "" {
 			sev = r.e.Policy.severity(rule)
 		}
-		if sev == Must && t.Severity == Review {
+		if sev.rank() > t.Severity.rank() {
 			// A rule that must replace it outranks one that asks for
-			// review: the stronger finding becomes the reason shown.
+			// review or states a condition: the stronger finding
+			// becomes the reason shown, and the rules look at the
+			// target again (a certain target's callers may rely on it).
 			if !contains(t.Also, t.Rule) {
 				t.Also = append(t.Also, t.Rule)
 			}
-			t.Rule, t.Severity, t.Chain, t.Note = rule, sev, chain, appendNote(note, t.Note)
+			if t.Severity != Conditional {
+				note = appendNote(note, t.Note)
+			} // a condition no longer holds for a certain target
+			t.Rule, t.Severity, t.Chain, t.Note = rule, sev, chain, note
 			t.Also = remove(t.Also, rule)
+			r.push(t)
 			return
 		}
 		if t.Rule != rule && !contains(t.Also, rule) {
@@ -228,7 +279,7 @@ func (r *run) consider(id callgraph.NodeID, chain []Step, rule, note string, sev
 		}
 		t := &Target{ID: tid, Symbol: sym, Object: ev.Object, Rule: rule, Severity: sev, Chain: chain, Note: note}
 		r.targets[tid] = t
-		r.queue = append(r.queue, t)
+		r.push(t)
 	}
 }
 
@@ -403,38 +454,67 @@ func (r *run) funcIn(f *object.File, t *Target) *object.Func {
 	return nil
 }
 
-// addCallers makes the callers of t targets under rule.
 // addCallers makes the callers of t targets under rule; crossTU extends
-// the search to other objects for a global t.
+// the search to other objects for a global t. A conditional t passes its
+// condition on: its callers stand in for it.
 func (r *run) addCallers(t *Target, rule, how, note string, sev Severity, crossTU bool) int {
 	sev = r.inherit(t, rule, sev)
+	if sev == Conditional && t.Severity == Conditional && t.cond != "" {
+		via := ""
+		if t.condOf != t.ID.Name {
+			via = ", itself replaced for " + t.condOf
+		}
+		note = appendNote(note, "replaced for "+t.ID.Name+via+", which is "+t.cond)
+	}
 	n := 0
 	for _, c := range r.callers(t, crossTU) {
-		if c.ref.From == "" {
-			continue
+		if r.addCaller(t, c, rule, how, note, sev) {
+			if sev == Conditional && t.Severity == Conditional {
+				r.inheritCondition(c, t)
+			}
+			n++
 		}
-		obj := t.Object
-		if tu, ok := r.e.Graph.TU(c.tu); ok {
-			obj = tu.Object
-		}
-		step := Step{From: t.ID.Name, To: c.fn, TU: c.tu, Rule: rule, How: how,
-			Evidence: fmt.Sprintf("%s: call site %s", obj, c.site)}
-		chain := append(append([]Step(nil), t.Chain...), step)
-		r.consider(callgraph.NodeID{Name: c.fn, TU: c.tu}, chain, rule, note, sev)
-		n++
 	}
 	return n
 }
 
+// inheritCondition passes the condition of conditional target t on to the
+// target its caller c became (when c became one under that condition).
+func (r *run) inheritCondition(c caller, t *Target) {
+	ct := r.targets[callgraph.NodeID{Name: c.fn, TU: c.tu}]
+	if ct == nil || ct.Severity != Conditional || ct.cond != "" {
+		return
+	}
+	ct.cond, ct.condOf = t.cond, t.condOf
+}
+
+// addCaller makes caller c of t a target under rule, with the call site
+// as the step's evidence; false when c names no function.
+func (r *run) addCaller(t *Target, c caller, rule, how, note string, sev Severity) bool {
+	if c.ref.From == "" {
+		return false
+	}
+	obj := t.Object
+	if tu, ok := r.e.Graph.TU(c.tu); ok {
+		obj = tu.Object
+	}
+	step := Step{From: t.ID.Name, To: c.fn, TU: c.tu, Rule: rule, How: how,
+		Evidence: fmt.Sprintf("%s: call site %s", obj, c.site)}
+	chain := append(append([]Step(nil), t.Chain...), step)
+	r.consider(callgraph.NodeID{Name: c.fn, TU: c.tu}, chain, rule, note, sev)
+	return true
+}
+
 // inherit returns the severity of a target that rule adds because of t:
 // the rule's (sev, or the policy's when empty), but never stronger than
-// t's own: what follows from a review item is for review too.
+// t's own: what follows from a review item is for review too, and what
+// follows from a conditional one holds under the same condition.
 func (r *run) inherit(t *Target, rule string, sev Severity) Severity {
 	if sev == "" {
 		sev = r.e.Policy.severity(rule)
 	}
-	if t.Severity == Review {
-		return Review
+	if t.Severity.rank() < sev.rank() {
+		return t.Severity
 	}
 	return sev
 }

@@ -89,8 +89,8 @@ func TestICF(t *testing.T) {
 			want: expect{
 				targets: map[string]tw{
 					"same2": {rule: rules.Containment, sev: rules.Must},
-					"use1":  {rule: rules.CallerAssumptions, sev: rules.Must, via: "same2"},
-					"use2":  {rule: rules.CallerAssumptions, sev: rules.Must, via: "same2"},
+					"use1":  {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "same2"},
+					"use2":  {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "same2"},
 				},
 				notes: []string{notFtrace},
 			},

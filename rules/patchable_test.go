@@ -114,8 +114,8 @@ func TestNotPatchable(t *testing.T) {
 			want: expect{
 				targets: map[string]tw{
 					"nt": {rule: rules.Containment, sev: rules.Must},
-					"p1": {rule: rules.CallerAssumptions, sev: rules.Must, via: "nt"},
-					"p2": {rule: rules.CallerAssumptions, sev: rules.Must, via: "nt"},
+					"p1": {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "nt"},
+					"p2": {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "nt"},
 				},
 				notes: []string{notFtrace},
 			},
@@ -160,8 +160,8 @@ func TestNotPatchable(t *testing.T) {
 		check(t, "nt, not-patchable off", res, expect{
 			targets: map[string]tw{
 				"nt": {rule: rules.Containment, sev: rules.Must},
-				"p1": {rule: rules.CallerAssumptions, sev: rules.Must, via: "nt", noNote: "ipa-ra"},
-				"p2": {rule: rules.CallerAssumptions, sev: rules.Must, via: "nt", noNote: "ipa-ra"},
+				"p1": {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "nt", noNote: "ipa-ra"},
+				"p2": {rule: rules.CallerAssumptions, sev: rules.Conditional, via: "nt", noNote: "ipa-ra"},
 			},
 		})
 	})

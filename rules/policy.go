@@ -24,10 +24,29 @@ type Severity string
 
 // Severities.
 const (
-	Must   Severity = "must"   // the livepatch must replace the function
-	Review Severity = "review" // a person decides
-	Off    Severity = "off"    // the rule or pass does not run
+	Must Severity = "must" // the livepatch must replace the function
+	// Conditional: the livepatch must replace the function only if the
+	// fix changes what it assumed of another function's body (or, for a
+	// callee, of its callers' arguments); the target's note says what.
+	// Only caller-assumptions takes it: its hazards depend on the fix.
+	Conditional Severity = "conditional"
+	Review      Severity = "review" // a person decides
+	Off         Severity = "off"    // the rule or pass does not run
 )
+
+// rank orders the severities: must is strongest, then conditional, then
+// review; off and unknown values rank lowest.
+func (s Severity) rank() int {
+	switch s {
+	case Must:
+		return 3
+	case Conditional:
+		return 2
+	case Review:
+		return 1
+	}
+	return 0
+}
 
 // Rule IDs.
 const (
@@ -151,7 +170,11 @@ func ParsePolicy(b []byte, file string) (*Policy, error) {
 		}
 		if !validSeverity(rp.Severity) {
 			l, c := pos("rules", id, "severity")
-			return nil, &PolicyError{file, l, c, fmt.Sprintf("rule %s: unknown severity %q, want must, review or off", id, rp.Severity)}
+			return nil, &PolicyError{file, l, c, fmt.Sprintf("rule %s: unknown severity %q, want %s", id, rp.Severity, severityChoices(id))}
+		}
+		if rp.Severity == Conditional && id != CallerAssumptions {
+			l, c := pos("rules", id, "severity")
+			return nil, &PolicyError{file, l, c, fmt.Sprintf("rule %s: severity conditional applies to caller-assumptions only (its hazards depend on what the fix changes; %s's do not), want must, review or off", id, id)}
 		}
 		if rp.Passes != nil && id != CallerAssumptions {
 			l, c := pos("rules", id, "passes")
@@ -168,7 +191,7 @@ func ParsePolicy(b []byte, file string) (*Policy, error) {
 			}
 			if !validSeverity(sev) {
 				l, c := pos("rules", id, "passes", pass)
-				return nil, &PolicyError{file, l, c, fmt.Sprintf("pass %s: unknown severity %q, want must, review or off", pass, sev)}
+				return nil, &PolicyError{file, l, c, fmt.Sprintf("pass %s: unknown severity %q, want %s", pass, sev, severityChoices(CallerAssumptions))}
 			}
 		}
 		if old, ok := merged[id]; ok && rp.Passes != nil {
@@ -248,7 +271,15 @@ func onlyRule(rules []string, rule string) bool {
 	return true
 }
 
-func validSeverity(s Severity) bool { return s == Must || s == Review || s == Off }
+func validSeverity(s Severity) bool { return s == Must || s == Conditional || s == Review || s == Off }
+
+// severityChoices lists the severities rule id takes, for messages.
+func severityChoices(id string) string {
+	if id == CallerAssumptions {
+		return "must, conditional, review or off"
+	}
+	return "must, review or off"
+}
 
 func contains(xs []string, s string) bool {
 	for _, x := range xs {

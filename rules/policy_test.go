@@ -15,13 +15,21 @@ import (
 )
 
 // TestDefaultPolicy: the embedded default parses, as itself and as a
-// user's copy of it, and every rule is on at severity must.
+// user's copy of it, and every rule is on at severity must but
+// caller-assumptions, which is conditional (every pass with it).
 func TestDefaultPolicy(t *testing.T) {
 	for _, p := range []*rules.Policy{rules.DefaultPolicy(), mustPolicy(t, string(rules.DefaultPolicyYAML()))} {
 		for _, id := range rules.RuleIDs {
-			if got := p.Rules[id].Severity; got != rules.Must {
-				t.Errorf("%s: rule %s severity %q, want must", p.Source, id, got)
+			want := rules.Must
+			if id == rules.CallerAssumptions {
+				want = rules.Conditional
 			}
+			if got := p.Rules[id].Severity; got != want {
+				t.Errorf("%s: rule %s severity %q, want %q", p.Source, id, got, want)
+			}
+		}
+		if ps := p.Rules[rules.CallerAssumptions].Passes; len(ps) != 0 {
+			t.Errorf("%s: caller-assumptions passes %v, want none (all at the rule's severity)", p.Source, ps)
 		}
 		if p.Rules[rules.ChangedABI].AuthorSuppliesCloneABI {
 			t.Errorf("%s: author-supplies-clone-abi on by default", p.Source)
@@ -46,7 +54,7 @@ func TestDefaultPolicy(t *testing.T) {
 func TestParsePolicy(t *testing.T) {
 	tests := []struct {
 		name, in string
-		sev      map[string]rules.Severity // rules not named: must
+		sev      map[string]rules.Severity // rules not named: the default's
 		passes   map[string]rules.Severity
 		abi      bool
 		ignores  int
@@ -63,6 +71,10 @@ func TestParsePolicy(t *testing.T) {
 			passes: map[string]rules.Severity{"ipa-ra": rules.Off, "ipa-vrp": rules.Review}},
 		{name: "passes keep the rule's severity", in: "rules:\n  caller-assumptions:\n    severity: review\n    passes:\n      ipa-ra: must\n",
 			sev: map[string]rules.Severity{rules.CallerAssumptions: rules.Review}, passes: map[string]rules.Severity{"ipa-ra": rules.Must}},
+		{name: "caller-assumptions must, the old behaviour", in: "rules:\n  caller-assumptions:\n    severity: must\n    passes: {ipa-vrp: review, ipa-bit-cp: review}\n",
+			sev: map[string]rules.Severity{rules.CallerAssumptions: rules.Must}, passes: map[string]rules.Severity{"ipa-vrp": rules.Review, "ipa-bit-cp": rules.Review}},
+		{name: "one pass conditional", in: "rules:\n  caller-assumptions:\n    severity: must\n    passes: {ipa-pure-const: conditional}\n",
+			sev: map[string]rules.Severity{rules.CallerAssumptions: rules.Must}, passes: map[string]rules.Severity{"ipa-pure-const": rules.Conditional}},
 		{name: "ignore", in: "ignore:\n  - function: css_put\n    translation-unit: mm/memcontrol.o\n    rule: caller-assumptions\n    justification: reviewed\n", ignores: 1},
 	}
 	for _, tc := range tests {
@@ -73,6 +85,9 @@ func TestParsePolicy(t *testing.T) {
 			}
 			for _, id := range rules.RuleIDs {
 				want := rules.Must
+				if id == rules.CallerAssumptions {
+					want = rules.Conditional
+				}
 				if s, ok := tc.sev[id]; ok {
 					want = s
 				}
@@ -80,9 +95,9 @@ func TestParsePolicy(t *testing.T) {
 					t.Errorf("%q: rule %s severity %q, want %q", tc.in, id, got, want)
 				}
 			}
-			// The shipped policy makes the callee-side passes review; a
-			// policy file's passes are merged over it.
-			wantPasses := map[string]rules.Severity{"ipa-vrp": rules.Review, "ipa-bit-cp": rules.Review}
+			// The shipped policy sets no pass; a policy file's passes
+			// are merged over it.
+			wantPasses := map[string]rules.Severity{}
 			for k, v := range tc.passes {
 				wantPasses[k] = v
 			}
@@ -120,7 +135,9 @@ func TestPolicyErrors(t *testing.T) {
 		{"fail-closed is not configurable", "rules:\n  fail-closed: {severity: off}\n", 2, 3, `unknown rule "fail-closed"`},
 		{"unknown severity", "rules:\n  icf:\n    severity: sometimes\n", 3, 5, `rule icf: unknown severity "sometimes"`},
 		{"unknown pass", "rules:\n  caller-assumptions:\n    passes:\n      ipa-ra: off\n      ipa-foo: must\n", 5, 7, `unknown IPA pass "ipa-foo"`},
-		{"unknown pass severity", "rules:\n  caller-assumptions:\n    passes:\n      ipa-ra: maybe\n", 4, 7, `pass ipa-ra: unknown severity "maybe"`},
+		{"unknown pass severity", "rules:\n  caller-assumptions:\n    passes:\n      ipa-ra: maybe\n", 4, 7, `pass ipa-ra: unknown severity "maybe", want must, conditional, review or off`},
+		{"conditional containment", "rules:\n  containment:\n    severity: conditional\n", 3, 5, "rule containment: severity conditional applies to caller-assumptions only"},
+		{"conditional not-patchable", "rules:\n  not-patchable: {severity: conditional}\n", 2, 19, "rule not-patchable: severity conditional applies to caller-assumptions only"},
 		{"passes under icf", "rules:\n  icf:\n    severity: must\n    passes:\n      ipa-ra: must\n", 4, 5, "passes apply to caller-assumptions only"},
 		{"passes under not-patchable", "rules:\n  not-patchable:\n    passes: {ipa-ra: off}\n", 3, 5, "passes apply to caller-assumptions only"},
 		{"clone ABI under icf", "rules:\n  icf:\n    author-supplies-clone-abi: true\n", 3, 5, "author-supplies-clone-abi applies to changed-abi only"},
@@ -316,7 +333,7 @@ func TestPolicySeverities(t *testing.T) {
 			// pure-const review, the other live passes must: the
 			// strongest decides.
 			name: "pure-const review, others must", dir: callers, obj: "ftrace.o",
-			policy:  "rules:\n  caller-assumptions:\n    passes: {ipa-pure-const: review}\n",
+			policy:  "rules:\n  caller-assumptions:\n    severity: must\n    passes: {ipa-pure-const: review}\n",
 			changed: []string{"twice"},
 			want: expect{
 				targets: map[string]tw{"twice": must(rules.Containment, ""), "usetwice": must(rules.CallerAssumptions, "twice")},
@@ -333,7 +350,7 @@ func TestPolicySeverities(t *testing.T) {
 		},
 		{
 			name: "ipa-ra off", dir: callers, obj: "plain.o",
-			policy:  "rules:\n  caller-assumptions:\n    passes: {ipa-ra: off}\n",
+			policy:  "rules:\n  caller-assumptions:\n    severity: must\n    passes: {ipa-ra: off}\n",
 			changed: []string{"leafy"},
 			want: expect{
 				targets: map[string]tw{
@@ -366,12 +383,12 @@ func TestIgnore(t *testing.T) {
 		fn                string
 		ignored           bool
 	}{
-		{"by name", callers, "function: outer", []string{"leafy"}, "outer", true},
-		{"by name and unit", callers, "function: outer\n    translation-unit: plain.o", []string{"leafy"}, "outer", true},
-		{"other unit", callers, "function: outer\n    translation-unit: mm/other.o", []string{"leafy"}, "outer", false},
-		{"by the rule that added it", callers, "function: outer\n    rule: caller-assumptions", []string{"leafy"}, "outer", true},
-		{"by another rule", callers, "function: outer\n    rule: containment", []string{"leafy"}, "outer", false},
-		{"other function", callers, "function: inner", []string{"leafy"}, "outer", false},
+		{"by name", callers, "function: caller1", []string{"leafy"}, "caller1", true},
+		{"by name and unit", callers, "function: caller1\n    translation-unit: plain.o", []string{"leafy"}, "caller1", true},
+		{"other unit", callers, "function: caller1\n    translation-unit: mm/other.o", []string{"leafy"}, "caller1", false},
+		{"by the rule that added it", callers, "function: caller1\n    rule: caller-assumptions", []string{"leafy"}, "caller1", true},
+		{"by another rule", callers, "function: caller1\n    rule: containment", []string{"leafy"}, "caller1", false},
+		{"other function", callers, "function: inner", []string{"leafy"}, "caller1", false},
 		// mixed is reached by caller-assumptions (scale changed) and by
 		// changed-abi (leafy changed): an entry for one rule does not
 		// drop what the other requires.
@@ -433,9 +450,11 @@ func FuzzParsePolicy(f *testing.F) {
 			}
 			return
 		}
-		valid := func(s rules.Severity) bool { return s == rules.Must || s == rules.Review || s == rules.Off }
+		valid := func(s rules.Severity) bool {
+			return s == rules.Must || s == rules.Conditional || s == rules.Review || s == rules.Off
+		}
 		for _, id := range rules.RuleIDs {
-			if !valid(p.Rules[id].Severity) {
+			if !valid(p.Rules[id].Severity) || p.Rules[id].Severity == rules.Conditional && id != rules.CallerAssumptions {
 				t.Fatalf("%q: rule %s severity %q", b, id, p.Rules[id].Severity)
 			}
 		}

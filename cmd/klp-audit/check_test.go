@@ -110,6 +110,28 @@ func TestCheckFixture(t *testing.T) {
 		if len(res.Hunks) != 1 || res.Hunks[0].Kind != "function" || res.Hunks[0].Line != 17 {
 			t.Errorf("hunks %+v, want one function hunk at line 17", res.Hunks)
 		}
+		// send_msg relies on write_msg's body: conditional, not
+		// missing, so the correct livepatch passes.
+		if len(res.Conditional) != 1 || res.Conditional[0].Name != "send_msg" || res.Conditional[0].Severity != "conditional" ||
+			!strings.HasPrefix(res.Conditional[0].Note, "needed only if your fix changes what send_msg assumed of write_msg") {
+			t.Errorf("conditional %+v, want send_msg with its condition", res.Conditional)
+		}
+		_, out, _ := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+		if !strings.Contains(out, "conditional, needed only if the fix changes what each assumed (1):\n  (none) send_msg [check.o]") {
+			t.Errorf("text output lacks send_msg as conditional:\n%s", out)
+		}
+	})
+	t.Run("caller-assumptions must", func(t *testing.T) {
+		// The policy of the time before the conditional tier: send_msg
+		// is missing, and the same livepatch fails.
+		pol := filepath.Join(t.TempDir(), "must.yaml")
+		if err := os.WriteFile(pol, []byte("rules:\n  caller-assumptions: {severity: must}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c", "--policy", pol)
+		if code != ExitIncomplete || res.Verdict != "missing" || names(res.Missing) != "send_msg" || len(res.Conditional) != 0 {
+			t.Errorf("exit %d verdict %q missing %q conditional %q, want 1, missing send_msg", code, res.Verdict, names(res.Missing), names(res.Conditional))
+		}
 	})
 	t.Run("incomplete livepatch", func(t *testing.T) {
 		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "incomplete.c")

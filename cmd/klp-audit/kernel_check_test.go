@@ -77,7 +77,7 @@ func TestKernelCheckEndToEnd(t *testing.T) {
 		t.Fatalf("check mapped the hunk to %v, want [%s]", changedNames, fn)
 	}
 	set := map[string]bool{}
-	for _, list := range [][]report.CheckTarget{r.Missing, r.Review, r.Covered} {
+	for _, list := range [][]report.CheckTarget{r.Missing, r.Conditional, r.Review, r.Covered} {
 		for _, tg := range list {
 			if tg.TU == obj {
 				set[tg.Name] = true

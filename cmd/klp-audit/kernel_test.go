@@ -150,7 +150,8 @@ func TestKernelRules(t *testing.T) {
 	if tg, ok := target["should_skip_region"]; !ok || tg.Rule != "containment" || tg.KLPObject != "vmlinux" || tg.Severity != "must" {
 		t.Errorf("should_skip_region: %+v, want a must target of vmlinux by containment", tg)
 	}
-	if tg, ok := target["__next_mem_range"]; !ok || tg.Rule != "caller-assumptions" || !strings.Contains(tg.Note, "ipa-pure-const") {
+	if tg, ok := target["__next_mem_range"]; !ok || tg.Rule != "caller-assumptions" || tg.Severity != "conditional" || !strings.Contains(tg.Note, "ipa-pure-const") ||
+		!strings.HasPrefix(tg.Note, "needed only if your fix changes what __next_mem_range assumed of should_skip_region") {
 		t.Errorf("__next_mem_range: %+v, want a target through caller assumptions naming ipa-pure-const", tg)
 	}
 	// The kernel is built with -pg: IPA-RA is off, so it is not named.
@@ -167,6 +168,12 @@ func TestKernelRules(t *testing.T) {
 	}
 	if rev == nil || rev.Rule != "not-patchable" {
 		t.Errorf("__next_mem_range_rev explained as %+v, want not-patchable", rev)
+	}
+	// Its substitutes, up the notrace memblock chain, stand in for a
+	// conditional target: conditional too, under its condition.
+	if tg, ok := target["__add_pages"]; !ok || tg.Severity != "conditional" ||
+		!strings.Contains(tg.Note, "itself replaced for __next_mem_range_rev, which is needed only if your fix changes what __next_mem_range_rev assumed of should_skip_region") {
+		t.Errorf("__add_pages: %+v, want conditional, standing in for __next_mem_range_rev", tg)
 	}
 	// kernel/ and mm/ alone miss the callers in arch/: the answer must say
 	// it is incomplete, never pass as safe.

@@ -13,7 +13,9 @@ func newPolicyCmd(s *Streams) *cobra.Command {
 		Use:   "policy [--check FILE]",
 		Short: "Print the default safety-rules policy, or check a policy file",
 		Long: `Print the policy klp-audit's safety rules use by default (YAML), as a
-starting point for your own: copy it, change severities (must, review, off),
+starting point for your own: copy it, change severities (must, review, off;
+caller-assumptions also conditional, its default: a caller relying on a
+changed function's body is needed only if the fix changes what it assumed),
 per-IPA-pass settings of caller-assumptions, or add ignore entries (each needs
 a justification a reviewer can check), and pass it to impacted with --policy.
 

@@ -140,6 +140,7 @@ func TestSkeletonCompiles(t *testing.T) {
 		t.Fatalf("objcopy: %v\n%s", err, out)
 	}
 	abi := fixture.WriteTemp(t, "policy.yaml", fixture.CloneABIPolicy)
+	must := fixture.WriteTemp(t, "policy.yaml", "rules:\n  caller-assumptions: {severity: must}\n")
 	review := fixture.WriteTemp(t, "policy.yaml", `rules:
   caller-assumptions:
     severity: review
@@ -150,41 +151,49 @@ ignore:
     justification: "reads nothing scale changes (reviewed)"
 `)
 	tests := []struct {
-		name string
-		args string
-		code int
-		want []string
+		name    string
+		args    string
+		code    int
+		want    []string
+		notWant []string
 	}{
 		{"two statics", "--func scale --vmlinux prog", ExitOK, []string{
 			`.old_name = "scale",` + "\n\t\t.new_func = livepatch_scale__a,\n\t\t.old_sympos = 1,",
 			`.old_name = "scale",` + "\n\t\t.new_func = livepatch_scale__b,\n\t\t.old_sympos = 2,",
 			"/* must, containment: the changed function itself [a.o] */",
-			"/* must, caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ",
+			// a_entry relies on scale's body: a comment with its
+			// condition, and the entry to add if it holds.
+			"\t/*\n\t * CONDITIONAL, caller-assumptions: scale -called by-> a_entry [a.o]\n\t * needed only if your fix changes what a_entry assumed of scale, which it calls at 1 call site: ",
+			"\t * If it is needed, add:\n\t * {\n\t *\t.old_name = \"a_entry\",\n\t *\t.new_func = livepatch_a_entry,\n",
 			"static struct klp_func funcs_vmlinux[] = {",
 			"\t{ }\n};",
 			"\t\t.name = NULL,\n\t\t.funcs = funcs_vmlinux,\n\t}, { }\n};",
-		}},
+		}, []string{"\t\t.old_name = \"a_entry\","}},
+		{"caller-assumptions must", "--func scale --vmlinux prog --policy " + must, ExitOK, []string{
+			"/* must, caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ",
+			"\t\t.old_name = \"a_entry\",",
+		}, []string{"CONDITIONAL"}},
 		{"no vmlinux", "--func scale", ExitOK, []string{
 			"old_sympos: not computed (no --vmlinux given)",
 			"/* .old_sympos not computed (no --vmlinux): needed if another symbol is named scale there */",
-		}},
+		}, nil},
 		{"clone abi", "--func big --vmlinux prog --policy " + abi, ExitOK, []string{
 			`.old_name = "big.constprop.0",` + "\n\t\t.new_func = livepatch_big_constprop_0,\n\t\t.old_sympos = 0,",
 			"/* livepatch_big_constprop_0 must have the ABI of the constprop clone big.constprop.0 (its parameters, not big's prototype): the policy says author-supplies-clone-abi */",
-		}},
+		}, nil},
 		{"clone replaced by callers", "--func big --vmlinux prog", ExitOK, []string{
 			`.old_name = "b_entry",`, `.old_name = "b_other",`,
 			"/* must, changed-abi: big.constprop.0 -called by-> b_entry [b.o] */",
-		}},
+		}, nil},
 		{"review and ignored", "--func scale --vmlinux prog --policy " + review, ExitOK, []string{
 			"/* REVIEW: caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ",
 			"; decide whether the fix needs it replaced, then keep or delete this entry */\n\t\t.old_name = \"a_entry\",",
 			"\t/* ignored by the policy: b_other (b.o), caller-assumptions: reads nothing scale changes (reviewed) */\n\t{ }\n};",
-		}},
+		}, nil},
 		{"incomplete", "--func twin --vmlinux prog.nodebug", ExitIncomplete, []string{
 			`#error "klp-audit: INCOMPLETE answer, not safe to build: 2 problems: (1) fail-closed: old_sympos of twin (a.o) unknown`,
 			"/* .old_sympos UNKNOWN: see the #error above */",
-		}},
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +204,11 @@ ignore:
 			for _, w := range tt.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("skeleton lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("skeleton has %q:\n%s", w, out)
 				}
 			}
 			gccOut, ok := compileSkeleton(t, out)

@@ -65,7 +65,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		Inputs: report.CheckInputs{Diff: opts.Diff, Builds: o.Builds, Livepatch: opts.Livepatch, Funcs: opts.Funcs,
 			Orig: opts.Orig, Patched: opts.Patched, Policy: opts.Policy},
 		Problems: []report.Problem{}, Hunks: []report.Hunk{}, Changed: []report.ChangedFunc{},
-		Missing: []report.CheckTarget{}, Review: []report.CheckTarget{}, Covered: []report.CheckTarget{},
+		Missing: []report.CheckTarget{}, Conditional: []report.CheckTarget{}, Review: []report.CheckTarget{}, Covered: []report.CheckTarget{},
 		Extra: []report.LivepatchFunc{},
 	}
 	// Inputs first: every input error exits 2 before anything is judged.
@@ -250,10 +250,13 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 			res.Covered = append(res.Covered, t)
 			continue
 		}
-		if t.Severity == string(rules.Review) {
-			res.Review = append(res.Review, t)
-		} else {
+		switch t.Severity {
+		case string(rules.Must):
 			res.Missing = append(res.Missing, t)
+		case string(rules.Conditional):
+			res.Conditional = append(res.Conditional, t)
+		default:
+			res.Review = append(res.Review, t)
 		}
 	}
 	for i, f := range lp {

@@ -224,7 +224,16 @@ func (a *Answer) callSites(st report.Step) ([]report.CallSite, string) {
 	}
 	var out []report.CallSite
 	more := 0
-	for _, caller := range f.Lookup(st.To) {
+	// The caller's code is its own and that of its cold pieces
+	// (coldcaller.cold), where a call on an unlikely path sits.
+	var pieces []*object.Func
+	for _, fn := range f.Lookup(st.To) {
+		pieces = append(pieces, fn)
+		for _, c := range fn.Cold {
+			pieces = append(pieces, f.Lookup(c)...)
+		}
+	}
+	for _, caller := range pieces {
 		for _, r := range f.RefsFrom(caller) {
 			if !callees[r.To] || (r.Kind != object.Call && r.Kind != object.TailCall) {
 				continue

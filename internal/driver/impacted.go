@@ -361,6 +361,8 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 			res.Summary.Ignored++
 		case t.Severity == rules.Review:
 			res.Summary.Review++
+		case t.Severity == rules.Conditional:
+			res.Summary.Conditional++
 		default:
 			res.Summary.Must++
 		}

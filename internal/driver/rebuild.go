@@ -17,6 +17,7 @@ import (
 	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/patch"
 	"github.com/klp-audit/klp-audit/report"
+	"github.com/klp-audit/klp-audit/rules"
 )
 
 // RebuildOptions tune check's rebuild of the units a fix touches.
@@ -324,14 +325,26 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 	for _, k := range order {
 		t := targets[k]
 		obj := absObject(t.Object)
-		if _, ok := rebuilt[obj]; !ok || changedFn[fkey{t.Name, obj}] {
+		if _, ok := rebuilt[obj]; !ok {
+			kept = append(kept, k)
+			continue
+		}
+		if changedFn[fkey{t.Name, obj}] {
+			// Its code changed: whatever the prediction's tier, the
+			// livepatch must replace it.
+			targets[k] = confirmed(t)
 			kept = append(kept, k)
 			continue
 		}
 		reason := ""
 		if s, ok := substituted(t); ok {
 			sobj := stepObject(s, t, rebuilt)
-			if _, ok := rebuilt[sobj]; !ok || changedFn[fkey{s.From, sobj}] {
+			if _, ok := rebuilt[sobj]; !ok {
+				kept = append(kept, k)
+				continue
+			}
+			if changedFn[fkey{s.From, sobj}] {
+				targets[k] = confirmed(t)
 				kept = append(kept, k)
 				continue
 			}
@@ -641,4 +654,15 @@ func dumpEdges(dumps []string) map[[3]string]bool {
 		f.Close()
 	}
 	return out
+}
+
+// confirmed makes a conditional or review target whose code (or the code
+// it stands in for) changed in the rebuild a must target, saying why.
+func confirmed(t report.CheckTarget) report.CheckTarget {
+	if t.Severity == string(rules.Must) {
+		return t
+	}
+	t.Note = strings.TrimPrefix(t.Note+"; ", "; ") + "confirmed by the rebuild: its code changed (predicted " + t.Severity + ")"
+	t.Severity = string(rules.Must)
+	return t
 }

@@ -14,16 +14,24 @@ static struct klp_func funcs_vmlinux[] = {
 		.new_func = livepatch_big_constprop_0,
 		.old_sympos = 0,
 	},
-	{
-		/* must, caller-assumptions: big.constprop.0 -called by-> b_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
-		.old_name = "b_entry",
-		.new_func = livepatch_b_entry,
-	},
-	{
-		/* must, caller-assumptions: big.constprop.0 -called by-> b_other; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
-		.old_name = "b_other",
-		.new_func = livepatch_b_other,
-	},
+	/*
+	 * CONDITIONAL, caller-assumptions: big.constprop.0 -called by-> b_entry [b.o]
+	 * needed only if your fix changes what b_entry assumed of big.constprop.0, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_entry in turn (its callers may rely on it).
+	 * If it is needed, add:
+	 * {
+	 *	.old_name = "b_entry",
+	 *	.new_func = livepatch_b_entry,
+	 * },
+	 */
+	/*
+	 * CONDITIONAL, caller-assumptions: big.constprop.0 -called by-> b_other [b.o]
+	 * needed only if your fix changes what b_other assumed of big.constprop.0, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_other in turn (its callers may rely on it).
+	 * If it is needed, add:
+	 * {
+	 *	.old_name = "b_other",
+	 *	.new_func = livepatch_b_other,
+	 * },
+	 */
 	{ }
 };
 

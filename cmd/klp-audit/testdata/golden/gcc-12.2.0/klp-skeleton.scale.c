@@ -14,26 +14,38 @@ static struct klp_func funcs_vmlinux[] = {
 		.old_sympos = 1,
 	},
 	{
-		/* must, caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [a.o] */
-		.old_name = "a_entry",
-		.new_func = livepatch_a_entry,
-	},
-	{
 		/* must, containment: the changed function itself [b.o] */
 		.old_name = "scale",
 		.new_func = livepatch_scale__b,
 		.old_sympos = 2,
 	},
-	{
-		/* must, caller-assumptions: scale -called by-> b_entry; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
-		.old_name = "b_entry",
-		.new_func = livepatch_b_entry,
-	},
-	{
-		/* must, caller-assumptions: scale -called by-> b_other; callers may rely on its body through ipa-ra, ipa-pure-const, ipa-modref, ipa-reference [b.o] */
-		.old_name = "b_other",
-		.new_func = livepatch_b_other,
-	},
+	/*
+	 * CONDITIONAL, caller-assumptions: scale -called by-> a_entry [a.o]
+	 * needed only if your fix changes what a_entry assumed of scale, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about a_entry in turn (its callers may rely on it).
+	 * If it is needed, add:
+	 * {
+	 *	.old_name = "a_entry",
+	 *	.new_func = livepatch_a_entry,
+	 * },
+	 */
+	/*
+	 * CONDITIONAL, caller-assumptions: scale -called by-> b_entry [b.o]
+	 * needed only if your fix changes what b_entry assumed of scale, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_entry in turn (its callers may rely on it).
+	 * If it is needed, add:
+	 * {
+	 *	.old_name = "b_entry",
+	 *	.new_func = livepatch_b_entry,
+	 * },
+	 */
+	/*
+	 * CONDITIONAL, caller-assumptions: scale -called by-> b_other [b.o]
+	 * needed only if your fix changes what b_other assumed of scale, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_other in turn (its callers may rely on it).
+	 * If it is needed, add:
+	 * {
+	 *	.old_name = "b_other",
+	 *	.new_func = livepatch_b_other,
+	 * },
+	 */
 	{ }
 };
 
