@@ -1,17 +1,23 @@
 package report
 
 import (
+	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
 )
 
-// renderTable writes one row per entry, sorted by translation unit, depth
-// and name. The problems of an incomplete result come first, as in the
-// text output. This is the only file that imports tablewriter, whose v0
-// and v1 APIs differ; go.mod pins v0.0.5.
+// renderTable writes the must-patch set first, one row per target
+// (klp_object, function, unit, rule, severity), then the functions on the
+// reason chains that are not targets, then one row per entry (where the
+// code went), sorted by translation unit, depth and name. The problems of
+// an incomplete result come first, as in the text output; when the rules
+// did not run a line says there is no must-patch set. This is the only
+// file that imports tablewriter, whose v0 and v1 APIs differ; go.mod pins
+// v0.0.5.
 func renderTable(w io.Writer, r *Result) error {
 	if r == nil {
 		return errNilResult
@@ -21,6 +27,12 @@ func renderTable(w io.Writer, r *Result) error {
 	writeProblems(&b, r)
 	if _, err := io.WriteString(ew, b.String()); err != nil {
 		return err
+	}
+	if r.Targets == nil && r.Explained == nil && r.Policy == "" {
+		io.WriteString(ew, "No must-patch set: the safety rules did not run (--no-rules or --dumps-only); the rows below are the functions carrying the code, not the functions to replace.\n\n")
+	} else {
+		writeTargetTable(ew, r)
+		io.WriteString(ew, "\nFunctions carrying the code of "+Printable(r.Query.Function)+":\n")
 	}
 
 	objects := false
@@ -62,6 +74,105 @@ func renderTable(w io.Writer, r *Result) error {
 	}
 	t.Render()
 	return ew.err
+}
+
+// writeTargetTable writes the rules' targets, must first, then review,
+// then those the policy ignored, each group sorted by klp_object, unit
+// and name; then the functions the rules explained as no target.
+func writeTargetTable(w io.Writer, r *Result) {
+	var must, review, ignored []Target
+	for _, t := range r.Targets {
+		switch {
+		case t.IgnoredBecause != "":
+			ignored = append(ignored, t)
+		case t.Severity == "review":
+			review = append(review, t)
+		default:
+			must = append(must, t)
+		}
+	}
+	head := fmt.Sprintf("The livepatch must replace %s", plural(len(must), "function", "functions"))
+	if len(review) > 0 {
+		head += fmt.Sprintf(", and a reviewer decide on %d more", len(review))
+	}
+	if r.Policy != "" {
+		head += fmt.Sprintf(" (policy: %s)", Printable(r.Policy))
+	}
+	io.WriteString(w, head+":\n")
+	sympos := false
+	for _, t := range r.Targets {
+		sympos = sympos || t.OldSympos != nil
+	}
+	header := []string{"klp_object", "Function", "Translation unit", "Rule", "Severity", "Binding"}
+	if sympos {
+		header = append(header, "old_sympos")
+	}
+	header = append(header, "Reason")
+	t := newTable(w, header)
+	for _, g := range [][]Target{sortTargets(must), sortTargets(review), sortTargets(ignored)} {
+		for _, tg := range g {
+			sev := tg.Severity
+			reason := ""
+			if len(tg.Chain) > 0 {
+				last := tg.Chain[len(tg.Chain)-1]
+				reason = Printable(last.How) + " " + displayName(last.From)
+			}
+			if tg.IgnoredBecause != "" {
+				sev = "ignored"
+				reason = Printable(tg.IgnoredBecause)
+			} else if tg.Note != "" {
+				reason += " (" + Printable(tg.Note) + ")"
+			}
+			ko := Printable(tg.KLPObject)
+			if ko == "" {
+				ko = "-" // not a kernel tree: unknown
+			}
+			row := []string{ko, displayName(tg.Name), Printable(tuName(tg.TU)), Printable(tg.Rule), Printable(sev), Printable(tg.Binding)}
+			if sympos {
+				sp := ""
+				if tg.OldSympos != nil {
+					sp = strconv.Itoa(*tg.OldSympos)
+				}
+				row = append(row, sp)
+			}
+			t.Append(append(row, strings.TrimSpace(reason)))
+		}
+	}
+	t.Render()
+	if len(r.Explained) > 0 {
+		io.WriteString(w, "\nNot targets:\n")
+		t := newTable(w, []string{"Function", "Translation unit", "Rule", "Why"})
+		for _, e := range r.Explained {
+			t.Append([]string{displayName(e.Name), Printable(tuName(e.TU)), Printable(e.Rule), Printable(e.Why)})
+		}
+		t.Render()
+	}
+	for _, n := range r.Notes {
+		io.WriteString(w, "note: "+Printable(n)+"\n")
+	}
+}
+
+func sortTargets(ts []Target) []Target {
+	sort.SliceStable(ts, func(i, j int) bool {
+		if ts[i].KLPObject != ts[j].KLPObject {
+			return ts[i].KLPObject < ts[j].KLPObject
+		}
+		if ts[i].TU != ts[j].TU {
+			return ts[i].TU < ts[j].TU
+		}
+		return ts[i].Name < ts[j].Name
+	})
+	return ts
+}
+
+func newTable(w io.Writer, header []string) *tablewriter.Table {
+	t := tablewriter.NewWriter(w)
+	t.SetHeader(header)
+	t.SetAutoFormatHeaders(false)
+	t.SetAutoWrapText(false)
+	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
+	t.SetAlignment(tablewriter.ALIGN_LEFT)
+	return t
 }
 
 // bindings lists an entry's symbols with their binding, e.g. "local",
