@@ -93,7 +93,7 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 	for _, u := range opt.ObjectUnits {
 		in, err := dwarfinfo.Inlines(u.Object)
 		if err != nil {
-			errs.Add(fmt.Errorf("%s: no dump, and its DWARF cannot give the inlining: %w", u.Object, err))
+			errs.Add(&ipadump.FileError{Path: u.Object, Err: fmt.Errorf("no dump, and its DWARF cannot give the inlining: %w", err)})
 			continue
 		}
 		b.AddObjectInlining(u.TU, u.Object, in)
@@ -110,7 +110,7 @@ func readDump(r *ipadump.Reader, path string) ([]ipadump.Record, ipadump.ErrorLi
 	var errs ipadump.ErrorList
 	f, err := ipadump.OpenDump(path)
 	if err != nil {
-		errs.Add(fmt.Errorf("reading dump: %w", err))
+		errs.Add(&ipadump.FileError{Path: path, Err: fmt.Errorf("reading dump: %w", err)})
 		return nil, errs
 	}
 	defer f.Close()

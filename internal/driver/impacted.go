@@ -152,7 +152,11 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			msg += "; closest known names: " + strings.Join(sug, ", ")
 		}
 		if len(ev.problems) > 0 {
-			msg += fmt.Sprintf("\n(%d problems reading the build; it may be in what could not be read)", len(ev.problems))
+			msg += fmt.Sprintf("\n(%s reading the build; it may be in what could not be read:", plural(len(ev.problems), "problem", "problems"))
+			for _, p := range ev.problems {
+				msg += "\n  " + p.String()
+			}
+			msg += ")"
 		}
 		return nil, Inputf("%s", msg)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/report"
@@ -136,11 +137,26 @@ func problemOf(err error) report.Problem {
 		}
 		return report.Problem{File: pe.Dump, Line: pe.Line, Kind: report.KindInput, Message: msg}
 	}
+	return report.Problem{File: errorPath(err), Kind: report.KindInput, Message: err.Error()}
+}
+
+// errorPath returns the file an error is about, "" when none is known.
+func errorPath(err error) string {
+	var fe *ipadump.FileError
+	var nr *safeio.NotRegularError
+	var tl *safeio.TooLargeError
 	var perr *os.PathError
-	if errors.As(err, &perr) {
-		return report.Problem{File: perr.Path, Kind: report.KindInput, Message: err.Error()}
+	switch {
+	case errors.As(err, &fe):
+		return fe.Path
+	case errors.As(err, &nr):
+		return nr.Path
+	case errors.As(err, &tl):
+		return tl.Path
+	case errors.As(err, &perr):
+		return perr.Path
 	}
-	return report.Problem{File: "", Kind: report.KindInput, Message: err.Error()}
+	return ""
 }
 
 // objectsWithoutDump returns the objects under the build directories that
@@ -258,4 +274,12 @@ func dumpsFromFile(list string) (ds []ipadump.Dump, lines, fatal error) {
 		return nil, nil, inputErr(err)
 	}
 	return ds, err, nil
+}
+
+// plural says "1 problem" or "2 problems".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
