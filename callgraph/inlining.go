@@ -151,9 +151,12 @@ func (g *Graph) edgesOfTU(tu string) []Edge {
 // AddObjectInlining adds a unit that has no dump, taking its inlining from
 // its object's DWARF: one "inlining to" edge per inlined copy, from the
 // inlined function to the symbol whose code holds it, citing the object.
+// A clone's code (big.constprop.0, whose DWARF origin is big) gets one
+// edge from its origin, of the kind its name's first suffix says.
 // This is how a clang build, or a gcc build without -fdump-ipa-clones, gets
-// a clone graph; DWARF does not show clones (constprop, isra, part), only
-// where code was inlined, so such a graph is weaker than a dump's.
+// a clone graph; DWARF shows clones only by their symbols' names and does
+// not say which copies were made and then inlined away, so such a graph
+// is weaker than a dump's.
 func (b *Builder) AddObjectInlining(tu, object string, in *dwarfinfo.Inlining) {
 	d := ipadump.Dump{Path: object + " (DWARF)", Kind: ipadump.UnitDump, TU: tu, Object: object, HasObject: true}
 	var recs []ipadump.Record
@@ -161,10 +164,18 @@ func (b *Builder) AddObjectInlining(tu, object string, in *dwarfinfo.Inlining) {
 		if f.NoSymbol {
 			continue
 		}
+		if base, kinds, _ := ipadump.CloneName(f.Symbol); len(kinds) > 0 && f.Origin != "" && f.Origin != f.Symbol && base == f.Origin {
+			recs = append(recs, ipadump.Record{
+				Kind: ipadump.Clone, Transform: kinds[0],
+				Orig:  ipadump.Decl{Name: f.Origin},
+				Clone: ipadump.Decl{Name: f.Symbol},
+				Pos:   ipadump.Pos{Dump: object, DWARF: true},
+			})
+		}
 		for _, il := range f.Inlined {
 			recs = append(recs, ipadump.Record{
 				Kind: ipadump.Clone, Transform: ipadump.Inline,
-				Orig:  ipadump.Decl{Name: il.Name, File: il.File},
+				Orig:  ipadump.Decl{Name: il.Name, File: il.DeclFile, Line: il.DeclLine},
 				Clone: ipadump.Decl{Name: f.Symbol},
 				Pos:   ipadump.Pos{Dump: object, Line: il.Line, DWARF: true},
 			})

@@ -26,6 +26,12 @@ type Inline struct {
 	// it. Both are zero when DWARF does not record them.
 	File string
 	Line int
+	// DeclFile and DeclLine are where the inlined function is declared
+	// (its DW_AT_decl_file and DW_AT_decl_line: include/linux/cgroup.h
+	// for css_put inlined into a .c file), relative like File; empty when
+	// DWARF does not say.
+	DeclFile string
+	DeclLine int
 }
 
 // Func is one function with machine code in the object (a concrete
@@ -148,6 +154,7 @@ type frame struct {
 type walker struct {
 	d      *dwarf.Data
 	names  map[dwarf.Offset]string
+	decls  map[dwarf.Offset]declPos
 	origin map[dwarf.Offset]dwarf.Offset
 	// subprograms are the offsets of every DW_TAG_subprogram: an inlined
 	// copy's DW_AT_abstract_origin must be one of them.
@@ -159,7 +166,7 @@ type walker struct {
 }
 
 func newWalker(d *dwarf.Data) *walker {
-	return &walker{d: d, names: map[dwarf.Offset]string{}, origin: map[dwarf.Offset]dwarf.Offset{}, subprograms: map[dwarf.Offset]bool{}}
+	return &walker{d: d, names: map[dwarf.Offset]string{}, decls: map[dwarf.Offset]declPos{}, origin: map[dwarf.Offset]dwarf.Offset{}, subprograms: map[dwarf.Offset]bool{}}
 }
 
 // descend lists the tags whose children may hold code.
@@ -282,9 +289,19 @@ func (w *walker) checkOrigins() error {
 	return nil
 }
 
-// record keeps a subprogram's name and where it comes from.
+// declPos is where a subprogram is declared.
+type declPos struct {
+	file string
+	line int
+}
+
+// record keeps a subprogram's name, declaration and where it comes from.
 func (w *walker) record(e *dwarf.Entry) {
 	w.subprograms[e.Offset] = true
+	if fi, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && fi >= 0 && fi < int64(len(w.files)) && w.files[fi] != nil {
+		l, _ := e.Val(dwarf.AttrDeclLine).(int64)
+		w.decls[e.Offset] = declPos{file: w.relative(w.files[fi].Name), line: int(l)}
+	}
 	name, _ := e.Val(dwarf.AttrLinkageName).(string)
 	if name == "" {
 		name, _ = e.Val(attrMIPSLinkageName).(string)
@@ -300,6 +317,21 @@ func (w *walker) record(e *dwarf.Entry) {
 	} else if o, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset); ok {
 		w.origin[e.Offset] = o
 	}
+}
+
+// declOf follows abstract origins and specifications to a declaration.
+func (w *walker) declOf(off dwarf.Offset) declPos {
+	for range 16 {
+		if d, ok := w.decls[off]; ok {
+			return d
+		}
+		o, ok := w.origin[off]
+		if !ok {
+			return declPos{}
+		}
+		off = o
+	}
+	return declPos{}
 }
 
 // nameOf follows abstract origins and specifications to a name.
@@ -385,7 +417,9 @@ func (w *walker) resolve(syms []elf.Symbol) *Inlining {
 			if p.into == c.die {
 				into = origin
 			}
-			fn.Inlined = append(fn.Inlined, Inline{Name: w.nameOf(p.origin), Into: into, Depth: p.depth, File: p.file, Line: p.line})
+			decl := w.declOf(p.origin)
+			fn.Inlined = append(fn.Inlined, Inline{Name: w.nameOf(p.origin), Into: into, Depth: p.depth, File: p.file, Line: p.line,
+				DeclFile: decl.file, DeclLine: decl.line})
 		}
 		in.Funcs = append(in.Funcs, fn)
 	}

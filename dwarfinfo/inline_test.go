@@ -100,8 +100,8 @@ func TestInlinesNested(t *testing.T) {
 		t.Fatal("no use_add2")
 	}
 	want := []dwarfinfo.Inline{
-		{Name: "add2", Into: "use_add2", Depth: 1, File: "lp.c", Line: 37},
-		{Name: "add1", Into: "add2", Depth: 2, File: "lp.c", Line: 36},
+		{Name: "add2", Into: "use_add2", Depth: 1, File: "lp.c", Line: 37, DeclFile: "lp.c", DeclLine: 36},
+		{Name: "add1", Into: "add2", Depth: 2, File: "lp.c", Line: 36, DeclFile: "lp.c", DeclLine: 34},
 	}
 	if !slices.Equal(fn.Inlined, want) {
 		t.Errorf("use_add2 inlined %+v, want %+v", fn.Inlined, want)

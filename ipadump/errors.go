@@ -108,8 +108,8 @@ type FileError struct {
 
 func (e *FileError) Error() string {
 	msg := e.Err.Error()
-	if strings.Contains(msg, e.Path) {
-		return msg
+	if strings.HasPrefix(msg, e.Path+":") || strings.Contains(msg, ": "+e.Path+":") {
+		return msg // it names the file already
 	}
 	return e.Path + ": " + msg
 }
