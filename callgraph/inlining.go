@@ -64,22 +64,18 @@ func (o *Objects) CompareInlining(tu string) (*InliningCheck, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &InliningCheck{TU: tu, Object: t.Object}
+	return o.compareInlining(tu, t.Object, in), nil
+}
+
+// compareInlining is CompareInlining over the DWARF already read.
+func (o *Objects) compareInlining(tu, object string, in *dwarfinfo.Inlining) *InliningCheck {
+	c := &InliningCheck{TU: tu, Object: object}
 	reach := map[string]map[string]bool{}
 	reached := func(x string) map[string]bool {
 		if r, ok := reach[x]; ok {
 			return r
 		}
-		r := map[string]bool{x: true}
-		var starts []NodeID
-		for _, id := range o.g.Lookup(x) {
-			if id.TU == tu {
-				starts = append(starts, id)
-			}
-		}
-		for _, n := range o.g.Impacted(starts...).Nodes {
-			r[n.ID.Name] = true
-		}
+		r := o.g.reachIn(tu, x)
 		reach[x] = r
 		return r
 	}
@@ -116,7 +112,7 @@ func (o *Objects) CompareInlining(tu string) (*InliningCheck, error) {
 	}
 	sortPairs(c.NotInDump)
 	sortPairs(c.NotInDWARF)
-	return c, nil
+	return c
 }
 
 func holdsAny(r map[string]bool, sym string, pieces []string) bool {
@@ -135,6 +131,31 @@ func sortPairs(ps []InlinePair) {
 		}
 		return ps[i].Inlined < ps[j].Inlined
 	})
+}
+
+// reachIn returns the names of the nodes of unit tu that hold x's code:
+// x itself and every node its out-edges lead to, transitively (the
+// nodes Impacted lists for x's copy in tu, without the chains).
+func (g *Graph) reachIn(tu, x string) map[string]bool {
+	r := map[string]bool{x: true}
+	start, ok := g.lookup(NodeID{Name: x, TU: tu})
+	if !ok {
+		return r
+	}
+	seen := map[int32]bool{start: true}
+	stack := []int32{start}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r[g.nodes[i].ID.Name] = true
+		for _, e := range g.out[i] {
+			if to := g.edges[e].to; !seen[to] {
+				seen[to] = true
+				stack = append(stack, to)
+			}
+		}
+	}
+	return r
 }
 
 // edgesOfTU returns the edges between nodes of unit tu.

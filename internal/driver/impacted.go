@@ -174,6 +174,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 		objs := ev.objectCache()
 		a.objs = objs
 		addObjectEvidence(objs, res)
+		ev.checkDumps(objs, res)
 		if !opts.NoRules {
 			klp := ev.klpObjects()
 			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy,

@@ -45,6 +45,8 @@ type Session struct {
 	// klp says which klp_object each object belongs to; shared by every
 	// query.
 	klp *livepatch.Objects
+	// checks caches the check of each unit's dump against its object.
+	checks *dumpChecks
 	// defs indexes the function symbols of the units' objects: read
 	// once, on first need, for every query of the session.
 	defs *callgraph.Definers
@@ -229,7 +231,10 @@ func (ev *Session) forQuery() *Session {
 	q.objectCache() // create the caches in ev's copy before sharing them
 	q.klpObjects()
 	q.definers()
-	ev.objs, ev.klp, ev.defs = q.objs, q.klp, q.defs
+	if q.checks == nil {
+		q.checks = &dumpChecks{units: map[string]*dumpCheckEntry{}}
+	}
+	ev.objs, ev.klp, ev.defs, ev.checks = q.objs, q.klp, q.defs, q.checks
 	q.problems = append([]report.Problem(nil), ev.problems...)
 	return &q
 }
