@@ -64,22 +64,18 @@ func (o *Objects) CompareInlining(tu string) (*InliningCheck, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &InliningCheck{TU: tu, Object: t.Object}
+	return o.compareInlining(tu, t.Object, in), nil
+}
+
+// compareInlining is CompareInlining over the DWARF already read.
+func (o *Objects) compareInlining(tu, object string, in *dwarfinfo.Inlining) *InliningCheck {
+	c := &InliningCheck{TU: tu, Object: object}
 	reach := map[string]map[string]bool{}
 	reached := func(x string) map[string]bool {
 		if r, ok := reach[x]; ok {
 			return r
 		}
-		r := map[string]bool{x: true}
-		var starts []NodeID
-		for _, id := range o.g.Lookup(x) {
-			if id.TU == tu {
-				starts = append(starts, id)
-			}
-		}
-		for _, n := range o.g.Impacted(starts...).Nodes {
-			r[n.ID.Name] = true
-		}
+		r := o.g.reachIn(tu, x)
 		reach[x] = r
 		return r
 	}
@@ -116,7 +112,7 @@ func (o *Objects) CompareInlining(tu string) (*InliningCheck, error) {
 	}
 	sortPairs(c.NotInDump)
 	sortPairs(c.NotInDWARF)
-	return c, nil
+	return c
 }
 
 func holdsAny(r map[string]bool, sym string, pieces []string) bool {
@@ -137,6 +133,31 @@ func sortPairs(ps []InlinePair) {
 	})
 }
 
+// reachIn returns the names of the nodes of unit tu that hold x's code:
+// x itself and every node its out-edges lead to, transitively (the
+// nodes Impacted lists for x's copy in tu, without the chains).
+func (g *Graph) reachIn(tu, x string) map[string]bool {
+	r := map[string]bool{x: true}
+	start, ok := g.lookup(NodeID{Name: x, TU: tu})
+	if !ok {
+		return r
+	}
+	seen := map[int32]bool{start: true}
+	stack := []int32{start}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r[g.nodes[i].ID.Name] = true
+		for _, e := range g.out[i] {
+			if to := g.edges[e].to; !seen[to] {
+				seen[to] = true
+				stack = append(stack, to)
+			}
+		}
+	}
+	return r
+}
+
 // edgesOfTU returns the edges between nodes of unit tu.
 func (g *Graph) edgesOfTU(tu string) []Edge {
 	var out []Edge
@@ -151,9 +172,12 @@ func (g *Graph) edgesOfTU(tu string) []Edge {
 // AddObjectInlining adds a unit that has no dump, taking its inlining from
 // its object's DWARF: one "inlining to" edge per inlined copy, from the
 // inlined function to the symbol whose code holds it, citing the object.
+// A clone's code (big.constprop.0, whose DWARF origin is big) gets one
+// edge from its origin, of the kind its name's first suffix says.
 // This is how a clang build, or a gcc build without -fdump-ipa-clones, gets
-// a clone graph; DWARF does not show clones (constprop, isra, part), only
-// where code was inlined, so such a graph is weaker than a dump's.
+// a clone graph; DWARF shows clones only by their symbols' names and does
+// not say which copies were made and then inlined away, so such a graph
+// is weaker than a dump's.
 func (b *Builder) AddObjectInlining(tu, object string, in *dwarfinfo.Inlining) {
 	d := ipadump.Dump{Path: object + " (DWARF)", Kind: ipadump.UnitDump, TU: tu, Object: object, HasObject: true}
 	var recs []ipadump.Record
@@ -161,10 +185,18 @@ func (b *Builder) AddObjectInlining(tu, object string, in *dwarfinfo.Inlining) {
 		if f.NoSymbol {
 			continue
 		}
+		if base, kinds, _ := ipadump.CloneName(f.Symbol); len(kinds) > 0 && f.Origin != "" && f.Origin != f.Symbol && base == f.Origin {
+			recs = append(recs, ipadump.Record{
+				Kind: ipadump.Clone, Transform: kinds[0],
+				Orig:  ipadump.Decl{Name: f.Origin},
+				Clone: ipadump.Decl{Name: f.Symbol},
+				Pos:   ipadump.Pos{Dump: object, DWARF: true},
+			})
+		}
 		for _, il := range f.Inlined {
 			recs = append(recs, ipadump.Record{
 				Kind: ipadump.Clone, Transform: ipadump.Inline,
-				Orig:  ipadump.Decl{Name: il.Name, File: il.File},
+				Orig:  ipadump.Decl{Name: il.Name, File: il.DeclFile, Line: il.DeclLine},
 				Clone: ipadump.Decl{Name: f.Symbol},
 				Pos:   ipadump.Pos{Dump: object, Line: il.Line, DWARF: true},
 			})

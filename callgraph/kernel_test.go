@@ -118,3 +118,39 @@ func TestKernelInliningAgrees(t *testing.T) {
 	}
 	t.Logf("%d inlined copies in DWARF, all in the dumps' closure; %d dump inlinings with no copy left in DWARF", checked, notInDWARF)
 }
+
+// TestKernelDumpsAgree: on the kernel fixture, where every dump comes
+// from the compile of its object, CheckDump finds no disagreement in any
+// unit of kernel/ and mm/ (a false alarm would make every answer
+// incomplete).
+func TestKernelDumpsAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	g, err := Load(kernelDumps(t), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := NewObjects(g, nil)
+	units, bad := 0, 0
+	for _, tu := range g.TUs() {
+		if !tu.HasObject {
+			continue
+		}
+		c, err := objs.CheckDump(tu.Name)
+		if err != nil {
+			t.Errorf("%s: %v", tu.Name, err)
+			continue
+		}
+		units++
+		for _, d := range c.Disagree {
+			if bad++; bad <= 20 {
+				t.Errorf("%s: %s: %s", tu.Name, d.Function, d.Why)
+			}
+		}
+	}
+	if units < 300 {
+		t.Errorf("only %d units checked", units)
+	}
+	t.Logf("%d units checked, %d disagreements", units, bad)
+}

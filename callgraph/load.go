@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,7 +94,12 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 	for _, u := range opt.ObjectUnits {
 		in, err := dwarfinfo.Inlines(u.Object)
 		if err != nil {
-			errs.Add(fmt.Errorf("%s: no dump, and its DWARF cannot give the inlining: %w", u.Object, err))
+			if errors.Is(err, dwarfinfo.ErrNoDWARF) {
+				err = errors.New("no ipa-clones dump beside it and no DWARF debug info (built without -g): where its code was inlined is unknown (rebuild it with -fdump-ipa-clones, or -g)")
+			} else {
+				err = fmt.Errorf("no ipa-clones dump beside it, and its DWARF cannot give the inlining: %w", err)
+			}
+			errs.Add(&ipadump.FileError{Path: u.Object, Err: err})
 			continue
 		}
 		b.AddObjectInlining(u.TU, u.Object, in)
@@ -110,7 +116,7 @@ func readDump(r *ipadump.Reader, path string) ([]ipadump.Record, ipadump.ErrorLi
 	var errs ipadump.ErrorList
 	f, err := ipadump.OpenDump(path)
 	if err != nil {
-		errs.Add(fmt.Errorf("reading dump: %w", err))
+		errs.Add(&ipadump.FileError{Path: path, Err: fmt.Errorf("reading dump: %w", err)})
 		return nil, errs
 	}
 	defer f.Close()

@@ -26,6 +26,12 @@ type Inline struct {
 	// it. Both are zero when DWARF does not record them.
 	File string
 	Line int
+	// DeclFile and DeclLine are where the inlined function is declared
+	// (its DW_AT_decl_file and DW_AT_decl_line: include/linux/cgroup.h
+	// for css_put inlined into a .c file), relative like File; empty when
+	// DWARF does not say.
+	DeclFile string
+	DeclLine int
 }
 
 // Func is one function with machine code in the object (a concrete
@@ -105,6 +111,9 @@ func inlines(f *elf.File) (*Inlining, error) {
 	if err := w.walk(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	if err := w.checkOrigins(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
 	return w.resolve(syms), nil
 }
 
@@ -126,6 +135,7 @@ type concrete struct {
 }
 
 type pendingInline struct {
+	die    dwarf.Offset // the DW_TAG_inlined_subroutine
 	origin dwarf.Offset // DW_AT_abstract_origin of the inlined copy
 	into   dwarf.Offset // DIE naming the function holding the call
 	depth  int
@@ -144,15 +154,19 @@ type frame struct {
 type walker struct {
 	d      *dwarf.Data
 	names  map[dwarf.Offset]string
+	decls  map[dwarf.Offset]declPos
 	origin map[dwarf.Offset]dwarf.Offset
-	funcs  []*concrete
+	// subprograms are the offsets of every DW_TAG_subprogram: an inlined
+	// copy's DW_AT_abstract_origin must be one of them.
+	subprograms map[dwarf.Offset]bool
+	funcs       []*concrete
 	// the current unit
 	files   []*dwarf.LineFile
 	compDir string
 }
 
 func newWalker(d *dwarf.Data) *walker {
-	return &walker{d: d, names: map[dwarf.Offset]string{}, origin: map[dwarf.Offset]dwarf.Offset{}}
+	return &walker{d: d, names: map[dwarf.Offset]string{}, decls: map[dwarf.Offset]declPos{}, origin: map[dwarf.Offset]dwarf.Offset{}, subprograms: map[dwarf.Offset]bool{}}
 }
 
 // descend lists the tags whose children may hold code.
@@ -211,7 +225,7 @@ func (w *walker) walk() error {
 		case dwarf.TagInlinedSubroutine:
 			o, _ := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
 			if top.fn != nil && !top.skip {
-				p := pendingInline{origin: o, into: top.into, depth: top.depth + 1}
+				p := pendingInline{die: e.Offset, origin: o, into: top.into, depth: top.depth + 1}
 				if fi, ok := e.Val(dwarf.AttrCallFile).(int64); ok && fi >= 0 && fi < int64(len(w.files)) && w.files[fi] != nil {
 					p.file = w.relative(w.files[fi].Name)
 				}
@@ -257,8 +271,37 @@ func (w *walker) relative(name string) string {
 // off for DWARF 2 and 3.
 const attrMIPSLinkageName dwarf.Attr = 0x2007
 
-// record keeps a subprogram's name and where it comes from.
+// checkOrigins fails on an inlined copy whose DW_AT_abstract_origin is
+// missing or names no subprogram (a reference out of range, or into the
+// middle of another entry): which function was inlined there is unknown,
+// and dropping the copy would drop a holder of its code.
+func (w *walker) checkOrigins() error {
+	for _, c := range w.funcs {
+		for _, p := range c.inlined {
+			if !w.subprograms[p.origin] {
+				if p.origin == 0 {
+					return fmt.Errorf("DW_TAG_inlined_subroutine at .debug_info offset %#x has no DW_AT_abstract_origin: which function was inlined there is unknown", p.die)
+				}
+				return fmt.Errorf("DW_TAG_inlined_subroutine at .debug_info offset %#x: DW_AT_abstract_origin %#x is not a DW_TAG_subprogram entry (out of range or corrupt): which function was inlined there is unknown", p.die, p.origin)
+			}
+		}
+	}
+	return nil
+}
+
+// declPos is where a subprogram is declared.
+type declPos struct {
+	file string
+	line int
+}
+
+// record keeps a subprogram's name, declaration and where it comes from.
 func (w *walker) record(e *dwarf.Entry) {
+	w.subprograms[e.Offset] = true
+	if fi, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && fi >= 0 && fi < int64(len(w.files)) && w.files[fi] != nil {
+		l, _ := e.Val(dwarf.AttrDeclLine).(int64)
+		w.decls[e.Offset] = declPos{file: w.relative(w.files[fi].Name), line: int(l)}
+	}
 	name, _ := e.Val(dwarf.AttrLinkageName).(string)
 	if name == "" {
 		name, _ = e.Val(attrMIPSLinkageName).(string)
@@ -274,6 +317,21 @@ func (w *walker) record(e *dwarf.Entry) {
 	} else if o, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset); ok {
 		w.origin[e.Offset] = o
 	}
+}
+
+// declOf follows abstract origins and specifications to a declaration.
+func (w *walker) declOf(off dwarf.Offset) declPos {
+	for range 16 {
+		if d, ok := w.decls[off]; ok {
+			return d
+		}
+		o, ok := w.origin[off]
+		if !ok {
+			return declPos{}
+		}
+		off = o
+	}
+	return declPos{}
 }
 
 // nameOf follows abstract origins and specifications to a name.
@@ -359,7 +417,9 @@ func (w *walker) resolve(syms []elf.Symbol) *Inlining {
 			if p.into == c.die {
 				into = origin
 			}
-			fn.Inlined = append(fn.Inlined, Inline{Name: w.nameOf(p.origin), Into: into, Depth: p.depth, File: p.file, Line: p.line})
+			decl := w.declOf(p.origin)
+			fn.Inlined = append(fn.Inlined, Inline{Name: w.nameOf(p.origin), Into: into, Depth: p.depth, File: p.file, Line: p.line,
+				DeclFile: decl.file, DeclLine: decl.line})
 		}
 		in.Funcs = append(in.Funcs, fn)
 	}

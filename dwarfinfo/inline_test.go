@@ -1,6 +1,12 @@
 package dwarfinfo_test
 
 import (
+	"bytes"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,8 +100,8 @@ func TestInlinesNested(t *testing.T) {
 		t.Fatal("no use_add2")
 	}
 	want := []dwarfinfo.Inline{
-		{Name: "add2", Into: "use_add2", Depth: 1, File: "lp.c", Line: 37},
-		{Name: "add1", Into: "add2", Depth: 2, File: "lp.c", Line: 36},
+		{Name: "add2", Into: "use_add2", Depth: 1, File: "lp.c", Line: 37, DeclFile: "lp.c", DeclLine: 36},
+		{Name: "add1", Into: "add2", Depth: 2, File: "lp.c", Line: 36, DeclFile: "lp.c", DeclLine: 34},
 	}
 	if !slices.Equal(fn.Inlined, want) {
 		t.Errorf("use_add2 inlined %+v, want %+v", fn.Inlined, want)
@@ -175,5 +181,79 @@ func TestInlinesColdPieces(t *testing.T) {
 				t.Error("process.cold listed as a function of its own")
 			}
 		})
+	}
+}
+
+// TestInlinesOriginOutOfRange: an inlined copy whose DW_AT_abstract_origin
+// points past .debug_info fails the read, naming the object and the
+// entry's offset (the copy was dropped, and with it a holder of the
+// inlined function's code).
+func TestInlinesOriginOutOfRange(t *testing.T) {
+	dir := fixture.Build(t, "clones")
+	obj := filepath.Join(dir, "clones.o")
+	ef, err := elf.Open(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ef.DWARF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := ef.Section(".debug_info")
+	if sec == nil || sec.Flags&elf.SHF_COMPRESSED != 0 {
+		t.Fatal("want an uncompressed .debug_info")
+	}
+	secOff := sec.Offset
+	// The first inlined copy, and the unit it is in.
+	r := d.Reader()
+	var unit, inl dwarf.Offset
+	var origin dwarf.Offset
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			t.Fatalf("no inlined copy in %s (%v)", obj, err)
+		}
+		if e.Tag == dwarf.TagCompileUnit {
+			unit = e.Offset
+		}
+		if e.Tag == dwarf.TagInlinedSubroutine {
+			inl = e.Offset
+			origin, _ = e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+			break
+		}
+	}
+	ef.Close()
+	b, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GCC writes the origin as DW_FORM_ref4, relative to the unit's
+	// header, which starts a few bytes before its compile unit entry;
+	// the reference follows the entry's abbrev code.
+	var at = -1
+	for hdr := int(unit) - 16; hdr <= int(unit); hdr++ {
+		var v [4]byte
+		binary.LittleEndian.PutUint32(v[:], uint32(int(origin)-hdr))
+		win := b[int(secOff)+int(inl) : int(secOff)+int(inl)+8]
+		if i := bytes.Index(win, v[:]); i >= 0 {
+			at = int(secOff) + int(inl) + i
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatalf("DW_AT_abstract_origin %#x of the entry at %#x not found as a ref4", origin, inl)
+	}
+	binary.LittleEndian.PutUint32(b[at:], 0x7fff0000)
+	bad := filepath.Join(t.TempDir(), "bad.o")
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := dwarfinfo.Inlines(bad)
+	if err == nil {
+		t.Fatalf("Inlines(%s) = %d functions, no error; want the out-of-range origin reported", bad, len(in.Funcs))
+	}
+	want := fmt.Sprintf("%#x", int(inl))
+	if !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), want) || !errors.Is(err, dwarfinfo.ErrCorrupt) {
+		t.Errorf("Inlines: %v, want a corrupt-DWARF error naming %s and offset %s", err, bad, want)
 	}
 }

@@ -426,6 +426,19 @@ func (w *walker) inside(p string) (string, bool) {
 	return target, false
 }
 
+// notRegular reports a dump or object path that is no regular file (a
+// FIFO, a device, a directory): its evidence is missing, and reading it
+// would block or never end.
+func (w *walker) notRegular(p string, m fs.FileMode) {
+	what := "ipa-clones dump"
+	if !IsDumpName(filepath.Base(p)) {
+		what = "object"
+	}
+	w.mu.Lock()
+	w.errs.Add(&FileError{Path: p, Err: fmt.Errorf("%s not read: %w", what, &safeio.NotRegularError{Path: p, What: safeio.What(m)})})
+	w.mu.Unlock()
+}
+
 func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -440,6 +453,10 @@ func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 			st, err := os.Stat(p)
 			if err != nil {
 				continue // dangling link: kbuild leaves some (source links)
+			}
+			if !st.Mode().IsRegular() && !st.IsDir() && (IsDumpName(e.Name()) || strings.HasSuffix(e.Name(), ".o")) {
+				w.notRegular(p, st.Mode())
+				continue
 			}
 			if st.IsDir() || (st.Mode().IsRegular() && IsDumpName(e.Name())) {
 				if target, inside := w.inside(p); !inside {
@@ -467,6 +484,8 @@ func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 			continue
 		}
 		switch {
+		case !typ.IsRegular() && IsDumpName(e.Name()), !typ.IsRegular() && !typ.IsDir() && strings.HasSuffix(e.Name(), ".o"):
+			w.notRegular(p, typ)
 		case typ.IsDir():
 			if e.Name() == ".git" {
 				continue

@@ -98,3 +98,20 @@ func (l ErrorList) Err() error {
 
 // Unwrap gives errors.Is and errors.As access to every error in the list.
 func (l ErrorList) Unwrap() []error { return l }
+
+// FileError is a problem with a whole file (no line to point at): a dump
+// that cannot be opened or read, an object whose evidence is missing.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Path+":") || strings.Contains(msg, ": "+e.Path+":") {
+		return msg // it names the file already
+	}
+	return e.Path + ": " + msg
+}
+
+func (e *FileError) Unwrap() error { return e.Err }

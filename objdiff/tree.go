@@ -62,7 +62,10 @@ func IsObject(name string) bool {
 }
 
 // objectsUnder lists the objects below dir, as slash-separated paths
-// relative to it, sorted. Symbolic links are not followed.
+// relative to it, sorted. Symbolic links to directories are not
+// followed. Every entry named like an object is listed, whatever it is:
+// a FIFO, a device or a link named x.o is then refused by name when it is
+// opened, never taken for a removed or added object.
 func objectsUnder(dir string) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -75,7 +78,7 @@ func objectsUnder(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || !IsObject(d.Name()) {
+		if !IsObject(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
 )
@@ -90,6 +91,31 @@ func TestCompareTrees(t *testing.T) {
 	}
 	if r.Summary.AddedObjects != 1 || r.Summary.RemovedObjects != 1 {
 		t.Errorf("summary %+v", r.Summary)
+	}
+
+	// A FIFO where one tree has an object is a problem naming it, never a
+	// removed object (it was skipped, and lib/same.o reported removed).
+	if err := os.Remove(filepath.Join(b, "lib/same.o")); err != nil {
+		t.Fatal(err)
+	}
+	fifo := fixture.FIFO(t, filepath.Join(b, "lib/same.o"))
+	fixture.Within(t, 10*time.Second, "CompareTrees with a FIFO", func() {
+		r, err = CompareTrees(a, b, TreeOptions{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fifoProblem bool
+	for _, p := range r.Problems {
+		fifoProblem = fifoProblem || p.Path == "lib/same.o" && strings.Contains(p.Message, fifo) && strings.Contains(p.Message, "FIFO")
+	}
+	if !fifoProblem {
+		t.Errorf("problems %+v, want one for lib/same.o naming the FIFO %s", r.Problems, fifo)
+	}
+	for _, d := range r.Objects {
+		if d.Path == "lib/same.o" {
+			t.Errorf("lib/same.o reported %s, want a problem", d.Status)
+		}
 	}
 
 	if _, err := CompareTrees(a, filepath.Join(b, "nonexistent"), TreeOptions{}); !errors.Is(err, os.ErrNotExist) {

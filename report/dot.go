@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,15 +15,20 @@ import (
 // position, one edge per distinct transformation in r.Edges labelled with
 // how it was made. The queried function is filled and bold, functions the
 // dump records as removed are dashed, and functions an edge names but the
-// entries do not are dotted. Every list is sorted, so the same result
-// always gives the same bytes (unlike dominikbraun/graph/draw, which
-// ranges over a map).
+// entries do not are dotted. The rules' targets are filled red (must),
+// pale and dashed (conditional), orange (review) or grey (ignored by the
+// policy) and labelled with their rule; a target no entry holds (a caller replaced for a notrace
+// function) is added with the last step of its chain as a red edge.
+// Comment lines at the top say what the picture cannot show. Every list
+// is sorted, so the same result always gives the same bytes (unlike
+// dominikbraun/graph/draw, which ranges over a map).
 func renderDOT(w io.Writer, r *Result) error {
 	if r == nil {
 		return errNilResult
 	}
 	g := newDOTGraph(r)
 	var b strings.Builder
+	writeDOTHeader(&b, r)
 	b.WriteString("digraph impacted {\n")
 	fmt.Fprintf(&b, "  label=%s;\n", dotQuote(dotTitle(r)))
 	b.WriteString("  labelloc=t;\n")
@@ -39,19 +45,15 @@ func renderDOT(w io.Writer, r *Result) error {
 	for _, e := range g.edges {
 		from := g.nodes[dotKey{e.TU, e.From}].id
 		to := g.nodes[dotKey{e.TU, e.To}].id
-		attrs := []string{}
-		if e.How != "" {
-			attrs = append(attrs, "label="+dotQuote(e.How))
-		}
-		if e.Rule != "" {
-			// A step of the safety rules, from a target's chain.
-			attrs = append(attrs, "style=dashed")
-		}
-		if len(attrs) == 0 {
+		if e.How == "" {
 			fmt.Fprintf(&b, "  %s -> %s;\n", dotQuote(from), dotQuote(to))
 		} else {
-			fmt.Fprintf(&b, "  %s -> %s [%s];\n", dotQuote(from), dotQuote(to), strings.Join(attrs, ", "))
+			fmt.Fprintf(&b, "  %s -> %s [label=%s];\n", dotQuote(from), dotQuote(to), dotQuote(e.How))
 		}
+	}
+	for _, e := range g.ruleEdges {
+		fmt.Fprintf(&b, "  %s -> %s [label=%s, color=\"red\", fontcolor=\"red\", style=\"dashed\"];\n",
+			dotQuote(g.nodes[e.from].id), dotQuote(g.nodes[e.to].id), dotQuote(e.how))
 	}
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
@@ -72,15 +74,51 @@ func dotTitle(r *Result) string {
 	return t
 }
 
+// writeDOTHeader writes comment lines before the graph: the verdict, the
+// must-patch set's size and what a picture cannot show.
+func writeDOTHeader(b *strings.Builder, r *Result) {
+	if r.Complete {
+		b.WriteString("// klp-audit impacted: complete\n")
+	} else {
+		fmt.Fprintf(b, "// klp-audit impacted: INCOMPLETE (%s; see --format text): the targets are a lower bound\n",
+			plural(len(r.Problems), "problem", "problems"))
+		for _, p := range r.Problems {
+			b.WriteString("//   " + strings.ReplaceAll(p.String(), "\n", " ") + "\n")
+		}
+	}
+	if r.Targets == nil && r.Explained == nil && r.Policy == "" {
+		b.WriteString("// no must-patch set: the safety rules did not run (--no-rules or --dumps-only)\n")
+	} else {
+		must, conditional, review := 0, 0, 0
+		for _, t := range r.Targets {
+			switch {
+			case t.IgnoredBecause != "":
+			case t.Severity == SeverityConditional:
+				conditional++
+			case t.Severity == SeverityReview:
+				review++
+			default:
+				must++
+			}
+		}
+		fmt.Fprintf(b, "// must-patch set: %d must (filled red), %d conditional (pale, dashed), %d review (filled orange); ignored by the policy: grey\n", must, conditional, review)
+	}
+	b.WriteString("// not shown: each target's full reason chain and evidence, old_sympos, the notes and the functions explained as no target (--format text or yaml)\n")
+}
+
 type dotKey struct{ tu, name string }
 
 type dotNode struct {
 	id       string
 	entry    Entry
 	unlisted bool // named by an edge only
-	// severity is the node's tier when it is a target of the safety
-	// rules (must, conditional, review, or "ignored"), else empty.
-	severity string
+	target   *Target
+}
+
+// dotRuleEdge is the last step of a target's chain.
+type dotRuleEdge struct {
+	from, to dotKey
+	how      string
 }
 
 func (n *dotNode) attrs() string {
@@ -100,18 +138,9 @@ func (n *dotNode) attrs() string {
 		marks = append(marks, "removed in dump")
 		style = append(style, "dashed")
 	}
-	if n.unlisted && n.severity == "" {
+	if n.unlisted && n.target == nil {
 		marks = append(marks, "not in entries")
 		style = append(style, "dotted")
-	}
-	switch n.severity {
-	case "":
-	case SeverityConditional:
-		// A conditional target: replaced only if its condition holds.
-		marks = append(marks, "conditional target")
-		style = append(style, "dashed")
-	default:
-		marks = append(marks, n.severity+" target")
 	}
 	if n.entry.InCycle {
 		marks = append(marks, "cycle")
@@ -122,6 +151,30 @@ func (n *dotNode) attrs() string {
 	if n.entry.LTO {
 		marks = append(marks, "lto")
 	}
+	fill := ""
+	if t := n.target; t != nil {
+		switch {
+		case t.IgnoredBecause != "":
+			marks = append(marks, "ignored: "+t.Rule)
+			fill = "lightgrey"
+		case t.Severity == SeverityConditional:
+			// Replaced only if its condition holds: dashed, pale.
+			marks = append(marks, "conditional: "+t.Rule)
+			fill = "mistyrose"
+			style = append(style, "dashed")
+		case t.Severity == SeverityReview:
+			marks = append(marks, "review: "+t.Rule)
+			fill = "orange"
+		default:
+			marks = append(marks, "must: "+t.Rule)
+			fill = "salmon"
+		}
+		if !slices.Contains(style, "filled") {
+			style = append(style, "filled")
+		}
+	} else if n.entry.Depth == 0 && !n.unlisted {
+		fill = "lightyellow"
+	}
 	if len(marks) > 0 {
 		label = append(label, "["+strings.Join(marks, ", ")+"]")
 	}
@@ -129,17 +182,18 @@ func (n *dotNode) attrs() string {
 	if len(style) > 0 {
 		attrs = append(attrs, "style="+dotQuote(strings.Join(style, ",")))
 	}
-	if n.entry.Depth == 0 && !n.unlisted {
-		attrs = append(attrs, `fillcolor="lightyellow"`)
+	if fill != "" {
+		attrs = append(attrs, "fillcolor="+dotQuote(fill))
 	}
 	return strings.Join(attrs, ", ")
 }
 
 type dotGraph struct {
-	nodes map[dotKey]*dotNode
-	tus   []string
-	byTU  map[string][]*dotNode
-	edges []Step
+	nodes     map[dotKey]*dotNode
+	tus       []string
+	byTU      map[string][]*dotNode
+	edges     []Step
+	ruleEdges []dotRuleEdge
 }
 
 func newDOTGraph(r *Result) *dotGraph {
@@ -152,34 +206,10 @@ func newDOTGraph(r *Result) *dotGraph {
 	}
 
 	// One edge per distinct transformation: several call sites inlining
-	// the same function give several dump lines but one arrow. The
-	// targets of the safety rules follow, each with the last step of its
-	// chain (a call, for the callers a rule added), so a target outside
-	// the entries hangs off the function it was reached from.
+	// the same function give several dump lines but one arrow.
 	type edgeKey struct{ tu, from, to, how string }
 	seen := map[edgeKey]bool{}
-	edges := append([]Step(nil), r.Edges...)
-	severity := map[dotKey]string{}
-	for _, t := range r.Targets {
-		sev := t.Severity
-		if t.IgnoredBecause != "" {
-			sev = "ignored"
-		}
-		severity[dotKey{t.TU, t.Name}] = sev
-	}
-	for _, t := range r.Targets {
-		n := len(t.Chain)
-		if n == 0 || t.Chain[n-1].Rule == "" || t.Chain[n-1].Rule == "containment" {
-			continue // containment steps are among the edges already
-		}
-		st := t.Chain[n-1]
-		from := dotKey{t.TU, st.From}
-		if _, ok := g.nodes[from]; !ok && severity[from] == "" {
-			continue // reached from another unit: no node of this cluster
-		}
-		edges = append(edges, Step{From: st.From, To: t.Name, TU: t.TU, How: st.Rule, Rule: st.Rule})
-	}
-	for _, s := range edges {
+	for _, s := range r.Edges {
 		k := edgeKey{s.TU, s.From, s.To, s.How}
 		if seen[k] {
 			continue
@@ -192,6 +222,7 @@ func newDOTGraph(r *Result) *dotGraph {
 			}
 		}
 	}
+	g.addTargets(r.Targets)
 	sort.Slice(g.edges, func(i, j int) bool {
 		a, b := g.edges[i], g.edges[j]
 		switch {
@@ -205,13 +236,6 @@ func newDOTGraph(r *Result) *dotGraph {
 		return a.How < b.How
 	})
 
-	for k, sev := range severity {
-		if n, ok := g.nodes[k]; ok {
-			n.severity = sev
-		} else {
-			g.nodes[k] = &dotNode{entry: Entry{Name: k.name, TU: k.tu}, unlisted: true, severity: sev}
-		}
-	}
 	keys := make([]dotKey, 0, len(g.nodes))
 	for k := range g.nodes {
 		keys = append(keys, k)
@@ -239,6 +263,79 @@ func newDOTGraph(r *Result) *dotGraph {
 		g.byTU[k.tu] = append(g.byTU[k.tu], n)
 	}
 	return g
+}
+
+// addTargets marks the targets' nodes, adding those no entry holds with
+// the last step of their chain.
+func (g *dotGraph) addTargets(ts []Target) {
+	type ruleKey struct {
+		from, to dotKey
+		how      string
+	}
+	seen := map[ruleKey]bool{}
+	for i := range ts {
+		t := &ts[i]
+		k := dotKey{t.TU, t.Name}
+		n, ok := g.nodes[k]
+		if !ok {
+			n = &dotNode{entry: Entry{Name: t.Name, TU: t.TU, SourceFile: t.SourceFile, SourceLine: t.SourceLine}, unlisted: true}
+			g.nodes[k] = n
+		}
+		n.target = t
+		if len(t.Chain) == 0 {
+			continue
+		}
+		last := t.Chain[len(t.Chain)-1]
+		if last.To != t.Name || last.From == t.Name {
+			continue
+		}
+		from := g.findNode(last.From, last.TU, t.Chain)
+		rk := ruleKey{from, k, last.How}
+		if seen[rk] {
+			continue
+		}
+		seen[rk] = true
+		g.ruleEdges = append(g.ruleEdges, dotRuleEdge{from: from, to: k, how: last.How})
+	}
+	sort.Slice(g.ruleEdges, func(i, j int) bool {
+		a, b := g.ruleEdges[i], g.ruleEdges[j]
+		switch {
+		case a.to != b.to:
+			return a.to.tu < b.to.tu || a.to.tu == b.to.tu && a.to.name < b.to.name
+		case a.from != b.from:
+			return a.from.tu < b.from.tu || a.from.tu == b.from.tu && a.from.name < b.from.name
+		}
+		return a.how < b.how
+	})
+}
+
+// findNode returns the node of the function a chain step comes from: in
+// the step's unit, else in the unit the chain's step before reached it,
+// else the only node of that name; failing those, a new node in the
+// step's unit.
+func (g *dotGraph) findNode(name, tu string, chain []Step) dotKey {
+	if _, ok := g.nodes[dotKey{tu, name}]; ok {
+		return dotKey{tu, name}
+	}
+	for i := len(chain) - 2; i >= 0; i-- {
+		if chain[i].To == name {
+			if _, ok := g.nodes[dotKey{chain[i].TU, name}]; ok {
+				return dotKey{chain[i].TU, name}
+			}
+		}
+	}
+	var only []dotKey
+	for k := range g.nodes {
+		if k.name == name {
+			only = append(only, k)
+		}
+	}
+	if len(only) == 1 {
+		return only[0]
+	}
+	k := dotKey{tu, name}
+	g.nodes[k] = &dotNode{entry: Entry{Name: name, TU: tu}, unlisted: true}
+	return k
 }
 
 // dotQuote makes s a DOT double-quoted string: quotes and backslashes are

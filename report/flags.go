@@ -49,9 +49,12 @@ type FlagSet struct {
 	LTO          string `json:"lto" yaml:"lto"`
 	// LiveNotInDump names the live analyses no dump records: the caller
 	// and callee hazards to check by hand.
-	LiveNotInDump []string   `json:"live_not_in_dump" yaml:"live_not_in_dump"`
-	Analyses      []Analysis `json:"analyses" yaml:"analyses"`
-	Objects       []string   `json:"objects" yaml:"objects"`
+	LiveNotInDump []string `json:"live_not_in_dump" yaml:"live_not_in_dump"`
+	// NoDump: the set's objects have no ipa-clones dump beside them; what
+	// a dump records (inlining, cloning) is in LiveNotInDump too.
+	NoDump   bool       `json:"no_dump,omitempty" yaml:"no_dump,omitempty"`
+	Analyses []Analysis `json:"analyses" yaml:"analyses"`
+	Objects  []string   `json:"objects" yaml:"objects"`
 }
 
 // Analysis is one inter-procedural analysis of a flag set.
@@ -122,8 +125,12 @@ func writeFlagsText(w io.Writer, r *FlagsResult, perObject bool) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SET\tOBJECTS\tCOMPILER\tOPT\tLIVE PATCHING\tFTRACE\tLTO\tLIVE, NOT IN THE DUMP")
 		for _, s := range r.Sets {
+			live := noneIfEmpty(strings.Join(s.LiveNotInDump, " "))
+			if s.NoDump {
+				live = "(no dump) " + live
+			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, len(s.Objects), s.Compiler, s.Opt, s.LivePatching,
-				s.Ftrace, s.LTO, noneIfEmpty(strings.Join(s.LiveNotInDump, " ")))
+				s.Ftrace, s.LTO, live)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -131,6 +138,9 @@ func writeFlagsText(w io.Writer, r *FlagsResult, perObject bool) error {
 	}
 	for _, s := range r.Sets {
 		fmt.Fprintf(w, "\nSet %s: %s\n", s.ID, objectList(s.Objects, 6))
+		if s.NoDump {
+			fmt.Fprintln(w, "  no ipa-clones dump beside these objects: no dump records their inlining or cloning; klp-audit impacted takes their inlining from DWARF (clones are not seen there)")
+		}
 		if s.Ftrace == "none" {
 			fmt.Fprintln(w, "  no ftrace entry (built without -pg -mfentry or -fpatchable-function-entry): a kernel livepatch cannot replace these functions, only callers that have one")
 		}

@@ -106,18 +106,6 @@ func writeConditionalGroup(b *strings.Builder, ts []Target) {
 	}
 }
 
-func sortTargets(ts []Target) {
-	sort.SliceStable(ts, func(i, j int) bool {
-		if ts[i].KLPObject != ts[j].KLPObject {
-			return ts[i].KLPObject < ts[j].KLPObject
-		}
-		if ts[i].TU != ts[j].TU {
-			return ts[i].TU < ts[j].TU
-		}
-		return ts[i].Name < ts[j].Name
-	})
-}
-
 func writeTargetGroup(b *strings.Builder, ts []Target) {
 	sortTargets(ts)
 	group := ""

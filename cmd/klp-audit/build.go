@@ -20,7 +20,7 @@ func bindBuild(cmd *cobra.Command, o *driver.Options) {
 	fl.StringArrayVar(&o.StripPrefixes, "strip-prefix", nil,
 		"remove `PREFIX` (an absolute build directory) from source paths (repeatable)")
 	fl.BoolVar(&o.DWARFInlining, "dwarf-inlining", false,
-		"objects with no dump beside them (a clang build, or gcc without -fdump-ipa-clones): take their inlining from DWARF (no clones: weaker than a dump)")
+		"kept for compatibility: objects with no dump beside them (a clang build, or gcc without -fdump-ipa-clones) always answer from their DWARF")
 	_ = cmd.MarkFlagDirname("build")
 	_ = cmd.MarkFlagFilename("dumps-from")
 }

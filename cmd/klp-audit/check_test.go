@@ -236,9 +236,26 @@ func TestCheckWithoutDumps(t *testing.T) {
 	for _, d := range dumps {
 		os.Remove(d)
 	}
-	code, out, errs := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
-	if code != ExitUsage || out != "" || !strings.Contains(errs, "no *.ipa-clones dumps found") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the missing dumps", code, out, errs)
+	// Without a dump, check.o's inlining comes from its DWARF (built
+	// with -g): the same verdicts as with the dump.
+	code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+	if code != ExitOK || res.Verdict != "complete" {
+		t.Errorf("complete.c without dumps: exit %d, verdict %q, stderr %q; want 0, complete from DWARF", code, res.Verdict, errs)
+	}
+	code, res, _ = checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "incomplete.c")
+	if code != ExitIncomplete || res.Verdict != "missing" {
+		t.Errorf("incomplete.c without dumps: exit %d, verdict %q; want 1, missing", code, res.Verdict)
+	}
+	// Without debug info either, nothing tells where its code went: no
+	// unit is left to answer from, and the error names the object.
+	strip := exec.Command("objcopy", "--strip-debug", "check.o")
+	strip.Dir = dir
+	if out, err := strip.CombinedOutput(); err != nil {
+		t.Skipf("objcopy: %v\n%s", err, out)
+	}
+	code, out, errstr := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+	if code == ExitOK || !strings.Contains(out+errstr, "check.o") || !strings.Contains(out+errstr, "no DWARF") {
+		t.Errorf("stripped: exit %d, stdout %q, stderr %q; want a failure naming check.o without DWARF", code, out, errstr)
 	}
 }
 

@@ -35,14 +35,17 @@ type flagSet struct {
 	livePatching string
 	ftrace       string
 	lto          string
-	analyses     []dwarfinfo.Analysis
-	objects      []*flagObject
+	// noDump: the objects have no ipa-clones dump, so no dump records
+	// their inlining and cloning either.
+	noDump   bool
+	analyses []dwarfinfo.Analysis
+	objects  []*flagObject
 }
 
 // key identifies a set: everything shown about it.
 func (s *flagSet) key() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%s|%s|%s", s.compiler, s.opt, s.livePatching, s.ftrace, s.lto)
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v", s.compiler, s.opt, s.livePatching, s.ftrace, s.lto, s.noDump)
 	for _, a := range s.analyses {
 		fmt.Fprintf(&b, "|%s:%v:%s", a.Name, a.Live, a.Why)
 	}
@@ -206,6 +209,13 @@ func groupFlagObjects(objs []*flagObject) (sets []*flagSet, noDebug, unreadable 
 			continue
 		}
 		s := setOf(o.units)
+		if !o.hasDump {
+			// What a dump would record is recorded nowhere.
+			s.noDump = true
+			for i := range s.analyses {
+				s.analyses[i].InDump = false
+			}
+		}
 		k := s.key()
 		if prev, ok := byKey[k]; ok {
 			s = prev
@@ -361,7 +371,7 @@ func flagsResult(opts Options, perObject bool, objs []*flagObject, sets []*flagS
 	}
 	for _, s := range sets {
 		sr := report.FlagSet{ID: s.id, Compiler: s.compiler, Opt: s.opt, LivePatching: s.livePatching, Ftrace: s.ftrace,
-			LTO: s.lto, LiveNotInDump: s.liveNotInDump()}
+			LTO: s.lto, LiveNotInDump: s.liveNotInDump(), NoDump: s.noDump}
 		if sr.LiveNotInDump == nil {
 			sr.LiveNotInDump = []string{}
 		}

@@ -133,32 +133,17 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			}
 		}
 	}
-	// Objects with no dump beside them that define the function: their
-	// inlining of it is unknown (fail closed), unless --dwarf-inlining
-	// already took it from their DWARF.
-	if !ev.opts.DWARFInlining {
-		orphans := ev.orphanDefiners()
-		defs, err := orphans.Defining(opts.Func), orphans.Err()
-		if len(defs) > 0 {
-			for _, obj := range defs {
-				ev.problems = append(ev.problems, report.Problem{File: obj, Kind: report.KindFailClosed, Message: obj +
-					" defines " + opts.Func + " but has no ipa-clones dump beside it: where its code was inlined or cloned there is unknown (rebuild it with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining)"})
-			}
-			if len(all) == 0 && len(untouched) == 0 {
-				return nil, Inputf("%s is defined only in objects without an ipa-clones dump (%s): rebuild them with KCFLAGS=-fdump-ipa-clones, or pass --dwarf-inlining to take their inlining from DWARF",
-					opts.Func, strings.Join(defs, ", "))
-			}
-		}
-		// An object that cannot be read might define the function too.
-		addProblems(ev, err)
-	}
 	if len(all) == 0 && len(untouched) == 0 {
 		msg := fmt.Sprintf("function %q is in none of the %d dumps read and no object defines it", opts.Func, len(ev.dumps))
 		if sug := g.Suggest(opts.Func, 8); len(sug) > 0 {
 			msg += "; closest known names: " + strings.Join(sug, ", ")
 		}
 		if len(ev.problems) > 0 {
-			msg += fmt.Sprintf("\n(%d problems reading the build; it may be in what could not be read)", len(ev.problems))
+			msg += fmt.Sprintf("\n(%s reading the build; it may be in what could not be read:", plural(len(ev.problems), "problem", "problems"))
+			for _, p := range ev.problems {
+				msg += "\n  " + p.String()
+			}
+			msg += ")"
 		}
 		return nil, Inputf("%s", msg)
 	}
@@ -195,6 +180,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 		objs := ev.objectCache()
 		a.objs = objs
 		addObjectEvidence(objs, res)
+		ev.checkDumps(objs, res)
 		if !opts.NoRules {
 			klp := ev.klpObjects()
 			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy,

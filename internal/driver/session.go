@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/object"
@@ -20,8 +21,8 @@ type Options struct {
 	Builds        []string
 	DumpLists     []string
 	StripPrefixes []string
-	// DWARFInlining takes the inlining of objects without a dump from
-	// their DWARF.
+	// DWARFInlining is kept for the --dwarf-inlining flag: the inlining
+	// of objects without a dump is always taken from their DWARF.
 	DWARFInlining bool
 }
 
@@ -29,11 +30,14 @@ type Options struct {
 // one run: the containment graph of its dumps, its objects (opened on
 // demand, once each), the problems found reading them and the inputs.
 type Session struct {
-	opts     Options
-	graph    *callgraph.Graph
-	objs     *callgraph.Objects // opened on demand, shared by every query
-	dumps    []ipadump.Dump
-	objects  []string // every *.o under the build directories
+	opts    Options
+	graph   *callgraph.Graph
+	objs    *callgraph.Objects // opened on demand, shared by every query
+	dumps   []ipadump.Dump
+	objects []string // every *.o under the build directories
+	// units are the objects without a dump read as units from their
+	// DWARF (those whose DWARF could not be read are problems).
+	units    []callgraph.ObjectUnit
 	problems []report.Problem
 	// notes are facts of the build every answer says (symbolic links
 	// out of the build directories that were not followed).
@@ -42,6 +46,8 @@ type Session struct {
 	// klp says which klp_object each object belongs to; shared by every
 	// query.
 	klp *livepatch.Objects
+	// checks caches the check of each unit's dump against its object.
+	checks *dumpChecks
 	// defs and orphanDefs index the function symbols of the objects
 	// paired with dumps, and of those without one: read once, on first
 	// need, for every query of the session.
@@ -90,10 +96,12 @@ func Load(o Options) (*Session, error) {
 		ev.dumps = append(ev.dumps, ds...)
 		addErrs(&errs, lines)
 	}
-	var units []callgraph.ObjectUnit
-	if o.DWARFInlining {
-		units = objectsWithoutDump(o.Builds, ev.objects, ev.dumps)
-	}
+	var dup []report.Problem
+	ev.dumps, dup = conflictingDumps(ev.dumps)
+	// Objects with no dump beside them: their inlining comes from their
+	// DWARF, or the answer is incomplete naming them.
+	units, notes := ev.orphanUnits()
+	ev.notes = append(ev.notes, notes...)
 	if len(ev.dumps) == 0 && len(units) == 0 {
 		msg := "no *.ipa-clones dumps found in " + strings.Join(append(append([]string{}, o.Builds...), o.DumpLists...), ", ") +
 			": build the kernel with KCFLAGS=-fdump-ipa-clones (kbuild leaves mm/oom_kill.c.000i.ipa-clones beside mm/oom_kill.o)"
@@ -105,6 +113,11 @@ func Load(o Options) (*Session, error) {
 	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: o.StripPrefixes, ObjectUnits: units})
 	addErrs(&errs, err)
 	ev.graph = g
+	for _, u := range units {
+		if _, ok := g.TU(u.TU); ok {
+			ev.units = append(ev.units, u)
+		}
+	}
 	st := g.Stats()
 	ev.inputs.Dumps = st.Dumps
 	ev.inputs.TUs = len(g.TUs())
@@ -112,6 +125,7 @@ func Load(o Options) (*Session, error) {
 	for _, e := range errs {
 		ev.problems = append(ev.problems, problemOf(e))
 	}
+	ev.problems = append(ev.problems, dup...)
 	return ev, nil
 }
 
@@ -151,11 +165,26 @@ func problemOf(err error) report.Problem {
 		}
 		return report.Problem{File: pe.Dump, Line: pe.Line, Kind: report.KindInput, Message: msg}
 	}
+	return report.Problem{File: errorPath(err), Kind: report.KindInput, Message: err.Error()}
+}
+
+// errorPath returns the file an error is about, "" when none is known.
+func errorPath(err error) string {
+	var fe *ipadump.FileError
+	var nr *safeio.NotRegularError
+	var tl *safeio.TooLargeError
 	var perr *os.PathError
-	if errors.As(err, &perr) {
-		return report.Problem{File: perr.Path, Kind: report.KindInput, Message: err.Error()}
+	switch {
+	case errors.As(err, &fe):
+		return fe.Path
+	case errors.As(err, &nr):
+		return nr.Path
+	case errors.As(err, &tl):
+		return tl.Path
+	case errors.As(err, &perr):
+		return perr.Path
 	}
-	return report.Problem{File: "", Kind: report.KindInput, Message: err.Error()}
+	return ""
 }
 
 // objectsWithoutDump returns the objects under the build directories that
@@ -205,19 +234,6 @@ func (ev *Session) definers() *callgraph.Definers {
 	return ev.defs
 }
 
-// orphanDefiners returns the index of the functions defined by objects no
-// dump is paired with.
-func (ev *Session) orphanDefiners() *callgraph.Definers {
-	if ev.orphanDefs == nil {
-		var orphans []string
-		for _, u := range objectsWithoutDump(ev.opts.Builds, ev.objects, ev.dumps) {
-			orphans = append(orphans, u.Object)
-		}
-		ev.orphanDefs = callgraph.NewDefiners(orphans, 0, true)
-	}
-	return ev.orphanDefs
-}
-
 // klpObjects returns the klp_object oracle of the build, created on
 // first use.
 func (ev *Session) klpObjects() *livepatch.Objects {
@@ -235,16 +251,16 @@ func (ev *Session) forQuery() *Session {
 	q.objectCache() // create the caches in ev's copy before sharing them
 	q.klpObjects()
 	q.definers()
-	if !ev.opts.DWARFInlining {
-		q.orphanDefiners()
+	if q.checks == nil {
+		q.checks = &dumpChecks{units: map[string]*dumpCheckEntry{}}
 	}
-	ev.objs, ev.klp, ev.defs, ev.orphanDefs = q.objs, q.klp, q.defs, q.orphanDefs
+	ev.objs, ev.klp, ev.defs, ev.checks = q.objs, q.klp, q.defs, q.checks
 	q.problems = append([]report.Problem(nil), ev.problems...)
 	return &q
 }
 
 // objectsOf returns the objects paired with the dumps that exist on disk,
-// one per translation unit.
+// one per translation unit, and those of the units read from DWARF.
 func (ev *Session) objectsOf() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -252,6 +268,12 @@ func (ev *Session) objectsOf() []string {
 		if d.HasObject && !seen[d.Object] {
 			seen[d.Object] = true
 			out = append(out, d.Object)
+		}
+	}
+	for _, u := range ev.units {
+		if !seen[u.Object] {
+			seen[u.Object] = true
+			out = append(out, u.Object)
 		}
 	}
 	return out
@@ -263,6 +285,9 @@ func (ev *Session) tuOfObject(obj string) string {
 		if d.Object == obj {
 			return d.TU
 		}
+	}
+	if u, ok := ev.objectUnitOf(obj); ok {
+		return u.TU
 	}
 	return filepath.ToSlash(obj)
 }
@@ -277,4 +302,12 @@ func dumpsFromFile(list string) (ds []ipadump.Dump, lines, fatal error) {
 		return nil, nil, inputErr(err)
 	}
 	return ds, err, nil
+}
+
+// plural says "1 problem" or "2 problems".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -1,0 +1,224 @@
+package driver
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/internal/safeio"
+	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/report"
+)
+
+// orphanUnits returns the objects under the build directories that no
+// dump is paired with, as units whose inlining is taken from their DWARF:
+// a unit compiled without -fdump-ipa-clones still inlines header
+// functions, and skipping it would leave its callers out of every answer.
+// In a kernel tree, objects kbuild's .cmd files show are no kernel C unit
+// (host programs under scripts/ and tools/, assembler sources, objects
+// linked from others with ld -r) are left out, and a note says how many.
+func (ev *Session) orphanUnits() (units []callgraph.ObjectUnit, notes []string) {
+	klp := ev.klpObjects()
+	skipped := map[string][]string{}
+	for _, u := range objectsWithoutDump(ev.opts.Builds, ev.objects, ev.dumps) {
+		if klp.InKernelTree(u.Object) {
+			if why := notKernelUnit(ev.opts.Builds, u.Object); why != "" {
+				skipped[why] = append(skipped[why], u.TU)
+				continue
+			}
+		}
+		units = append(units, u)
+	}
+	whys := make([]string, 0, len(skipped))
+	for w := range skipped {
+		whys = append(whys, w)
+	}
+	sort.Strings(whys)
+	for _, w := range whys {
+		tus := skipped[w]
+		ex := strings.Join(tus[:min(3, len(tus))], ", ")
+		if len(tus) > 3 {
+			ex += fmt.Sprintf(" and %d more", len(tus)-3)
+		}
+		notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s (by their path under scripts/ or tools/, or their kbuild .cmd files), not kernel C units: not read (%s)", len(tus), w, ex))
+	}
+	return units, notes
+}
+
+// maxCmdLine bounds the command line read from a kbuild .cmd file.
+const maxCmdLine = 1 << 20
+
+// notKernelUnit says why obj, an object of a kernel tree, is not a kernel
+// C translation unit: "host programs" (under scripts/ or tools/, or
+// compiled without -D__KERNEL__), "assembler sources" (-D__ASSEMBLY__),
+// "linked from other objects" (no -c), from kbuild's record of how obj was
+// made (DIR/.NAME.o.cmd). "" when it is one, or when there is no .cmd
+// file to tell.
+func notKernelUnit(roots []string, obj string) string {
+	for _, r := range roots {
+		if rel, err := filepath.Rel(r, obj); err == nil {
+			rel = filepath.ToSlash(rel)
+			if strings.HasPrefix(rel, "scripts/") || strings.HasPrefix(rel, "tools/") {
+				return "host programs"
+			}
+		}
+	}
+	cmd := filepath.Join(filepath.Dir(obj), "."+filepath.Base(obj)+".cmd")
+	f, err := safeio.OpenLimit(cmd, 64<<20)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f.Reader(), 64<<10)
+	line, err := r.ReadSlice('\n')
+	for err == bufio.ErrBufferFull && len(line) < maxCmdLine {
+		var more []byte
+		more, err = r.ReadSlice('\n')
+		line = append(append([]byte(nil), line...), more...)
+	}
+	if !bytes.HasPrefix(line, []byte("cmd_")) && !bytes.HasPrefix(line, []byte("savedcmd_")) {
+		return ""
+	}
+	_, c, ok := strings.Cut(string(line), ":=")
+	if !ok {
+		return ""
+	}
+	// The compiler's part ends at the first ';' (objtool and fixdep
+	// follow).
+	c, _, _ = strings.Cut(c, ";")
+	words := strings.Fields(c)
+	has := func(w string) bool {
+		for _, x := range words {
+			if x == w {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case !has("-c"):
+		return "linked from other objects"
+	case has("-D__ASSEMBLY__"):
+		return "assembler sources"
+	case !has("-D__KERNEL__"):
+		return "host programs"
+	}
+	return ""
+}
+
+// conflictingDumps finds units described by more than one dump (two dump
+// files named for one object, x.c.000i.ipa-clones and x.c.001i.ipa-clones,
+// or a dump listed with --dumps-from and found under --build for the
+// same object). Identical copies are read once; dumps that differ are a
+// problem naming both (one of them is from another compile: which one
+// describes the object is unknown), and are both read. It returns the
+// dumps to read.
+func conflictingDumps(dumps []ipadump.Dump) ([]ipadump.Dump, []report.Problem) {
+	byObject := map[string][]int{}
+	var keys []string
+	for i, d := range dumps {
+		if d.Kind != ipadump.UnitDump {
+			continue
+		}
+		k := objectKey(d.Object)
+		if byObject[k] == nil {
+			keys = append(keys, k)
+		}
+		byObject[k] = append(byObject[k], i)
+	}
+	drop := map[int]bool{}
+	var problems []report.Problem
+	for _, k := range keys {
+		idx := byObject[k]
+		if len(idx) < 2 {
+			continue
+		}
+		first := dumps[idx[0]]
+		for _, j := range idx[1:] {
+			d := dumps[j]
+			same, err := sameContent(first.Path, d.Path)
+			switch {
+			case err != nil:
+				// Reading the dump reports it.
+			case same:
+				drop[j] = true
+				continue
+			}
+			problems = append(problems, report.Problem{File: first.Path, Kind: report.KindFailClosed, Message: fmt.Sprintf(
+				"%s and %s are two different ipa-clones dumps of one object, %s: one of them comes from another compile, and which one describes the object is unknown (both were read; remove the stale one)",
+				first.Path, d.Path, first.Object)})
+		}
+	}
+	if len(drop) == 0 {
+		return dumps, problems
+	}
+	out := make([]ipadump.Dump, 0, len(dumps)-len(drop))
+	for i, d := range dumps {
+		if !drop[i] {
+			out = append(out, d)
+		}
+	}
+	return out, problems
+}
+
+// objectKey identifies an object path: its real absolute path when it
+// exists, else its cleaned absolute path.
+func objectKey(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}
+
+// sameContent reports whether two dump files hold the same bytes.
+func sameContent(a, b string) (bool, error) {
+	fa, err := ipadump.OpenDump(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, err := ipadump.OpenDump(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	if fa.Size != fb.Size {
+		return false, nil
+	}
+	ra, rb := bufio.NewReaderSize(fa.Reader(), 64<<10), bufio.NewReaderSize(fb.Reader(), 64<<10)
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, errA := io.ReadFull(ra, bufA)
+		nb, errB := io.ReadFull(rb, bufB)
+		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		if errA == io.EOF || errA == io.ErrUnexpectedEOF {
+			return errB == io.EOF || errB == io.ErrUnexpectedEOF, nil
+		}
+		if errA != nil {
+			return false, errA
+		}
+		if errB != nil {
+			return false, errB
+		}
+	}
+}
+
+// objectUnitOf returns the object unit whose object is obj.
+func (ev *Session) objectUnitOf(obj string) (callgraph.ObjectUnit, bool) {
+	for _, u := range ev.units {
+		if u.Object == obj {
+			return u, true
+		}
+	}
+	return callgraph.ObjectUnit{}, false
+}
