@@ -111,8 +111,8 @@ func (o *Object) indexData() {
 		default:
 			continue
 		}
-		if strings.HasPrefix(s.Name, ".L") {
-			continue // assembler-local labels
+		if strings.HasPrefix(s.Name, ".L") || mappingSymbol(o.File.Machine, s) {
+			continue // assembler-local labels, mapping symbols
 		}
 		k := o.key(s.Shndx)
 		o.data[k] = append(o.data[k], i)
@@ -128,6 +128,26 @@ func (o *Object) indexData() {
 		})
 		o.data[k] = idx
 	}
+}
+
+// mappingSymbol says s is an ARM, AArch64 or RISC-V mapping symbol
+// ($x, $d, $x.12, ...): it marks where code or data starts in a section
+// (objdump switches its disassembly there) and names nothing. At the
+// start of .data it would otherwise name the position of the variable
+// beside it, and a section symbol plus addend would read as "$d".
+func mappingSymbol(m elf.Machine, s *object.Symbol) bool {
+	if m != elf.EM_AARCH64 && m != elf.EM_ARM && m != elf.EM_RISCV || s.Type != elf.STT_NOTYPE || s.Bind != elf.STB_LOCAL {
+		return false
+	}
+	n := s.Name
+	if len(n) < 2 || n[0] != '$' {
+		return false
+	}
+	switch n[1] {
+	case 'x', 'd', 'a', 't':
+		return len(n) == 2 || n[2] == '.'
+	}
+	return false
 }
 
 // dataAt returns the symbol-table index of the data symbol covering pos
