@@ -232,28 +232,61 @@ func maskBits(bo binary.ByteOrder, b []byte, field, size int, mask uint64) {
 }
 
 // otherImmediates returns the immediate operands that differ between
-// two otherwise equal instructions that load a constant into a register
-// (how __LINE__ reaches a call): ppc64 li (addi rD,0,SIMM), s390x
-// lhi/lghi, LoongArch addi.w/addi.d/ori from $zero.
+// two otherwise equal instructions (how __LINE__ reaches a call, or a
+// store of it): on ppc64 and s390x the decoder's immediate operands,
+// every other operand equal (li, addi, lghi, mvhi, ...); on LoongArch
+// addi.w/addi.d/ori from $zero. The relocated and PC-relative fields
+// are masked already.
 func otherImmediates(m elf.Machine, bo binary.ByteOrder, a, b *insn) ([]immPair, bool) {
-	if len(a.masked) != 4 || len(b.masked) != 4 {
+	if len(a.masked) != len(b.masked) {
 		return nil, false
 	}
-	wa, wb := bo.Uint32(a.masked), bo.Uint32(b.masked)
 	switch m {
 	case elf.EM_PPC64:
-		const li, imm = 14 << 26, 0xffff
-		if wa>>26 != 14 || (wa>>16)&31 != 0 || wa&^imm != wb&^imm || wa&^imm&0xfc000000 != li {
+		x, err1 := ppc64asm.Decode(a.masked, bo)
+		y, err2 := ppc64asm.Decode(b.masked, bo)
+		if err1 != nil || err2 != nil || x.Op != y.Op || x.Len != len(a.masked) || y.Len != x.Len {
 			return nil, false
 		}
-		return []immPair{{int64(int16(wa)), int64(int16(wb))}}, true
+		var pairs []immPair
+		for i := range x.Args {
+			p, q := x.Args[i], y.Args[i]
+			if p == q {
+				continue
+			}
+			pi, ok1 := p.(ppc64asm.Imm)
+			qi, ok2 := q.(ppc64asm.Imm)
+			if !ok1 || !ok2 {
+				return nil, false
+			}
+			pairs = append(pairs, immPair{int64(pi), int64(qi)})
+		}
+		return pairs, len(pairs) > 0
 	case elf.EM_S390:
-		// RI-a: a7 r1|8 (lhi) or a7 r1|9 (lghi), then the signed 16 bits.
-		if wa>>24 != 0xa7 || (wa>>16)&0xe != 0x8 || wa&0xffff0000 != wb&0xffff0000 {
+		x, err1 := s390xasm.Decode(a.masked)
+		y, err2 := s390xasm.Decode(b.masked)
+		if err1 != nil || err2 != nil || x.Op != y.Op || x.Len != len(a.masked) || y.Len != x.Len {
 			return nil, false
 		}
-		return []immPair{{int64(int16(wa)), int64(int16(wb))}}, true
+		var pairs []immPair
+		for i := range x.Args {
+			p, q := x.Args[i], y.Args[i]
+			if p == q {
+				continue
+			}
+			pv, ok1 := s390Imm(p)
+			qv, ok2 := s390Imm(q)
+			if !ok1 || !ok2 {
+				return nil, false
+			}
+			pairs = append(pairs, immPair{pv, qv})
+		}
+		return pairs, len(pairs) > 0
 	case elf.EM_LOONGARCH:
+		if len(a.masked) != 4 {
+			return nil, false
+		}
+		wa, wb := bo.Uint32(a.masked), bo.Uint32(b.masked)
 		const imm12 = 0x003ffc00
 		op := wa >> 22
 		if (op != 0x00a && op != 0x00b && op != 0x00e) || (wa>>5)&31 != 0 || wa&^imm12 != wb&^imm12 {
@@ -266,6 +299,21 @@ func otherImmediates(m elf.Machine, bo binary.ByteOrder, a, b *insn) ([]immPair,
 		return []immPair{{x, y}}, true
 	}
 	return nil, false
+}
+
+// s390Imm returns the value of an s390x immediate operand.
+func s390Imm(a s390xasm.Arg) (int64, bool) {
+	switch v := a.(type) {
+	case s390xasm.Imm:
+		return int64(v), true
+	case s390xasm.Sign8:
+		return int64(v), true
+	case s390xasm.Sign16:
+		return int64(v), true
+	case s390xasm.Sign32:
+		return int64(v), true
+	}
+	return 0, false
 }
 
 // otherDisasm renders an instruction of ppc64, s390x or LoongArch64 in

@@ -71,12 +71,23 @@ func (e *BugTableError) Error() string {
 func (e *BugTableError) Unwrap() error { return e.Err }
 
 // ParseBugTable reads the __bug_table section of a relocatable object
-// from its contents and its relocations (sorted by Off, offsets relative
+// (little-endian but on s390x; see ParseBugTableOrder) from its contents and its relocations (sorted by Off, offsets relative
 // to the section). It finds the layout by the relocations: each entry
 // has one at its code address field (and, verbose, at its file field) of
 // the expected kind, and none elsewhere. Any input gives entries or an
 // error (a *BugTableError), never a panic.
 func ParseBugTable(data []byte, relocs []object.Reloc, m elf.Machine) (BugLayout, []BugEntry, error) {
+	var bo binary.ByteOrder = binary.LittleEndian
+	if m == elf.EM_S390 {
+		bo = binary.BigEndian
+	}
+	return ParseBugTableOrder(data, relocs, m, bo)
+}
+
+// ParseBugTableOrder is ParseBugTable for an object of byte order bo:
+// ppc64 is big-endian or little-endian, and the line and flags fields
+// are read in the object's order.
+func ParseBugTableOrder(data []byte, relocs []object.Reloc, m elf.Machine, bo binary.ByteOrder) (BugLayout, []BugEntry, error) {
 	if len(data) == 0 {
 		return BugLayout{}, nil, nil
 	}
@@ -86,14 +97,14 @@ func ParseBugTable(data []byte, relocs []object.Reloc, m elf.Machine) (BugLayout
 		}
 	}
 	for _, l := range BugLayouts {
-		if es, ok := tryBugLayout(l, data, relocs, m); ok {
+		if es, ok := tryBugLayout(l, data, relocs, m, bo); ok {
 			return l, es, nil
 		}
 	}
 	return BugLayout{}, nil, &BugTableError{Off: 0, Err: fmt.Errorf("%w: %d bytes, %d relocations", ErrBugLayout, len(data), len(relocs))}
 }
 
-func tryBugLayout(l BugLayout, data []byte, relocs []object.Reloc, m elf.Machine) ([]BugEntry, bool) {
+func tryBugLayout(l BugLayout, data []byte, relocs []object.Reloc, m elf.Machine, le binary.ByteOrder) ([]BugEntry, bool) {
 	if len(data)%l.Size != 0 {
 		return nil, false
 	}
@@ -113,10 +124,6 @@ func tryBugLayout(l BugLayout, data []byte, relocs []object.Reloc, m elf.Machine
 		}
 		ri++
 		return ri - 1, true
-	}
-	le := binary.ByteOrder(binary.LittleEndian)
-	if m == elf.EM_S390 {
-		le = binary.BigEndian
 	}
 	for k := 0; k < n; k++ {
 		base := uint64(k * l.Size)

@@ -95,7 +95,11 @@ type unitInfo struct {
 	shape [sha256.Size]byte
 	// tokens are the distinct symbol tokens the code holds, in order of
 	// first appearance.
-	tokens   []string
+	tokens []string
+	// refs are the tokens the code references, in order of first
+	// appearance: tokens without those only an anchor's base names
+	// (see anchor.go). The owners of data come from them.
+	refs     []string
 	readable bool
 	file     string // the source file of a local symbol (STT_FILE)
 	base     string // baseName of the name
@@ -112,6 +116,7 @@ func (o *Object) summarize(fn *object.Func) *unitInfo {
 	}
 	o.localize(ps)
 	rank := map[string]int{}
+	refSeen := map[string]bool{}
 	h := sha256.New()
 	var buf []byte
 	for _, p := range ps {
@@ -127,15 +132,38 @@ func (o *Object) summarize(fn *object.Func) *unitInfo {
 			buf = strconv.AppendInt(buf, int64(len(in.masked)), 10)
 			buf = append(buf, ':')
 			buf = append(buf, in.masked...)
-			for _, t := range in.targets {
+			for k, t := range in.targets {
 				buf = append(buf, 0xfd)
 				buf = appendShape(buf, t, rank, &ui.tokens)
+				if in.bases&slotBit(k) == 0 {
+					appendRefs(t, refSeen, &ui.refs)
+				}
 			}
 		}
 		h.Write(buf)
 	}
 	h.Sum(ui.shape[:0])
 	return ui
+}
+
+// appendRefs appends the tokens of target t not yet in seen to refs.
+func appendRefs(t string, seen map[string]bool, refs *[]string) {
+	for {
+		i := strings.IndexByte(t, tokenMark)
+		if i < 0 {
+			return
+		}
+		j := strings.IndexByte(t[i+1:], tokenMark)
+		if j < 0 {
+			return
+		}
+		tok := t[i : i+j+2]
+		if !seen[tok] {
+			seen[tok] = true
+			*refs = append(*refs, tok)
+		}
+		t = t[i+j+2:]
+	}
 }
 
 // appendShape appends target t with its tokens replaced by their rank,

@@ -50,7 +50,7 @@ func (c *correlation) dataSyms(o *Object, us []*unitInfo) []*dataSym {
 		}
 	}
 	for _, u := range us {
-		for r, t := range u.tokens {
+		for r, t := range u.refs {
 			eachToken(t, func(kind byte, idx int) bool {
 				if ds := byIdx[idx]; kind == 'd' && ds != nil {
 					if len(ds.owners) == 0 {

@@ -104,7 +104,10 @@
 //     lockdep_rcu_suspicious, warn_slowpath_fmt; see lineParams) and
 //     nothing but that call uses it: straight-line code up to the call
 //     or tail call, the register untouched. __warn_printk takes no line.
-//     Only x86-64 is understood; any other immediate is a change;
+//     The registers are each psABI's: x86-64 (rsi for the 2nd
+//     parameter), AArch64 (x1), ppc64 (r4), s390x (%r3), LoongArch64
+//     (a1, untested: no cross compiler here); any other immediate is a
+//     change;
 //   - a __bug_table entry may differ in its line field alone; its file
 //     string and flags must be equal.
 //

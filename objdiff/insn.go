@@ -38,6 +38,22 @@ type insn struct {
 	hasTgt bool
 	x86    *x86asm.Inst // nil when not x86-64 or not decodable
 	be     bool         // the code is big-endian (s390x, ppc64)
+	// rels are the relocated fields' targets as positions, kept on the
+	// machines whose code reaches data through section anchors
+	// (AArch64, s390x): see anchor.go.
+	rels []relPos
+	// bases marks the targets (by slot, bit k for targets[k]) that are
+	// an anchor's base rather than a reference of their own: they take
+	// part in the comparison, not in finding the owners of data.
+	bases uint64
+}
+
+// relPos is where the relocated field of targets[slot] leads.
+type relPos struct {
+	slot int
+	typ  uint32
+	sec  int
+	pos  uint64
 }
 
 // piece is one function symbol's code: a function, or a cold piece.
@@ -66,6 +82,9 @@ func (o *Object) decode(fn *object.Func) *piece {
 	default:
 		p.insns = o.decodeBytes(fn, code, relocs)
 	}
+	if o.anchored() {
+		o.followAnchors(p)
+	}
 	return p
 }
 
@@ -88,6 +107,11 @@ func (o *Object) fieldTargets(in *insn, pos, end uint64, relocs []object.Reloc, 
 		adj += o.relocBias(r.Type)
 		t := o.relocTarget(r, adj) + o.relocSuffixOf(r.Type)
 		in.targets = append(in.targets, fmt.Sprintf("@%d=%s", field, t))
+		if o.anchored() {
+			if sec, p, ok := o.relocPos(r, adj); ok {
+				in.rels = append(in.rels, relPos{slot: len(in.targets) - 1, typ: r.Type, sec: sec, pos: p})
+			}
+		}
 		if field == pcOff {
 			pcCovered = true
 			in.pcTarget, in.pcSlot = t, len(in.targets)-1

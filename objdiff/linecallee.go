@@ -43,11 +43,17 @@ const lineScanLimit = 32
 // the test used when a line table is missing: the instruction must load
 // the immediate into the parameter's register, and the instructions
 // that follow, straight-line, must neither touch that register nor
-// branch, until the call (or tail call) of that function. Only x86-64
-// (System V: rdi, rsi, rdx, rcx, r8, r9) is understood.
+// branch, until the call (or tail call) of that function. The
+// parameter registers are those of each psABI: x86-64 System V (rdi,
+// rsi, rdx, rcx, r8, r9), AArch64 AAPCS64 (x0-x7), 64-bit PowerPC ELFv2
+// (r3-r10), s390x ELF (r2-r6) and LoongArch LP64 (a0-a7, r4-r11); see
+// linearch.go for the others than x86-64.
 func lineCallee(m elf.Machine, p *piece, k int) (string, bool) {
-	if m != elf.EM_X86_64 || k < 0 || k >= len(p.insns) {
+	if k < 0 || k >= len(p.insns) {
 		return "", false
+	}
+	if m != elf.EM_X86_64 {
+		return otherLineCallee(m, p, k)
 	}
 	in := p.insns[k].x86
 	if in == nil || in.Op != x86asm.MOV {
@@ -68,18 +74,23 @@ func lineCallee(m elf.Machine, p *piece, k int) (string, bool) {
 			return "", false
 		}
 		if (x.Op == x86asm.CALL || x.Op == x86asm.JMP) && isRelBranch(x) {
-			name := next.pcTarget
-			if i := strings.IndexByte(name, '#'); i >= 0 {
-				name = name[:i] // a local definition's old_sympos
-			}
-			if lineParams[name] == param {
-				return name, true
-			}
-			return "", false
+			return takesLine(next.pcTarget, param)
 		}
 		if x86Control(x) || x86Uses(x, param) {
 			return "", false
 		}
+	}
+	return "", false
+}
+
+// takesLine says callee (a branch target) is a function of lineParams
+// whose line is parameter param, and names it.
+func takesLine(callee string, param int) (string, bool) {
+	if i := strings.IndexByte(callee, '#'); i >= 0 {
+		callee = callee[:i] // a local definition's old_sympos
+	}
+	if param > 0 && lineParams[callee] == param {
+		return callee, true
 	}
 	return "", false
 }

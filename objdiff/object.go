@@ -111,8 +111,8 @@ func (o *Object) indexData() {
 		default:
 			continue
 		}
-		if strings.HasPrefix(s.Name, ".L") {
-			continue // assembler-local labels
+		if strings.HasPrefix(s.Name, ".L") || mappingSymbol(o.File.Machine, s) {
+			continue // assembler-local labels, mapping symbols
 		}
 		k := o.key(s.Shndx)
 		o.data[k] = append(o.data[k], i)
@@ -128,6 +128,26 @@ func (o *Object) indexData() {
 		})
 		o.data[k] = idx
 	}
+}
+
+// mappingSymbol says s is an ARM, AArch64 or RISC-V mapping symbol
+// ($x, $d, $x.12, ...): it marks where code or data starts in a section
+// (objdump switches its disassembly there) and names nothing. At the
+// start of .data it would otherwise name the position of the variable
+// beside it, and a section symbol plus addend would read as "$d".
+func mappingSymbol(m elf.Machine, s *object.Symbol) bool {
+	if m != elf.EM_AARCH64 && m != elf.EM_ARM && m != elf.EM_RISCV || s.Type != elf.STT_NOTYPE || s.Bind != elf.STB_LOCAL {
+		return false
+	}
+	n := s.Name
+	if len(n) < 2 || n[0] != '$' {
+		return false
+	}
+	switch n[1] {
+	case 'x', 'd', 'a', 't':
+		return len(n) == 2 || n[2] == '.'
+	}
+	return false
 }
 
 // dataAt returns the symbol-table index of the data symbol covering pos
@@ -319,10 +339,49 @@ func (o *Object) content(shndx int, pos, size uint64) string {
 	}
 	h := sha256.New()
 	h.Write(b)
-	for _, r := range rs {
+	var refs strings.Builder
+	for k, r := range rs {
+		if k < maxContentRefs {
+			// By token, after the digest: a pointer to a function or
+			// variable the correlation renamed (foo.constprop.1 for
+			// .0, __key.4 for .3) counts as the same pointer.
+			fmt.Fprintf(h, "|%d:%d", r.Off-pos, r.Type)
+			fmt.Fprintf(&refs, "|@%d=%s", r.Off-pos, o.relocTargetRef(r))
+			continue
+		}
 		fmt.Fprintf(h, "|%d:%d:%s", r.Off-pos, r.Type, o.relocTargetShallow(r))
 	}
-	return fmt.Sprintf("sha256:%x", h.Sum(nil)[:6])
+	return fmt.Sprintf("sha256:%x", h.Sum(nil)[:6]) + refs.String()
+}
+
+// maxContentRefs bounds how many relocated fields of a data object its
+// content names by token; the rest count by their raw names, inside the
+// digest.
+const maxContentRefs = 64
+
+// relocTargetRef names a relocation's target for a content digest: a
+// function or data symbol by its token (never by the data's own
+// content, so no recursion), anything else as relocTargetShallow does.
+func (o *Object) relocTargetRef(r object.Reloc) string {
+	if r.Sym <= 0 || r.Sym >= len(o.syms) {
+		return o.relocTargetShallow(r)
+	}
+	s := &o.syms[r.Sym]
+	if !s.Defined() || s.Shndx <= 0 || s.Shndx >= len(o.secs) || stringSection(&o.secs[s.Shndx]) {
+		return o.relocTargetShallow(r)
+	}
+	sec, pos, ok := o.relocPos(r, 0)
+	if !ok || sec <= 0 || sec >= len(o.secs) {
+		return o.relocTargetShallow(r)
+	}
+	if o.secs[sec].Flags&elf.SHF_EXECINSTR != 0 {
+		if fn := o.File.FuncAt(sec, pos); fn != nil {
+			return o.funcToken(fn) + offset(int64(pos-fn.Value))
+		}
+	} else if i := o.dataAt(sec, pos); i >= 0 {
+		return dataToken(i) + offset(int64(pos-o.syms[i].Value))
+	}
+	return o.relocTargetShallow(r)
 }
 
 func printable(b []byte) bool {

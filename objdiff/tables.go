@@ -148,7 +148,7 @@ func (o *Object) relocPos(r object.Reloc, adj int64) (int, uint64, bool) {
 func (o *Object) readBugTable(shndx int) {
 	data := o.File.SectionData(shndx)
 	rs := o.sectionRelocsRel(shndx)
-	_, es, err := ParseBugTable(data, rs, o.File.Machine)
+	_, es, err := ParseBugTableOrder(data, rs, o.File.Machine, o.order())
 	if err != nil {
 		o.notes = append(o.notes, fmt.Sprintf("%s: %v: WARN/BUG sites not compared", o.Path, err))
 		return
