@@ -109,6 +109,7 @@ sarif annotations on the diff, markdown a review comment.
 		},
 	}
 	bindBuild(cmd, &opts.Options)
+	bindSource(cmd, &opts.Options)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Diff, "diff", "", "the fix: a unified diff `FILE` against the build's sources")
 	fl.StringVar(&opts.Livepatch, "livepatch", "", "livepatch module source `FILE` (its struct klp_func and klp_object arrays)")
