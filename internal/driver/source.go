@@ -111,7 +111,7 @@ func buildSource(o Options, f patch.File) ([]string, error) {
 			return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"), nil
 		}
 		if errors.Is(err, safeio.ErrEscapes) {
-			return nil, Inputf("the diff names %s: %v", f.OldName, err)
+			return nil, Inputf("the diff names a file outside the source tree: %v", err)
 		}
 	}
 	msg := "the diff does not apply to the build's sources: " + f.OldName + " is not in " + strings.Join(searched, ", ")
