@@ -74,7 +74,7 @@ func DetectBuild(dir string) Build {
 			b.Source = dir
 		}
 		return b
-	case named != "" || exists("include/config/auto.conf") || isSymlink(filepath.Join(dir, "source")):
+	case named != "" || exists("include/config/auto.conf"):
 		b.Kernel = true
 	default:
 		return b
@@ -131,11 +131,6 @@ func relName(target string) string {
 		return ""
 	}
 	return filepath.Clean(target)
-}
-
-func isSymlink(p string) bool {
-	st, err := os.Lstat(p)
-	return err == nil && st.Mode()&os.ModeSymlink != 0
 }
 
 // generatedMakefileSource returns the source tree the Makefile kbuild

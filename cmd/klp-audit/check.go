@@ -51,7 +51,10 @@ func newCheckCmd(s *Streams, runF func(*CheckOptions) error) *cobra.Command {
 unified diff, git-style or plain, against the build's sources) is mapped to
 the functions whose bodies it changes, using the build's DWARF (the
 subprograms' declaration lines and the line tables), or, for a file no
-DWARF covers, the C function definitions found in the source. For every
+DWARF covers, the C function definitions found in the source. The
+originals are read from the build directory, or, for a make O= build,
+from the source tree its "source" link names (--source DIR when it is
+gone); never outside that tree. For every
 changed function the must-patch set is computed as "klp-audit impacted"
 computes it (same rules, same policy; a function of a header in every
 translation unit), and compared with the livepatch's klp_func entries
