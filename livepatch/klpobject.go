@@ -11,8 +11,9 @@ import (
 // Objects says which klp_object each object file belongs to: "vmlinux"
 // or a module's name. kbuild writes, for every module foo, a foo.mod file
 // beside its objects listing them; an object of a kernel tree that no
-// .mod file lists is built into vmlinux. Outside a kernel tree (no .config
-// at a build directory's top) the answer is unknown: "".
+// .mod file lists is built into vmlinux. A build directory is a kernel
+// tree when DetectBuild says so: a build in the source tree, or an O=
+// output directory. Outside a kernel tree the answer is unknown: "".
 type Objects struct {
 	mu      sync.Mutex
 	roots   []string
@@ -35,7 +36,7 @@ func (k *Objects) InKernelTree(obj string) bool {
 }
 
 // kernelRoot returns the build root holding obj and whether it is a kernel
-// tree (a .config and a Kbuild file at its top). Call with k.mu held.
+// tree (DetectBuild). Call with k.mu held.
 func (k *Objects) kernelRoot(obj string) (string, bool) {
 	root := ""
 	for _, r := range k.roots {
@@ -49,9 +50,7 @@ func (k *Objects) kernelRoot(obj string) (string, bool) {
 	}
 	isKernel, ok := k.kernel[root]
 	if !ok {
-		_, err := os.Stat(filepath.Join(root, ".config"))
-		_, err2 := os.Stat(filepath.Join(root, "Kbuild"))
-		isKernel = err == nil && err2 == nil
+		isKernel = DetectBuild(root).Kernel
 		k.kernel[root] = isKernel
 	}
 	return root, isKernel
@@ -84,9 +83,13 @@ func (k *Objects) Of(obj string) (string, error) {
 				k.errs[dir] = err
 				continue
 			}
+			mod := strings.ReplaceAll(name, "-", "_")
 			for _, f := range strings.Fields(string(b)) {
-				mods[filepath.Base(f)] = strings.ReplaceAll(name, "-", "_")
+				mods[filepath.Base(f)] = mod
 			}
+			// foo.o beside foo.mod is the module's objects linked
+			// together (ld -r @foo.mod), before modpost makes foo.ko.
+			mods[name+".o"] = mod
 		}
 		k.modules[dir] = mods
 	}

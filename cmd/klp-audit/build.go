@@ -25,6 +25,14 @@ func bindBuild(cmd *cobra.Command, o *driver.Options) {
 	_ = cmd.MarkFlagFilename("dumps-from")
 }
 
+// bindSource binds --source, for the verbs that read or name the build's
+// sources.
+func bindSource(cmd *cobra.Command, o *driver.Options) {
+	cmd.Flags().StringVar(&o.Source, "source", "",
+		"kernel source tree `DIR` of an O= build, when the build's source link and Makefile do not lead to it (found from the build otherwise)")
+	_ = cmd.MarkFlagDirname("source")
+}
+
 // printProblems writes each problem of an answer to stderr, one a line.
 func printProblems(s *Streams, ps []report.Problem) {
 	for _, p := range ps {

@@ -59,7 +59,10 @@ line may differ unless --fuzz allows it; a hunk that does not apply is an
 input error naming the closest place it almost matched. Each hunk is then
 mapped to the functions whose bodies it changes, using the build's DWARF (the
 subprograms' declaration lines and the line tables), or, for a file no
-DWARF covers, the C function definitions found in the source. For every
+DWARF covers, the C function definitions found in the source. The
+originals are read from the build directory, or, for a make O= build,
+from the source tree its "source" link names (--source DIR when it is
+gone); never outside that tree. For every
 changed function the must-patch set is computed as "klp-audit impacted"
 computes it (same rules, same policy; a function of a header in every
 translation unit), and compared with the livepatch's klp_func entries
@@ -137,6 +140,7 @@ sarif annotations on the diff, markdown a review comment.
 		},
 	}
 	bindBuild(cmd, &opts.Options)
+	bindSource(cmd, &opts.Options)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Diff, "diff", "", "the fix: a unified diff `FILE` against the build's sources")
 	fl.StringVar(&opts.Livepatch, "livepatch", "", "livepatch module source `FILE` (its struct klp_func and klp_object arrays)")

@@ -96,6 +96,7 @@ offset, size and binding, and the rules with their severity and note.
 		},
 	}
 	bindBuild(cmd, &opts.Options)
+	bindSource(cmd, &opts.Options)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Func, "func", "", "function `NAME` the fix changes (assembler name, as in vmlinux)")
 	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c or include/linux/percpu-refcount.h)")

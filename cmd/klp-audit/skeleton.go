@@ -79,6 +79,7 @@ built as if it were safe, and the exit status is 1.
 		},
 	}
 	bindBuild(cmd, &opts.Options)
+	bindSource(cmd, &opts.Options)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Func, "func", "", "function `NAME` the fix changes (assembler name, as in vmlinux)")
 	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c)")

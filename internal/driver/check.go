@@ -102,7 +102,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	locs := make([][]patch.Location, len(files))
 	asGiven := append([]patch.File(nil), files...) // before locating, for applying
 	for i, f := range files {
-		src, err := buildSource(o.Builds, f)
+		src, err := buildSource(o, f)
 		if err != nil {
 			return nil, err
 		}
@@ -350,21 +350,6 @@ func joinNote(a, b string) string {
 // maxSource caps a source file read to map hunks: the largest kernel .c
 // file is about 1 MiB.
 const maxSource = 64 << 20
-
-// buildSource reads the original of f from the first build directory
-// that has it. A file in none is an input error: the diff does not apply.
-func buildSource(builds []string, f patch.File) ([]string, error) {
-	if f.OldName == "" {
-		return nil, Inputf("the diff does not apply to the build's sources: it creates %s, which no build compiled", f.NewName)
-	}
-	for _, b := range builds {
-		data, err := safeio.ReadFile(filepath.Join(b, filepath.FromSlash(f.OldName)), maxSource)
-		if err == nil {
-			return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"), nil
-		}
-	}
-	return nil, Inputf("the diff does not apply to the build's sources: %s is not in %s", f.OldName, strings.Join(builds, ", "))
-}
 
 // classifyHunk maps a hunk's changed lines to the functions whose extent
 // holds them: a deleted line by its own line, an added line by the

@@ -21,6 +21,10 @@ type Options struct {
 	Builds        []string
 	DumpLists     []string
 	StripPrefixes []string
+	// Source is the kernel source tree of the builds (--source), for an
+	// O= build whose own "source" link and Makefile do not name one that
+	// is there; "" finds it from each build.
+	Source string
 	// DWARFInlining is kept for the --dwarf-inlining flag: the inlining
 	// of objects without a dump is always taken from their DWARF.
 	DWARFInlining bool
@@ -85,7 +89,9 @@ func Load(o Options) (*Session, error) {
 		ev.dumps = append(ev.dumps, t.Dumps...)
 		ev.objects = t.Objects
 		for _, l := range t.Skipped {
-			ev.notes = append(ev.notes, l.String())
+			if !isSourceLink(o.Builds, l.Path) {
+				ev.notes = append(ev.notes, l.String())
+			}
 		}
 	}
 	for _, l := range o.DumpLists {
@@ -110,7 +116,10 @@ func Load(o Options) (*Session, error) {
 		}
 		return nil, Inputf("%s", msg)
 	}
-	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: o.StripPrefixes, ObjectUnits: units})
+	// An O= build's source paths lose its source tree's prefix, as
+	// --strip-prefix would, so they read as an in-tree build's do.
+	ev.opts.StripPrefixes = append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
+	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units})
 	addErrs(&errs, err)
 	ev.graph = g
 	for _, u := range units {
