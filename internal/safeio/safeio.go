@@ -264,3 +264,45 @@ func (l *LineReader) Next() ([]byte, error) {
 	}
 	return raw[:n], nil
 }
+
+// ReadFileIn is ReadFile for a path inside the directory root: name is
+// resolved in root and may not leave it, through ".." or through a
+// symbolic link pointing outside (os.Root's rule), so a hostile name
+// cannot make klp-audit read a file elsewhere. Errors name
+// root/name.
+func ReadFileIn(root, name string, limit int64) ([]byte, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	path := root + string(os.PathSeparator) + name
+	st, err := r.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &NotRegularError{Path: path, What: What(st.Mode())}
+	}
+	fh, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	fst, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fst.Mode().IsRegular() {
+		return nil, &NotRegularError{Path: path, What: What(fst.Mode())}
+	}
+	if limit > 0 && fst.Size() > limit {
+		return nil, &TooLargeError{Path: path, Size: fst.Size(), Limit: limit}
+	}
+	b := make([]byte, fst.Size())
+	n, err := io.ReadFull(fh, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b[:n], nil
+}
