@@ -63,6 +63,7 @@ func ParseSource(path string, o SourceOptions) ([]Func, []report.Problem, error)
 	}
 	raw := blankComments(string(data))
 	p, err := scanSource(path, raw, newLineIndex(raw, nil), true)
+
 	if err != nil {
 		return nil, nil, err
 	}
@@ -220,6 +221,12 @@ var (
 // are then looked for around and in the arrays.
 func scanSource(path string, src string, li *lineIndex, raw bool) (*parsed, error) {
 	p := &parsed{path: path}
+	directives := src
+	if raw {
+		// The directives are looked at below; the arrays are read
+		// without them, for what can be read.
+		src = blankDirectives(src)
+	}
 	type region struct {
 		first, last int
 		what        string
@@ -335,7 +342,7 @@ func scanSource(path string, src string, li *lineIndex, raw bool) (*parsed, erro
 	type group struct{ first, last int }
 	var stack, groups []group
 	defined := map[string]int{}
-	lines := strings.Split(src, "\n")
+	lines := strings.Split(directives, "\n")
 	for i, l := range lines {
 		m := directiveRE.FindStringSubmatch(l)
 		if m == nil {
@@ -360,7 +367,7 @@ func scanSource(path string, src string, li *lineIndex, raw bool) (*parsed, erro
 			}
 		}
 		for _, r := range regions {
-			if n > r.first && n <= r.last {
+			if n > r.first && n <= r.last && m[1] != "endif" && m[1] != "else" && m[1] != "elif" {
 				p.unplain = append(p.unplain, finding{n, fmt.Sprintf("preprocessor directive #%s inside %s", m[1], r.what)})
 			}
 		}
@@ -693,6 +700,25 @@ func blankComments(s string) string {
 				b[i] = ' '
 			}
 		}
+	}
+	return string(b)
+}
+
+// blankDirectives replaces the preprocessor directive lines of src with
+// spaces, keeping its offsets.
+func blankDirectives(src string) string {
+	b := []byte(src)
+	start := 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] != '\n' {
+			continue
+		}
+		if directiveRE.Match(b[start:i]) {
+			for j := start; j < i; j++ {
+				b[j] = ' '
+			}
+		}
+		start = i + 1
 	}
 	return string(b)
 }

@@ -112,6 +112,10 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		sources[f.OldName] = src
 		names = append(names, f.OldName)
 	}
+	// lpUncertain says which klp_funcs the livepatch has is not known
+	// for sure: what it lacks, or what the kernel would refuse, is then
+	// unknown too.
+	lpUncertain := false
 	if opts.Livepatch != "" {
 		// A source that is not plain C is preprocessed with the flags
 		// of the build's objects: read it once the build is known.
@@ -120,6 +124,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 			return nil, inputErr(err)
 		}
 		res.Problems = append(res.Problems, probs...)
+		lpUncertain = missingEvidence(probs)
 	}
 	// The linked files, opened once: the klp_funcs are resolved in them
 	// and every changed function's must-patch set takes old_sympos from
@@ -279,9 +284,9 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		}
 	}
 	switch {
-	case len(res.Unresolved) > 0:
+	case len(res.Unresolved) > 0 && !lpUncertain:
 		res.Verdict = VerdictUnresolved
-	case len(res.Missing) > 0 || res.BuildTruth != nil && len(res.BuildTruth.Unreplaced) > 0:
+	case (len(res.Missing) > 0 || res.BuildTruth != nil && len(res.BuildTruth.Unreplaced) > 0) && !lpUncertain:
 		res.Verdict = VerdictMissing
 	case data:
 		res.Verdict = VerdictDataChange
