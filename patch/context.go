@@ -78,22 +78,31 @@ func (t *Texts) construct(l Line) (code string, macro bool) {
 		c := in[j]
 		return stripCode(lines[j], &c)
 	}
+	// inDirective: line j is a directive line, or continued from one
+	// by the backslashes ending the lines above it.
+	inDirective := func(j int) bool {
+		for k := j; k >= 0 && k > j-maxJoin; k-- {
+			c := codeAt(k)
+			if k < j && !strings.HasSuffix(strings.TrimRight(c, " \t"), "\\") {
+				return false
+			}
+			if macroRE.MatchString(c) {
+				return true
+			}
+		}
+		return false
+	}
 	self := codeAt(i)
-	// A line of a directive: itself one, or continued from one by the
-	// backslashes ending the lines above.
-	for j := i; j >= 0 && j > i-maxJoin; j-- {
-		c := codeAt(j)
-		if j < i && !strings.HasSuffix(strings.TrimRight(c, " \t"), "\\") {
-			break
-		}
-		if macroRE.MatchString(c) {
-			return self, true
-		}
+	if inDirective(i) {
+		return self, true
 	}
 	parts := []string{strings.TrimSpace(self)}
 	for j := i - 1; j >= 0 && j > i-maxJoin; j-- {
 		c := strings.TrimSpace(codeAt(j))
-		if c == "" || c[0] == '#' || strings.HasSuffix(c, "\\") {
+		if c == "" && strings.TrimSpace(lines[j]) != "" {
+			continue // a comment line within the statement
+		}
+		if c == "" || inDirective(j) {
 			break
 		}
 		switch c[len(c)-1] {
