@@ -178,7 +178,7 @@ type funcArray struct {
 }
 
 type objEntry struct {
-	module string // "vmlinux" for .name NULL
+	module string // "vmlinux" for .name NULL; "" when it cannot be read
 	funcs  string // the klp_func array's name
 }
 
@@ -510,11 +510,14 @@ func (p *parsed) funcEntry(src string, it item, li *lineIndex, what string, unpl
 		return Func{}, false, nil // { }: the terminator
 	}
 	var f Func
-	named := false
+	named, positional := false, false
 	for _, d := range ds {
 		switch d.field {
 		case "":
-			unplain(d.off, "%s has an initialiser without a .field = (%s)", what, oneLine(d.value))
+			if !positional {
+				unplain(d.off, "%s has an initialiser without a .field = (%s)", what, oneLine(d.value))
+			}
+			positional = true
 		case "old_name":
 			name, ok := stringLiterals(d.value)
 			if !ok {
@@ -539,7 +542,9 @@ func (p *parsed) funcEntry(src string, it item, li *lineIndex, what string, unpl
 		}
 	}
 	if !named {
-		unplain(it.off, "%s has an entry without a readable .old_name", what)
+		if !positional {
+			unplain(it.off, "%s has an entry without a readable .old_name", what)
+		}
 		return Func{}, false, nil
 	}
 	return f, true, nil
@@ -567,7 +572,7 @@ func (p *parsed) objEntry(src string, it item, what string, unplain func(int, st
 			name, lit := stringLiterals(d.value)
 			if !lit {
 				unplain(d.off, "%s has .name = %s, not NULL or a string literal: which klp_object it patches is unknown", what, oneLine(d.value))
-				ok = false
+				e.module = ""
 				continue
 			}
 			e.module = name
@@ -663,6 +668,9 @@ func (p *parsed) result() ([]Func, []report.Problem) {
 			continue
 		}
 		for _, obj := range objs {
+			if obj == "" {
+				continue // its klp_object is unknown: a finding says so
+			}
 			for _, f := range fa.entries {
 				f.Object = obj
 				out = append(out, f)
