@@ -21,9 +21,9 @@ var defNameRE = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*\(`)
 // being line 1) in the kernel's layout: a line holding NAME( at column 0
 // (or after the return type), the body's opening brace at column 0 on a
 // later line (or at the end of the signature's last line), and the closing
-// brace at column 0; or a whole definition on one line
-// ("static inline int f(int x) { return x; }"). It is the fallback for files no DWARF covers; macros
-// that define functions are not seen.
+// brace at column 0; or a whole definition on one line ("static inline
+// int f(int x) { return x; }"). It is the fallback for files no DWARF
+// covers; macros that define functions are not seen.
 func CFunctions(src []string) []Extent {
 	var out []Extent
 	for i := 0; i < len(src); i++ {
