@@ -338,57 +338,68 @@ func scanSource(path string, src string, li *lineIndex, raw bool) (*parsed, erro
 	if !raw {
 		return p, nil
 	}
-	// The preprocessor around and in the arrays.
-	type group struct{ first, last int }
-	var stack, groups []group
+	// The preprocessor around and in the arrays, in one pass over the
+	// lines: the conditionals open where an array starts or still open
+	// where it ends (one opened inside it), and the directives inside.
+	sort.Slice(regions, func(i, j int) bool { return regions[i].first < regions[j].first })
+	starts, ends := map[int][]int{}, map[int][]int{}
+	for i, r := range regions {
+		starts[r.first] = append(starts[r.first], i)
+		ends[r.last] = append(ends[r.last], i)
+	}
+	var stack []int // the first lines of the open conditionals
+	depth := make([]int, len(regions))
+	var open []int // the regions the current line lies in (after their first line)
 	defined := map[string]int{}
 	lines := strings.Split(directives, "\n")
 	for i, l := range lines {
-		m := directiveRE.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
 		n := i + 1
-		switch m[1] {
-		case "if", "ifdef", "ifndef":
-			stack = append(stack, group{first: n})
-		case "endif":
+		for _, ri := range starts[n] {
+			depth[ri] = len(stack)
 			if len(stack) > 0 {
-				g := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				g.last = n
-				groups = append(groups, g)
+				r := regions[ri]
+				p.unplain = append(p.unplain, finding{stack[len(stack)-1], fmt.Sprintf("%s (line %d) is under the preprocessor conditional at line %d", r.what, r.first, stack[len(stack)-1])})
 			}
-		case "define", "undef":
-			if m[2] != "" {
-				if _, ok := defined[m[2]]; !ok {
+		}
+		if m := directiveRE.FindStringSubmatch(l); m != nil {
+			switch m[1] {
+			case "if", "ifdef", "ifndef":
+				stack = append(stack, n)
+			case "endif":
+				if len(stack) > 0 {
+					stack = stack[:len(stack)-1]
+				}
+			case "define", "undef":
+				if _, ok := defined[m[2]]; m[2] != "" && !ok {
 					defined[m[2]] = n
 				}
 			}
+			if len(open) > 0 && m[1] != "endif" && m[1] != "else" && m[1] != "elif" {
+				p.unplain = append(p.unplain, finding{n, fmt.Sprintf("preprocessor directive #%s inside %s", m[1], regions[open[len(open)-1]].what)})
+			}
 		}
+		open = append(open, starts[n]...)
+		for _, ri := range ends[n] {
+			for k, o := range open {
+				if o == ri {
+					open = append(open[:k], open[k+1:]...)
+					break
+				}
+			}
+			if len(stack) > depth[ri] {
+				r := regions[ri]
+				p.unplain = append(p.unplain, finding{stack[depth[ri]], fmt.Sprintf("%s (line %d) is under the preprocessor conditional at line %d", r.what, r.first, stack[depth[ri]])})
+			}
+		}
+	}
+	if len(defined) > 0 {
 		for _, r := range regions {
-			if n > r.first && n <= r.last && m[1] != "endif" && m[1] != "else" && m[1] != "elif" {
-				p.unplain = append(p.unplain, finding{n, fmt.Sprintf("preprocessor directive #%s inside %s", m[1], r.what)})
-			}
-		}
-	}
-	for _, g := range stack {
-		groups = append(groups, group{g.first, len(lines)})
-	}
-	for _, r := range regions {
-		for _, g := range groups {
-			if g.first <= r.last && g.last >= r.first && !(g.first > r.first && g.last <= r.last) {
-				p.unplain = append(p.unplain, finding{g.first, fmt.Sprintf("%s (line %d) is under the preprocessor conditional at line %d", r.what, r.first, g.first)})
-			}
-		}
-		if len(defined) == 0 {
-			continue
-		}
-		seen := map[string]bool{}
-		for _, id := range identRE.FindAllString(blankStrings(r.body), -1) {
-			if at, ok := defined[id]; ok && !seen[id] {
-				seen[id] = true
-				p.unplain = append(p.unplain, finding{r.first, fmt.Sprintf("%s uses %s, a macro (#define at line %d)", r.what, id, at)})
+			seen := map[string]bool{}
+			for _, id := range identRE.FindAllString(blankStrings(r.body), -1) {
+				if at, ok := defined[id]; ok && !seen[id] {
+					seen[id] = true
+					p.unplain = append(p.unplain, finding{r.first, fmt.Sprintf("%s uses %s, a macro (#define at line %d)", r.what, id, at)})
+				}
 			}
 		}
 	}
