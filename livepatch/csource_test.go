@@ -200,3 +200,21 @@ func FuzzParseSource(f *testing.F) {
 		}
 	})
 }
+
+// TestRelinked: a composite module object (kbuild's ld -r) is told from
+// a compiled one by its .cmd file.
+func TestRelinked(t *testing.T) {
+	dir := t.TempDir()
+	for name, cmd := range map[string]string{
+		"one.o":  "cmd_one.o := gcc -Wp,-MMD,./.one.o.d -O2 -c -o one.o one.c\n",
+		"mod.o":  "cmd_mod.o := ld -m elf_x86_64 -z noexecstack -r -o mod.o @mod.mod\n",
+		"mod2.o": "savedcmd_mod2.o := x86_64-linux-gnu-ld -r -o mod2.o a.o\n",
+	} {
+		os.WriteFile(filepath.Join(dir, "."+name+".cmd"), []byte(cmd), 0o644)
+	}
+	for obj, want := range map[string]bool{"one.o": false, "mod.o": true, "mod2.o": true, "none.o": false} {
+		if got := Relinked(filepath.Join(dir, obj)); got != want {
+			t.Errorf("Relinked(%s) = %v, want %v", obj, got, want)
+		}
+	}
+}

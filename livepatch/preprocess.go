@@ -272,3 +272,32 @@ func KbuildCmdFile(obj string) (string, bool) {
 	st, err := os.Stat(p)
 	return p, err == nil && st.Mode().IsRegular()
 }
+
+// linkerRE is the command word of a kbuild .cmd file that links objects
+// (ld -r of a composite module object) instead of compiling one.
+var linkerRE = regexp.MustCompile(`^([A-Za-z0-9_.+]+-)*ld(\.bfd|\.gold|\.lld)?$`)
+
+// Relinked reports whether kbuild made object obj by linking other
+// objects (ld -r: a module of several, or of one renamed, objects), as
+// its .cmd file says: its symbols are those of the objects it was linked
+// from, which are read themselves. False when there is no .cmd file.
+func Relinked(obj string) bool {
+	cmd, ok := KbuildCmdFile(obj)
+	if !ok {
+		return false
+	}
+	f, err := safeio.OpenLimit(cmd, maxCmdFile)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := f.Read(head)
+	line, _, _ := strings.Cut(string(head[:n]), "\n")
+	_, rhs, ok := strings.Cut(line, " := ")
+	if !ok {
+		return false
+	}
+	words := strings.Fields(rhs)
+	return len(words) > 0 && linkerRE.MatchString(words[0])
+}

@@ -81,6 +81,9 @@ func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
 		Defining(string) []string
 	}{ev.definers(), ev.orphanDefiners()} {
 		for _, obj := range defs.Defining(f.OldName) {
+			if livepatch.Relinked(obj) {
+				continue // its parts define the function too
+			}
 			klp, err := ev.klpObjects().Of(obj)
 			if err != nil {
 				return "", fmt.Sprintf("which klp_object %s (defining %s) belongs to is unknown: %v", obj, f.OldName, err)
