@@ -4,6 +4,8 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/klp-audit/klp-audit/internal/safeio"
@@ -67,6 +69,19 @@ func (d *Definers) Defining(name string) []string {
 	for _, i := range d.byName[name] {
 		out = append(out, d.paths[i])
 	}
+	return out
+}
+
+// WithPrefix returns the defined function names that start with prefix
+// (name. for the clones GCC made of name: name.constprop.0), sorted.
+func (d *Definers) WithPrefix(prefix string) []string {
+	var out []string
+	for n := range d.byName {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -21,8 +21,9 @@ var defNameRE = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*\(`)
 // being line 1) in the kernel's layout: a line holding NAME( at column 0
 // (or after the return type), the body's opening brace at column 0 on a
 // later line (or at the end of the signature's last line), and the closing
-// brace at column 0. It is the fallback for files no DWARF covers; macros
-// that define functions are not seen.
+// brace at column 0; or a whole definition on one line ("static inline
+// int f(int x) { return x; }"). It is the fallback for files no DWARF
+// covers; macros that define functions are not seen.
 func CFunctions(src []string) []Extent {
 	var out []Extent
 	for i := 0; i < len(src); i++ {
@@ -34,6 +35,14 @@ func CFunctions(src []string) []Extent {
 		m := defNameRE.FindStringSubmatch(line)
 		if m == nil || isKeyword(m[1]) {
 			continue
+		}
+		// A whole definition on one line, as headers have them.
+		in := false
+		if code := strings.TrimSpace(stripCode(line, &in)); !in && balanced(code) {
+			if om := oneLineFuncRE.FindStringSubmatch(code); om != nil && !isKeyword(om[1]) {
+				out = append(out, Extent{Name: om[1], First: i + 1, Last: i + 1})
+				continue
+			}
 		}
 		// The signature runs until "{" (definition) or ";" (declaration).
 		open := -1

@@ -41,14 +41,25 @@ func Classify(changed []Line) string {
 		case t == "":
 		case macroRE.MatchString(code) || strings.HasSuffix(t, "\\"):
 			macro = true
-		case typeBodyRE.MatchString(code), closeTypeRE.MatchString(code), memberRE.MatchString(code),
-			enumeratorRE.MatchString(code), globalInitRE.MatchString(code), staticLocRE.MatchString(code),
-			designatorRE.MatchString(code):
+		case isData(code):
 			data = true
 		default:
 			other = true
 		}
 	}
+	return kindOf(data, macro, other)
+}
+
+// isData reports whether code (a line, or a statement joined from
+// several) declares a data layout or initialiser.
+func isData(code string) bool {
+	t := strings.TrimSpace(code)
+	return typeBodyRE.MatchString(code) || closeTypeRE.MatchString(code) || memberRE.MatchString(code) ||
+		enumeratorRE.MatchString(code) || globalInitRE.MatchString(t) || staticLocRE.MatchString("\t"+t) ||
+		designatorRE.MatchString(code)
+}
+
+func kindOf(data, macro, other bool) string {
 	switch {
 	case other:
 		return KindUnknown

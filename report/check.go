@@ -12,9 +12,10 @@ type CheckResult struct {
 	SchemaVersion int         `json:"schema_version" yaml:"schema_version"`
 	Tool          Tool        `json:"tool" yaml:"tool"`
 	Inputs        CheckInputs `json:"inputs" yaml:"inputs"`
-	// Verdict is "complete" (exit 0), or "missing", "data-change" or
-	// "incomplete" (exit 1): the livepatch lacks targets, the fix changes
-	// data a function replacement cannot carry, or evidence was missing.
+	// Verdict is "complete" (exit 0), or "unresolved", "missing",
+	// "data-change" or "incomplete" (exit 1): the kernel would refuse a
+	// klp_func, the livepatch lacks targets, the fix changes data a
+	// function replacement cannot carry, or evidence was missing.
 	Verdict  string    `json:"verdict" yaml:"verdict"`
 	Problems []Problem `json:"problems" yaml:"problems"`
 	// Hunks are the diff's hunks, each mapped to the functions it changes
@@ -36,6 +37,11 @@ type CheckResult struct {
 	Covered []CheckTarget `json:"covered" yaml:"covered"`
 	// Extra are functions the livepatch replaces that no rule asks for.
 	Extra []LivepatchFunc `json:"extra" yaml:"extra"`
+	// Unresolved are klp_funcs the kernel would not resolve to one
+	// function of their klp_object (klp_find_object_symbol finds no
+	// symbol of the name, several with old_sympos 0, or none at
+	// old_sympos): it refuses to load the livepatch.
+	Unresolved []UnresolvedFunc `json:"unresolved,omitempty" yaml:"unresolved,omitempty"`
 	// BuildTruth, with --orig and --patched, lists functions whose code
 	// changed between the two builds but that the livepatch does not
 	// replace (Unreplaced), and replaced functions whose code did not
@@ -110,6 +116,12 @@ type LivepatchFunc struct {
 	// File and Line locate the entry in the livepatch source.
 	File string `json:"file,omitempty" yaml:"file,omitempty"`
 	Line int    `json:"line,omitempty" yaml:"line,omitempty"`
+}
+
+// UnresolvedFunc is a klp_func the kernel would refuse, and why.
+type UnresolvedFunc struct {
+	LivepatchFunc `yaml:",inline"`
+	Reason        string `json:"reason" yaml:"reason"`
 }
 
 // BuildTruth is what comparing the original and patched builds showed.

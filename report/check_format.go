@@ -73,6 +73,7 @@ func normalizedCheck(r *CheckResult) *CheckResult {
 	n.Review = normalizedTargets(r.Review)
 	n.Covered = normalizedTargets(r.Covered)
 	n.Extra = emptyIfNil(r.Extra)
+	n.Unresolved = nilIfEmpty(r.Unresolved)
 	if r.BuildTruth != nil {
 		bt := *r.BuildTruth
 		bt.Unreplaced = emptyIfNil(bt.Unreplaced)
@@ -127,21 +128,24 @@ func sortedCheckTargets(ts []CheckTarget) []CheckTarget {
 // old_sympos and location.
 func sortedLivepatchFuncs(fs []LivepatchFunc) []LivepatchFunc {
 	s := append([]LivepatchFunc(nil), fs...)
-	sort.SliceStable(s, func(i, j int) bool {
-		a, b := &s[i], &s[j]
-		switch {
-		case a.Object != b.Object:
-			return a.Object < b.Object
-		case a.OldName != b.OldName:
-			return a.OldName < b.OldName
-		case a.OldSympos != b.OldSympos:
-			return a.OldSympos < b.OldSympos
-		case a.File != b.File:
-			return a.File < b.File
-		}
-		return a.Line < b.Line
-	})
+	sort.SliceStable(s, func(i, j int) bool { return lessLivepatchFunc(&s[i], &s[j]) })
 	return s
+}
+
+// lessLivepatchFunc orders klp_funcs by object, name, old_sympos, file
+// and line.
+func lessLivepatchFunc(a, b *LivepatchFunc) bool {
+	switch {
+	case a.Object != b.Object:
+		return a.Object < b.Object
+	case a.OldName != b.OldName:
+		return a.OldName < b.OldName
+	case a.OldSympos != b.OldSympos:
+		return a.OldSympos < b.OldSympos
+	case a.File != b.File:
+		return a.File < b.File
+	}
+	return a.Line < b.Line
 }
 
 // sortedHunks returns a copy of hs ordered by file, line and kind.
@@ -291,4 +295,12 @@ func whyText(t CheckTarget, rule bool) string {
 		return "no reason recorded"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// sortedUnresolved returns a copy of us ordered as sortedLivepatchFuncs
+// orders klp_funcs.
+func sortedUnresolved(us []UnresolvedFunc) []UnresolvedFunc {
+	s := append([]UnresolvedFunc(nil), us...)
+	sort.SliceStable(s, func(i, j int) bool { return lessLivepatchFunc(&s[i].LivepatchFunc, &s[j].LivepatchFunc) })
+	return s
 }

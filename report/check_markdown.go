@@ -13,7 +13,7 @@ func checkStatus(verdict string) string {
 	switch verdict {
 	case "complete":
 		return "PASS"
-	case "missing", "data-change":
+	case "unresolved", "missing", "data-change":
 		return "FAIL"
 	case "incomplete":
 		return "INCOMPLETE"
@@ -26,6 +26,8 @@ func verdictText(verdict string) string {
 	switch verdict {
 	case "complete":
 		return "the livepatch replaces every function the fix makes it replace"
+	case "unresolved":
+		return "the kernel would refuse the livepatch: a klp_func does not resolve to one function of its klp_object"
 	case "missing":
 		return "the livepatch does not replace every function the fix makes it replace"
 	case "data-change":
@@ -59,6 +61,14 @@ func renderCheckMarkdown(w io.Writer, r *CheckResult) error {
 	}
 	if len(in) > 0 {
 		b.WriteString("Checked " + strings.Join(in, ", ") + ".\n\n")
+	}
+
+	if un := sortedUnresolved(r.Unresolved); len(un) > 0 {
+		fmt.Fprintf(&b, "### Unresolved klp_funcs (%d)\n\nThe kernel would refuse to load the livepatch.\n\n", len(un))
+		for _, u := range un {
+			b.WriteString("- " + mdFunc(u.LivepatchFunc) + ": " + mdText(u.Reason) + "\n")
+		}
+		b.WriteString("\n")
 	}
 
 	missing := sortedCheckTargets(r.Missing)
@@ -259,6 +269,16 @@ func renderCheckText(w io.Writer, r *CheckResult) error {
 				pos += ": "
 			}
 			fmt.Fprintf(&b, "  %s%s\n", pos, oneLine(orNone(p.Message)))
+		}
+	}
+	if un := sortedUnresolved(r.Unresolved); len(un) > 0 {
+		fmt.Fprintf(&b, "\nunresolved (%d): the kernel would refuse the livepatch\n", len(un))
+		for _, u := range un {
+			fmt.Fprintf(&b, "  %s %s", orUnknown(u.Object), oneLine(funcName(u.LivepatchFunc)))
+			if pos := position(u.File, u.Line); pos != "" {
+				b.WriteString(" at " + pos)
+			}
+			fmt.Fprintf(&b, "\n    %s\n", oneLine(u.Reason))
 		}
 	}
 	writeTextTargets(&b, "missing", sortedCheckTargets(r.Missing))

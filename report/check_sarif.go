@@ -21,6 +21,8 @@ type sarifRuleDef struct {
 // sarifRules are the rule ids the check report uses, in the order results
 // are written.
 var sarifRules = []sarifRuleDef{
+	{"unresolved-function", "error", "UnresolvedFunction",
+		"The kernel would not resolve the klp_func to one function of its klp_object, and refuses to load the livepatch."},
 	{"missing-target", "error", "MissingTarget",
 		"A function the fix makes the livepatch replace (a must target) is not replaced by the livepatch."},
 	{"data-change", "error", "DataChange",
@@ -129,6 +131,11 @@ func renderCheckSARIF(w io.Writer, r *CheckResult) error {
 	}
 	targetProps := func(t CheckTarget) *sarifProperties {
 		return &sarifProperties{Function: t.Name, KLPObject: t.KLPObject, TU: t.TU, OldSympos: t.OldSympos, Rule: t.Rule}
+	}
+	for _, u := range sortedUnresolved(r.Unresolved) {
+		f := u.LivepatchFunc
+		add("unresolved-function", "the kernel would not resolve "+funcName(f)+" in "+orUnknown(f.Object)+": "+u.Reason,
+			sarifLocations(f.File, f.Line, 0), &sarifProperties{Function: f.OldName, KLPObject: f.Object, OldSympos: symposPtr(f.OldSympos)})
 	}
 	for _, t := range sortedCheckTargets(r.Missing) {
 		add("missing-target", "the livepatch does not replace "+targetName(t)+targetIn(t)+

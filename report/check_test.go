@@ -499,3 +499,35 @@ func TestRenderCheckErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUnresolved: a klp_func the kernel would refuse is a failure
+// in every format, with its position and the kernel's reason, and the
+// JSON and YAML round trip keeps it.
+func TestCheckUnresolved(t *testing.T) {
+	r := newCheck("unresolved")
+	r.Unresolved = []UnresolvedFunc{{
+		LivepatchFunc: LivepatchFunc{Object: "vmlinux", OldName: "scale", File: "livepatch.c", Line: 12},
+		Reason:        "unresolvable ambiguity for symbol 'scale' in object 'vmlinux': 2 symbols of the name and no old_sympos",
+	}}
+	for _, f := range []Format{Text, Markdown, SARIF, JSON, YAML} {
+		out := renderCheck(t, r, f)
+		for _, want := range []string{"scale", "livepatch.c", "unresolvable ambiguity"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", f, want, out)
+			}
+		}
+		if (f == Text || f == Markdown) && !strings.Contains(out, "FAIL") {
+			t.Errorf("%s: the unresolved verdict is not a failure:\n%s", f, out)
+		}
+	}
+	var back CheckResult
+	if err := json.Unmarshal([]byte(renderCheck(t, r, JSON)), &back); err != nil {
+		t.Fatal(err)
+	}
+	if want := normalizedCheck(r); !reflect.DeepEqual(&back, want) {
+		t.Errorf("round trip: got %#v\nwant %#v", back, *want)
+	}
+	if out := renderCheck(t, newCheck("complete"), JSON); strings.Contains(out, "unresolved") {
+		t.Errorf("an empty Unresolved list is written:\n%s", out)
+	}
+}

@@ -14,7 +14,7 @@ type DiffReport struct {
 	Orig    string `json:"orig" yaml:"orig"`
 	Patched string `json:"patched" yaml:"patched"`
 	// Trees says Orig and Patched are build trees, paired by path.
-	Trees   bool    `json:"trees" yaml:"trees"`
+	Trees   bool        `json:"trees" yaml:"trees"`
 	Summary DiffSummary `json:"summary" yaml:"summary"`
 	// Objects holds one entry per object pair, sorted by Path; in tree
 	// mode objects without any difference are left out (Summary counts

@@ -59,7 +59,7 @@ func TestKernelCheckEndToEnd(t *testing.T) {
 	patch := filepath.Join(work, "fix.patch")
 	os.WriteFile(patch, fix, 0o644)
 	funcs := filepath.Join(work, "funcs.yaml")
-	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
+	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: msleep\n"), 0o644)
 
 	code, out, errs := run(t, tree, "check", "--diff", patch, "--build", ".", "--funcs", funcs, "--format", "json", "--no-rebuild")
 	var r report.CheckResult
@@ -204,7 +204,7 @@ func TestKernelCheckAtOffset(t *testing.T) {
 	}
 
 	funcs := filepath.Join(work, "funcs.yaml")
-	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
+	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: msleep\n"), 0o644)
 	code, out, errs := run(t, tree, "check", "--diff", patchFile, "--build", ".", "--funcs", funcs, "--format", "json")
 	var r report.CheckResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil || code == ExitUsage {
@@ -228,4 +228,110 @@ func TestKernelCheckAtOffset(t *testing.T) {
 		t.Errorf("text output lacks %q:\n%s", want, text)
 	}
 	t.Logf("GNU patch: %s", strings.TrimSpace(string(log)))
+}
+
+// TestKernelCheckLivepatchSource checks a livepatch source that is not
+// plain C against the real kernel tree: entries under #ifdef CONFIG_...,
+// a macro for an old_name, a concatenated one. check preprocesses it with
+// the flags kbuild recorded for the fix's unit (mm/.oom_kill.o.cmd), so
+// the entries the kernel's .config keeps are read, and only those.
+func TestKernelCheckLivepatchSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test in -short mode")
+	}
+	if _, err := exec.LookPath("diff"); err != nil {
+		t.Skip("diff(1) not installed")
+	}
+	tree := fixture.KernelTree(t)
+	const src = "mm/oom_kill.c"
+	orig, err := os.ReadFile(filepath.Join(tree, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, err := os.ReadFile(filepath.Join(tree, ".config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	memcg := regexp.MustCompile(`(?m)^CONFIG_MEMCG=y$`).Match(config)
+	fixed := strings.Replace(string(orig), "\tif (p->flags & PF_KTHREAD)\n\t\treturn true;\n\treturn false;\n",
+		"\tif (p->flags & (PF_KTHREAD | PF_IO_WORKER))\n\t\treturn true;\n\treturn false;\n", 1)
+	if fixed == string(orig) {
+		t.Fatalf("oom_unkillable_task's PF_KTHREAD test not found in %s", src)
+	}
+	work := t.TempDir()
+	os.MkdirAll(filepath.Join(work, "a", "mm"), 0o755)
+	os.MkdirAll(filepath.Join(work, "b", "mm"), 0o755)
+	os.WriteFile(filepath.Join(work, "a", src), orig, 0o644)
+	os.WriteFile(filepath.Join(work, "b", src), []byte(fixed), 0o644)
+	cmd := exec.Command("diff", "-u", "a/"+src, "b/"+src)
+	cmd.Dir = work
+	fix, _ := cmd.Output() // diff exits 1 when the files differ
+	patch := filepath.Join(work, "fix.patch")
+	os.WriteFile(patch, fix, 0o644)
+	lp := filepath.Join(work, "livepatch.c")
+	os.WriteFile(lp, []byte(`// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/livepatch.h>
+
+#define TARGET "oom_badness"
+
+static struct klp_func funcs[] = {
+	{
+		.old_name = TARGET,
+	},
+#ifdef CONFIG_MEMCG
+	{
+		.old_name = "oom_" "evaluate_task",
+	},
+#endif
+#ifdef CONFIG_KLP_AUDIT_NOT_SET
+	{
+		.old_name = "select_bad_process",
+	},
+#endif
+	{ }
+};
+
+static struct klp_object objs[] = {
+	{
+		.funcs = funcs,
+	}, { }
+};
+
+static struct klp_patch patch = {
+	.mod = THIS_MODULE,
+	.objs = objs,
+};
+`), 0o644)
+
+	code, out, errs := run(t, tree, "check", "--diff", patch, "--build", ".", "--livepatch", lp, "--format", "json")
+	var r report.CheckResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("check: exit %d, %v\n%s", code, err, errs)
+	}
+	for _, p := range r.Problems {
+		if p.File == lp {
+			t.Errorf("problem with the livepatch source: %+v", p)
+		}
+	}
+	read := map[string]bool{}
+	for _, c := range r.Covered {
+		read[c.Name] = true
+	}
+	for _, f := range r.Extra {
+		read[f.OldName] = true
+	}
+	for _, u := range r.Unresolved {
+		read[u.OldName] = true
+	}
+	want := map[string]bool{"oom_badness": true, "oom_evaluate_task": memcg}
+	for name, in := range want {
+		if read[name] != in {
+			t.Errorf("klp_func %s read: %v, want %v (CONFIG_MEMCG=y: %v); covered %s, extra %v", name, read[name], in, memcg, names(r.Covered), r.Extra)
+		}
+	}
+	if read["select_bad_process"] {
+		t.Errorf("select_bad_process, under #ifdef CONFIG_KLP_AUDIT_NOT_SET, was read as a klp_func")
+	}
 }

@@ -136,7 +136,7 @@ func TestKernelCheckRebuild(t *testing.T) {
 	fix, mutate := kernelFix(t, tree, src, `static bool oom_unkillable_task\([^;{]*\)`,
 		"\tif (READ_ONCE(p->flags) & PF_EXITING)\n\t\treturn true;\n")
 	funcs := filepath.Join(t.TempDir(), "funcs.yaml")
-	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
+	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: msleep\n"), 0o644)
 	cache := t.TempDir()
 
 	cf, err := kbuild.ReadCmd(filepath.Join(tree, kbuild.CmdPath(obj)))
@@ -335,7 +335,7 @@ func TestKernelRebuildWallTime(t *testing.T) {
 		{"kernel/sched/fair.c", `static void update_curr\([^;{]*\)`},
 	}
 	funcs := filepath.Join(t.TempDir(), "funcs.yaml")
-	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: klp_audit_unrelated\n"), 0o644)
+	os.WriteFile(funcs, []byte("- object: vmlinux\n  old_name: msleep\n"), 0o644)
 	for _, cached := range []bool{false, true} {
 		cache := t.TempDir()
 		var times []time.Duration

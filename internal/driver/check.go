@@ -46,6 +46,7 @@ type CheckQuery struct {
 // The verdicts of a check.
 const (
 	VerdictComplete   = "complete"
+	VerdictUnresolved = "unresolved"
 	VerdictMissing    = "missing"
 	VerdictDataChange = "data-change"
 	VerdictIncomplete = "incomplete"
@@ -77,15 +78,18 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	if err != nil {
 		return nil, Inputf("bad diff: %v", err)
 	}
+	for _, f := range files {
+		for _, name := range []string{f.OldName, f.NewName} {
+			if err := confinedPath(name); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var lp []livepatch.Func
-	if opts.Livepatch != "" {
-		var probs []report.Problem
-		if lp, probs, err = livepatch.ParseSource(opts.Livepatch); err != nil {
+	if opts.Funcs != "" {
+		if lp, err = livepatch.ParseFuncsList(opts.Funcs); err != nil {
 			return nil, inputErr(err)
 		}
-		res.Problems = append(res.Problems, probs...)
-	} else if lp, err = livepatch.ParseFuncsList(opts.Funcs); err != nil {
-		return nil, inputErr(err)
 	}
 	policy, err := LoadPolicy(opts.Policy)
 	if err != nil {
@@ -113,6 +117,40 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		sources[f.OldName] = src
 		names = append(names, f.OldName)
 	}
+	// lpUncertain says which klp_funcs the livepatch has is not known
+	// for sure: what it lacks, or what the kernel would refuse, is then
+	// unknown too.
+	lpUncertain := false
+	if opts.Livepatch != "" {
+		// A source that is not plain C is preprocessed with the flags
+		// of the build's objects: read it once the build is known.
+		var probs []report.Problem
+		if lp, probs, err = livepatch.ParseSource(opts.Livepatch, ev.livepatchSourceOptions(names)); err != nil {
+			return nil, inputErr(err)
+		}
+		res.Problems = append(res.Problems, probs...)
+		lpUncertain = missingEvidence(probs)
+	}
+	// The linked files, opened once: the klp_funcs are resolved in them
+	// and every changed function's must-patch set takes old_sympos from
+	// them. An error leaves both unknown, as problems.
+	linked, linkedErr := OpenVmlinux(opts.Vmlinux)
+	if linkedErr == nil {
+		defer linked.Close()
+	} else {
+		res.Problems = append(res.Problems, report.Problem{File: strings.Join(opts.Vmlinux, ", "), Kind: report.KindFailClosed,
+			Message: "the klp_funcs are not resolved in the linked files: " + linkedErr.Error()})
+	}
+	var unresolved map[report.LivepatchFunc]bool
+	un, unProbs := ev.resolveKLPFuncs(lp, linked)
+	res.Unresolved = un
+	res.Problems = append(res.Problems, unProbs...)
+	for _, u := range res.Unresolved {
+		if unresolved == nil {
+			unresolved = map[report.LivepatchFunc]bool{}
+		}
+		unresolved[u.LivepatchFunc] = true
+	}
 
 	// Hunks to functions, in the original file's lines (the build's).
 	objs := append([]string(nil), ev.objects...)
@@ -133,9 +171,14 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		} else {
 			ext = widenToBraces(ext, cext)
 		}
+		fixed, err := patch.ApplyAt(sources[f.OldName], asGiven[fi], locs[fi])
+		tx := patch.TextsOf(sources[f.OldName], fixed)
+		if err != nil {
+			return nil, Inputf("the diff does not apply to the build's sources: %v", err)
+		}
 		for i := range f.Hunks {
 			h := &f.Hunks[i]
-			rh := classifyHunk(f.Name(), h, ext)
+			rh, first := classifyHunk(f.Name(), h, ext, tx)
 			rh.Offset, rh.Fuzz = locs[fi][i].Offset, locs[fi][i].Fuzz
 			if fromSource && len(rh.Functions) > 0 {
 				rh.Note = joinNote(rh.Note, "function extents from the source: no DWARF of the build covers "+f.OldName)
@@ -151,7 +194,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 				k := [2]string{fn, f.OldName}
 				if !seen[k] {
 					seen[k] = true
-					changed = append(changed, changedFunc{name: fn, file: f.OldName, line: rh.Line})
+					changed = append(changed, changedFunc{name: fn, file: f.OldName, line: first[fn]})
 				}
 			}
 			res.Hunks = append(res.Hunks, rh)
@@ -162,16 +205,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	targets := map[tkey]report.CheckTarget{}
 	var order []tkey
 	ignoredAsked := map[string]bool{}
-	// The linked files are opened once for every changed function; an
-	// error leaves each one's must-patch set unknown, as a problem.
-	var linked *livepatch.LinkedFiles
-	var linkedErr error
 	var preds []*report.Result
-	if len(changed) > 0 {
-		if linked, linkedErr = OpenVmlinux(opts.Vmlinux); linkedErr == nil {
-			defer linked.Close()
-		}
-	}
 	for _, c := range changed {
 		var a *Answer
 		err := linkedErr
@@ -260,7 +294,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		}
 	}
 	for i, f := range lp {
-		if !used[i] && !ignoredAsked[f.OldName] {
+		if !used[i] && !ignoredAsked[f.OldName] && !unresolved[f.LivepatchFunc] {
 			// A second copy of an already covered name (another TU) is
 			// matched too, when the first match consumed another entry.
 			if coveredName(res.Covered, f) {
@@ -290,14 +324,26 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		}
 	}
 	switch {
-	case len(res.Missing) > 0 || res.BuildTruth != nil && len(res.BuildTruth.Unreplaced) > 0:
+	case len(res.Unresolved) > 0 && !lpUncertain:
+		res.Verdict = VerdictUnresolved
+	case (len(res.Missing) > 0 || res.BuildTruth != nil && len(res.BuildTruth.Unreplaced) > 0) && !lpUncertain:
 		res.Verdict = VerdictMissing
 	case data:
 		res.Verdict = VerdictDataChange
-	case len(res.Problems) > 0 || len(changed) == 0 && !rebuilt && len(res.Hunks) > 0 && !allComments(res.Hunks):
+	case missingEvidence(res.Problems) || len(changed) == 0 && !rebuilt && len(res.Hunks) > 0 && !allComments(res.Hunks):
 		res.Verdict = VerdictIncomplete
 	}
 	return res, nil
+}
+
+// missingEvidence reports whether a problem other than a note is in ps.
+func missingEvidence(ps []report.Problem) bool {
+	for _, p := range ps {
+		if p.Kind != report.KindNote {
+			return true
+		}
+	}
+	return false
 }
 
 // widenToBraces extends each DWARF extent to the closing brace of the
@@ -351,20 +397,44 @@ func joinNote(a, b string) string {
 // file is about 1 MiB.
 const maxSource = 64 << 20
 
+// confinedPath refuses a diff path that is absolute or has a ".."
+// component: the diff's paths are the build directory's, relative.
+func confinedPath(name string) error {
+	if name == "" {
+		return nil
+	}
+	if filepath.IsAbs(name) || strings.HasPrefix(name, "/") {
+		return Inputf("the diff names the absolute path %q: want paths relative to the build directory (a/mm/oom_kill.c, b/mm/oom_kill.c); a file outside the source tree is never read", name)
+	}
+	for _, c := range strings.Split(filepath.ToSlash(name), "/") {
+		if c == ".." {
+			return Inputf("the diff names %q, which leaves the build directory through \"..\": want paths relative to it; a file outside the source tree is never read", name)
+		}
+	}
+	return nil
+}
+
 // classifyHunk maps a hunk's changed lines to the functions whose extent
 // holds them: a deleted line by its own line, an added line by the
-// original lines around it. Lines in no function are classified; a
-// static local declared inside a function makes the hunk data too.
-func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent) report.Hunk {
-	rh := report.Hunk{File: file, Line: h.FirstChangedNew(), Lines: h.NewLines}
-	fset := map[string]bool{}
+// original lines around it, and a line that is a whole one-line
+// definition by the function it defines. Lines in no function are
+// classified in their file's context (tx); a static local declared
+// inside a function makes the hunk data too. first gives each function
+// the patched file's line of the hunk's first change to it.
+func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent, tx *patch.Texts) (rh report.Hunk, first map[string]int) {
+	rh = report.Hunk{File: file, Line: h.FirstChangedNew(), Lines: h.NewLines}
+	first = map[string]int{}
 	var outside, inside []patch.Line
 	for _, l := range h.Changed() {
 		var hit []string
-		for _, e := range ext {
-			if l.Op == patch.Delete && e.Contains(l.OldLine) ||
-				l.Op == patch.Add && l.OldLine >= e.First && l.OldLine < e.Last {
-				hit = append(hit, e.Name)
+		if n := tx.OneLineFunction(l); n != "" && hasExtent(ext, n) {
+			hit = append(hit, n)
+		} else {
+			for _, e := range ext {
+				if l.Op == patch.Delete && e.Contains(l.OldLine) ||
+					l.Op == patch.Add && l.OldLine >= e.First && l.OldLine < e.Last {
+					hit = append(hit, e.Name)
+				}
 			}
 		}
 		if len(hit) == 0 {
@@ -372,21 +442,27 @@ func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent) report.Hunk {
 			continue
 		}
 		inside = append(inside, l)
+		line := l.NewLine
+		if l.Op == patch.Delete {
+			line = max(l.NewLine+1, 1)
+		}
 		for _, n := range hit {
-			fset[n] = true
+			if first[n] == 0 {
+				first[n] = line
+			}
 		}
 	}
-	for n := range fset {
+	for n := range first {
 		rh.Functions = append(rh.Functions, n)
 	}
 	sort.Strings(rh.Functions)
 	kind := patch.KindComment
 	if len(outside) > 0 {
-		kind = patch.Classify(outside)
+		kind = tx.Classify(outside)
 	}
 	staticLocal := false
 	for _, l := range inside {
-		if patch.IsStaticLocal(l.Text) {
+		if tx.IsStaticLocal(l) {
 			staticLocal = true
 		}
 	}
@@ -405,7 +481,19 @@ func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent) report.Hunk {
 	default:
 		rh.Kind = kind
 	}
-	return rh
+	if rh.Kind != "function" && len(rh.Functions) > 0 {
+		rh.Note = joinNote(rh.Note, "and changes "+strings.Join(rh.Functions, ", ")+": their targets are checked too")
+	}
+	return rh, first
+}
+
+func hasExtent(ext []patch.Extent, name string) bool {
+	for _, e := range ext {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // findReplacement returns the index of the klp_func replacing t, or -1.
