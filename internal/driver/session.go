@@ -52,10 +52,10 @@ type Session struct {
 	klp *livepatch.Objects
 	// checks caches the check of each unit's dump against its object.
 	checks *dumpChecks
-	// defs and orphanDefs index the function symbols of the objects
-	// paired with dumps, and of those without one: read once, on first
+	// defs indexes the function symbols of the units' objects (those
+	// without a dump, read from DWARF, included): read once, on first
 	// need, for every query of the session.
-	defs, orphanDefs *callgraph.Definers
+	defs *callgraph.Definers
 	// keepCode reads the objects with their code (for --explain's call
 	// sites); set before the object cache is made.
 	keepCode bool
