@@ -149,8 +149,11 @@ type Entry struct {
 	// itself, else the last transformation ("inlined", "constprop", ...).
 	Reached string `json:"reached" yaml:"reached"`
 	// Chain is the reason: the transformations from the queried function
-	// to this one, first to last.
-	Chain []Step `json:"chain" yaml:"chain"`
+	// to this one, first to last. A chain longer than MaxChain steps keeps
+	// its last MaxChain; ChainOmitted counts the first ones left out (each
+	// is the last step of an entry nearer the queried function).
+	Chain        []Step `json:"chain" yaml:"chain"`
+	ChainOmitted int    `json:"chain_omitted,omitempty" yaml:"chain_omitted,omitempty"`
 	// CloneOf lists the clone kinds that created this function, if GCC
 	// made it (constprop, isra, part, simdclone, copy).
 	CloneOf []string `json:"clone_of,omitempty" yaml:"clone_of,omitempty"`
@@ -209,6 +212,11 @@ type Caller struct {
 	// Site is the offset (or address, in a linked file) of the reference.
 	Site uint64 `json:"site" yaml:"site"`
 }
+
+// MaxChain is the longest reason chain an entry carries: answers stay
+// linear in the graph's size (a linear chain of n inlinings would
+// otherwise print n²/2 steps).
+const MaxChain = 16
 
 // Step is one transformation: To contains the code of From.
 type Step struct {

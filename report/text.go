@@ -312,10 +312,15 @@ func (t *treeWriter) root(i int, brokenCycle bool) {
 		extra = append(extra, fmt.Sprintf("[%s from %s, not listed]", Printable(howOf(e)), displayName(p)))
 	}
 	t.details(e, extra)
-	t.kids(i, "  ")
+	t.kids(i, "  ", 0)
 }
 
-func (t *treeWriter) kids(i int, prefix string) {
+// maxIndent is the deepest level the tree indents: deeper children stay
+// at that column, their depth written out, so a chain of thousands of
+// inlinings prints in linear space.
+const maxIndent = 24
+
+func (t *treeWriter) kids(i int, prefix string, level int) {
 	var todo []int
 	for _, c := range t.children[i] {
 		if !t.seen[c] {
@@ -332,9 +337,13 @@ func (t *treeWriter) kids(i int, prefix string) {
 			branch, next = "└─ ", "   "
 		}
 		e := t.entries[c]
+		if level >= maxIndent {
+			branch = fmt.Sprintf("%s(depth %d) ", branch, e.Depth)
+			next = ""
+		}
 		t.b.WriteString(prefix + branch + edgeLabel(howOf(e), e.Name))
 		t.details(e, nil)
-		t.kids(c, prefix+next)
+		t.kids(c, prefix+next, level+1)
 	}
 }
 

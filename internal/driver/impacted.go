@@ -222,7 +222,10 @@ func impactResult(ev *Session, opts ImpactQuery, imp *callgraph.Impact, untouche
 		Inputs:        ev.inputs,
 		Query:         report.Query{Command: "impacted", Function: opts.Func, File: opts.File, TU: opts.TU},
 	}
-	for _, r := range imp.Nodes {
+	// The chains share their common prefixes (linear in the graph's
+	// size), and an entry keeps at most the last report.MaxChain steps.
+	chains := callgraph.Chains(imp, stepOf)
+	for i, r := range imp.Nodes {
 		n, _ := g.Node(r.ID)
 		e := report.Entry{
 			Name: r.ID.Name, TU: r.ID.TU, SourceFile: n.File, SourceLine: n.Line,
@@ -231,8 +234,9 @@ func impactResult(ev *Session, opts ImpactQuery, imp *callgraph.Impact, untouche
 		for _, k := range n.CloneOf {
 			e.CloneOf = append(e.CloneOf, callgraph.KindName(k, ""))
 		}
-		for _, st := range r.Chain {
-			e.Chain = append(e.Chain, stepOf(st))
+		e.Chain = chains[i]
+		if over := len(e.Chain) - report.MaxChain; over > 0 {
+			e.Chain, e.ChainOmitted = e.Chain[over:], over
 		}
 		if len(e.Chain) > 0 {
 			e.Reached = e.Chain[len(e.Chain)-1].How

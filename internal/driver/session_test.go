@@ -1,15 +1,18 @@
 package driver
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/object"
+	"github.com/klp-audit/klp-audit/report"
 )
 
 // countLoads counts the Loads and the objects opened for the session's
@@ -123,3 +126,52 @@ func TestExplainOpensOnce(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+// TestLongChainLinear: a linear inline chain of 8,000 functions (a
+// 570 KB dump) is answered, and its JSON written, in memory linear in
+// the chain: each entry carries at most report.MaxChain steps, sharing
+// their arrays. Copying every entry's whole chain took more than 23 GB.
+func TestLongChainLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an 8,000-function answer")
+	}
+	dir := t.TempDir()
+	var b strings.Builder
+	const n = 8000
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "Callgraph clone;f%d;%d;x.c;%d;1;f%d;%d;x.c;%d;1;inlining to\n", i, i+1, i+1, i+1, i+2, i+2)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x.c.000i.ipa-clones"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	a, err := Impacted(Options{Builds: []string{dir}}, ImpactQuery{Func: "f0", DumpsOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out countWriter
+	if err := report.Render(&out, a.Result, report.JSON); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := len(a.Result.Entries); got != n+1 {
+		t.Fatalf("%d entries, want %d", got, n+1)
+	}
+	last := a.Result.Entries[len(a.Result.Entries)-1]
+	if len(last.Chain) != report.MaxChain || last.ChainOmitted != n-report.MaxChain || last.Chain[len(last.Chain)-1].To != "f8000" {
+		t.Errorf("deepest entry %s: %d steps, %d omitted; want the last %d of %d", last.Name, len(last.Chain), last.ChainOmitted, report.MaxChain, n)
+	}
+	// Quadratic would be n²/2 = 32 million steps; linear is a few
+	// hundred bytes per entry. The bound is generous.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<30 {
+		t.Errorf("answering and writing allocated %d MB: not linear in the chain", alloc>>20)
+	}
+	t.Logf("%d entries, JSON %d bytes, %d MB allocated", len(a.Result.Entries), out.n, (after.TotalAlloc-before.TotalAlloc)>>20)
+}
+
+// countWriter counts what is written to it.
+type countWriter struct{ n int }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
