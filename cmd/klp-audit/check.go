@@ -80,7 +80,9 @@ The text output gives the verdict first, then the missing functions with
 the rule and last step of their reason, the review targets, the data
 changes, the covered count and the extra (replaced but not asked for)
 functions. --format yaml or json writes the check report (schema 1),
-sarif annotations on the diff, markdown a review comment.
+sarif annotations on the diff, markdown a review comment, html one
+self-contained page for review (verdict, sortable targets, reason chains,
+the impact graph as SVG).
 
 ` + checkExitHelp,
 		Example: `  # Does the livepatch replace everything the fix needs?
@@ -118,7 +120,7 @@ sarif annotations on the diff, markdown a review comment.
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: match old_sympos (repeatable)")
 	fl.StringVar(&opts.Orig, "orig", "", "original build `DIR` or object, compared with --patched")
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
-	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif or markdown")
+	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif, markdown or html")
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbCheck))
