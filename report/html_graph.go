@@ -73,8 +73,14 @@ type gLane struct {
 	y, h  int
 }
 
+type edgeKey struct {
+	from, to  *gNode
+	how, rule string
+}
+
 type impactGraph struct {
-	byKey map[gKey]*gNode
+	byKey  map[gKey]*gNode
+	byEdge map[edgeKey]*gEdge
 	nodes []*gNode
 	edges []*gEdge
 	lanes []*gLane
@@ -82,7 +88,7 @@ type impactGraph struct {
 }
 
 func newImpactGraph() *impactGraph {
-	return &impactGraph{byKey: map[gKey]*gNode{}}
+	return &impactGraph{byKey: map[gKey]*gNode{}, byEdge: map[edgeKey]*gEdge{}}
 }
 
 // node returns the node of name in unit tu, creating it when absent.
@@ -173,19 +179,16 @@ func (g *impactGraph) edge(from, to *gNode, s Step) {
 	if s.Rule == "containment" {
 		s.Rule = "" // the dump's own transformation, as in the impact graph
 	}
-	for _, e := range g.edges {
-		if e.from == from && e.to == to && e.how == s.How && e.rule == s.Rule {
-			if s.Evidence != "" && !contains(e.evidence, s.Evidence) {
-				e.evidence = append(e.evidence, s.Evidence)
-			}
-			return
-		}
+	k := edgeKey{from, to, s.How, s.Rule}
+	e := g.byEdge[k]
+	if e == nil {
+		e = &gEdge{from: from, to: to, how: s.How, rule: s.Rule}
+		g.byEdge[k] = e
+		g.edges = append(g.edges, e)
 	}
-	e := &gEdge{from: from, to: to, how: s.How, rule: s.Rule}
-	if s.Evidence != "" {
-		e.evidence = []string{s.Evidence}
+	if s.Evidence != "" && !contains(e.evidence, s.Evidence) {
+		e.evidence = append(e.evidence, s.Evidence)
 	}
-	g.edges = append(g.edges, e)
 }
 
 func contains(l []string, s string) bool {

@@ -102,7 +102,7 @@ var (
 	svgNodeRE  = regexp.MustCompile(`<g id="n\d+" class="node( [^"]*)?" data-tu="([^"]*)" data-name="([^"]*)"( data-entry="yes")?>`)
 	svgEdgeRE  = regexp.MustCompile(`<path class="edge (inline|clone|rule)" d="[^"]*"><title>`)
 	rowNameRE  = regexp.MustCompile(`<tr class="target" data-order="\d+" data-name="([^"]*)">`)
-	sevCellRE  = regexp.MustCompile(`<td class="(sev-[a-z]+)" data-key="\d">`)
+	sevCellRE  = regexp.MustCompile(`<td class="(sev-[a-z]+) nowrap" data-key="\d">`)
 	externalRE = regexp.MustCompile(`(?i)https?:|<link|@import|src=|url\((?:[^#]|$)`)
 )
 
