@@ -81,10 +81,10 @@ type edgeKey struct {
 type impactGraph struct {
 	byKey  map[gKey]*gNode
 	byEdge map[edgeKey]*gEdge
-	nodes []*gNode
-	edges []*gEdge
-	lanes []*gLane
-	w, h  int
+	nodes  []*gNode
+	edges  []*gEdge
+	lanes  []*gLane
+	w, h   int
 }
 
 func newImpactGraph() *impactGraph {
