@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -186,18 +187,9 @@ func (g *impactGraph) edge(from, to *gNode, s Step) {
 		g.byEdge[k] = e
 		g.edges = append(g.edges, e)
 	}
-	if s.Evidence != "" && !contains(e.evidence, s.Evidence) {
+	if s.Evidence != "" && !slices.Contains(e.evidence, s.Evidence) {
 		e.evidence = append(e.evidence, s.Evidence)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func keyLess(a, b gKey) bool {
