@@ -33,6 +33,8 @@ func RenderCheck(w io.Writer, r *CheckResult, f Format) error {
 		return renderCheckSARIF(w, r)
 	case Markdown:
 		return renderCheckMarkdown(w, r)
+	case HTML:
+		return renderCheckHTML(w, r)
 	}
 	return fmt.Errorf("unknown check format %q", f)
 }

@@ -22,9 +22,9 @@ const (
 // verbFormats is the one registry of the formats each verb writes, in the
 // order help texts show them.
 var verbFormats = map[string][]Format{
-	VerbImpacted: {Text, Table, YAML, JSON, DOT},
+	VerbImpacted: {Text, Table, YAML, JSON, DOT, HTML},
 	VerbExplain:  {Text, JSON, YAML},
-	VerbCheck:    {Text, YAML, JSON, SARIF, Markdown},
+	VerbCheck:    {Text, YAML, JSON, SARIF, Markdown, HTML},
 	VerbFlags:    {Text, Table, YAML, JSON},
 	VerbMap:      {Text, YAML, JSON},
 	VerbDiff:     {Text, YAML, JSON},

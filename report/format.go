@@ -30,6 +30,8 @@ func Render(w io.Writer, r *Result, f Format) error {
 		return renderJSON(w, r)
 	case DOT:
 		return renderDOT(w, r)
+	case HTML:
+		return renderHTML(w, r)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }

@@ -108,7 +108,9 @@ The text output gives the verdict first, then the missing functions with
 the rule and last step of their reason, the review targets, the data
 changes, the covered count and the extra (replaced but not asked for)
 functions. --format yaml or json writes the check report (schema 1),
-sarif annotations on the diff, markdown a review comment.
+sarif annotations on the diff, markdown a review comment, html one
+self-contained page for review (verdict, sortable targets, reason chains,
+the impact graph as SVG).
 
 ` + checkExitHelp,
 		Example: `  # Does the livepatch replace everything the fix needs?
@@ -151,7 +153,7 @@ sarif annotations on the diff, markdown a review comment.
 	fl.StringVar(&opts.Orig, "orig", "", "original build `DIR` or object, compared with --patched")
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
 	fl.IntVar(&opts.Fuzz, "fuzz", 0, "let up to `N` context lines at each end of a hunk differ from the build's source, as patch -F N")
-	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif or markdown")
+	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif, markdown or html")
 	fl.BoolVar(&opts.Rebuild.Off, "no-rebuild", false, "do not rebuild the units the fix touches: the prediction alone")
 	fl.IntVarP(&opts.Rebuild.Jobs, "jobs", "j", 0, "compilers run at once when rebuilding (`N`; default: the number of CPUs)")
 	fl.StringVar(&opts.Rebuild.CacheDir, "rebuild-cache", "",

@@ -53,6 +53,10 @@ A function that no dump line mentions, but that an object defines, is listed
 as carrying only its own code there. When any dump line or file cannot be
 read, the answer is marked incomplete and the exit status is 1.
 
+--format html writes one self-contained page for a review: the verdict,
+the targets as a table sortable by rule and severity, each reason chain
+with its evidence, and the impact graph drawn as SVG.
+
 --vmlinux gives the linked vmlinux and the modules' .ko files of the running
 kernel: each target then gets its klp_func.old_sympos, its position among
 the same-named symbols in kallsyms order (0 when the name is unique), the
@@ -71,6 +75,9 @@ offset, size and binding, and the rules with their severity and note.
 
   # The static helper of one file only, as a YAML report for review
   klp-audit impacted --build ~/linux --func oom_badness --file mm/oom_kill.c --format yaml
+
+  # A page for the review: verdict, sortable targets, reason chains, the graph as SVG
+  klp-audit impacted --build ~/linux --func oom_badness --format html >oom_badness.html
 
   # One translation unit, as a Graphviz graph
   klp-audit impacted --build ~/linux --func css_put --tu kernel/cgroup/cgroup.o --format dot | dot -Tsvg >css_put.svg
@@ -101,7 +108,7 @@ offset, size and binding, and the rules with their severity and note.
 	fl.StringVar(&opts.Func, "func", "", "function `NAME` the fix changes (assembler name, as in vmlinux)")
 	fl.StringVar(&opts.File, "file", "", "keep only the copies declared in source `FILE` (e.g. mm/oom_kill.c or include/linux/percpu-refcount.h)")
 	fl.StringVar(&opts.TU, "tu", "", "keep only translation unit `OBJ` (e.g. mm/oom_kill.o)")
-	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml, json or dot")
+	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml, json, dot or html")
 	fl.BoolVar(&opts.DumpsOnly, "dumps-only", false,
 		"answer from the dumps alone: do not read the objects (whether each function exists as a symbol stays unchecked; no safety rules)")
 	fl.BoolVar(&opts.NoRules, "no-rules", false, "list the functions holding the code only, without the safety rules' must-patch set")

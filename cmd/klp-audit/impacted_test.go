@@ -33,7 +33,7 @@ func TestNewImpactedCmd(t *testing.T) {
 			want: ImpactedOptions{Func: "foo", File: "mm/x.c", TU: "mm/x.o", Format: "json",
 				Options: driver.Options{Builds: []string{"a", "b"}, DumpLists: []string{"l"}, StripPrefixes: []string{"/src"}}}},
 		{name: "func required", args: "--build b", wantErr: `required flag(s) "func" not set`},
-		{name: "bad format", args: "--func f --build b --format xml", wantErr: `unknown format "xml", want one of text, table, yaml, json, dot`},
+		{name: "bad format", args: "--func f --build b --format xml", wantErr: `unknown format "xml", want one of text, table, yaml, json, dot, html`},
 		{name: "no positional args", args: "--func f extra", wantErr: `unknown command "extra"`},
 	}
 	for _, tt := range tests {
