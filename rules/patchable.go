@@ -58,7 +58,7 @@ func (r *run) notPatchable(t *Target) {
 		return
 	}
 	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
-	if r.addCallers(t, NotPatchable, "called by", "", "", true) == 0 {
+	if r.addCallers(t, NotPatchable, StepCalledBy, "", "", true) == 0 {
 		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
 	} else if at := r.addressTaken(t); len(at) > 0 {
 		// Replacing the direct callers leaves the calls through the

@@ -417,7 +417,8 @@ func stepOf(e callgraph.Edge) report.Step {
 
 // reportStep is the report's form of a step of the rules.
 func reportStep(st rules.Step) report.Step {
-	return report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule, At: positionOf(st.At)}
+	return report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule,
+		Severity: string(st.Severity), At: positionOf(st.At)}
 }
 
 func positionOf(p *ipadump.Pos) *report.Position {
