@@ -89,6 +89,10 @@ type Result struct {
 	// Notes are facts that do not change the answer but a reader should
 	// know (a unit built without ftrace entries, say).
 	Notes []string
+	// NotLivepatchUnits are the units outside a kernel tree built without
+	// ftrace entries where a target was found: not livepatch builds, so
+	// patchability (not-patchable) was not checked there. Sorted.
+	NotLivepatchUnits []string
 }
 
 // Complete reports whether no evidence was missing.
@@ -130,6 +134,8 @@ type run struct {
 	done     map[*Target]Severity
 	problems map[string]bool
 	notes    map[string]bool
+	// unchecked are the units of Result.NotLivepatchUnits.
+	unchecked map[string]bool
 	// ftraceBuild caches livepatchableBuild.
 	ftraceBuild *bool
 	// extCalls caches externalCalls.
@@ -142,7 +148,7 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 		e.Policy = DefaultPolicy()
 	}
 	r := &run{e: e, res: &Result{}, targets: map[callgraph.NodeID]*Target{}, done: map[*Target]Severity{},
-		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}}
+		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}, unchecked: map[string]bool{}}
 	r.containment(changed)
 	for t := r.pop(); t != nil; t = r.pop() {
 		r.changedABI(t)
@@ -565,6 +571,10 @@ func (r *run) finish() {
 		return a.ID.Name < b.ID.Name
 	})
 	sort.Strings(r.res.Notes)
+	for tu := range r.unchecked {
+		r.res.NotLivepatchUnits = append(r.res.NotLivepatchUnits, tu)
+	}
+	sort.Strings(r.res.NotLivepatchUnits)
 }
 
 // flags returns the compile flags of unit tu, cached.

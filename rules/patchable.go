@@ -50,7 +50,10 @@ func (r *run) notPatchable(t *Target) {
 			r.note("no unit of the build has ftrace entries (-pg -mfentry or -fpatchable-function-entry): not a kernel livepatch build, so patchability (" + NotPatchable + ") was not checked")
 			return
 		default:
-			r.note("units outside a kernel tree built without ftrace entries (-pg -mfentry or -fpatchable-function-entry) are not livepatch builds: patchability (" + NotPatchable + ") was not checked there")
+			// Outside a kernel tree: not a livepatch build. The caller
+			// says so where it matters (the target's klp_object is
+			// unknown there too).
+			r.unchecked[t.ID.TU] = true
 			return
 		}
 	}

@@ -140,6 +140,11 @@ func runImpacted(opts *ImpactedOptions) error {
 	if err := report.Render(s.Out, res, format); err != nil {
 		return err
 	}
+	if s.OutTTY && format == report.Text {
+		if err := writeNext(s.Out, opts, res); err != nil {
+			return err
+		}
+	}
 	return incomplete(s, res.Complete, len(res.Problems))
 }
 
