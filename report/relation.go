@@ -133,3 +133,20 @@ func edgeRelation(st Step) string {
 	}
 	return r.verb + "\n" + tail
 }
+
+// ChainPredicate says a whole chain from the side of the function it
+// leads to, without naming that function, last step first: "holds the
+// inlined code of css_put, which holds the inlined code of
+// percpu_ref_put_many.constprop.0, which is the constprop clone of
+// percpu_ref_put_many (specialised for constant arguments)". Each "which"
+// is the function named just before it.
+func ChainPredicate(chain []Step) string {
+	if len(chain) == 0 {
+		return ""
+	}
+	parts := []string{Predicate(chain[len(chain)-1])}
+	for i := len(chain) - 2; i >= 0; i-- {
+		parts = append(parts, "which "+Predicate(chain[i]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -163,3 +163,21 @@ func TestRelationKinds(t *testing.T) {
 		t.Errorf("unknown kind: %q", got)
 	}
 }
+
+// TestChainPredicate: a chain is said last step first, each "which" the
+// function named just before it.
+func TestChainPredicate(t *testing.T) {
+	chain := []Step{
+		{From: "percpu_ref_put_many", To: "percpu_ref_put_many.constprop.0", How: "constprop"},
+		{From: "percpu_ref_put_many.constprop.0", To: "css_put", How: "inlined"},
+		{From: "css_put", To: "cgroup_bpf_release", How: "inlined"},
+	}
+	want := "holds the inlined code of css_put, which holds the inlined code of percpu_ref_put_many.constprop.0, " +
+		"which is the constprop clone of percpu_ref_put_many (specialised for constant arguments)"
+	if got := ChainPredicate(chain); got != want {
+		t.Errorf("ChainPredicate = %q\nwant %q", got, want)
+	}
+	if got := ChainPredicate(nil); got != "" {
+		t.Errorf("ChainPredicate(nil) = %q", got)
+	}
+}
