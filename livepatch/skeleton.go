@@ -216,8 +216,7 @@ func lastStep(t report.Target) string {
 	if len(t.Chain) == 0 {
 		return "the changed function itself"
 	}
-	st := t.Chain[len(t.Chain)-1]
-	return st.From + " -" + st.How + "-> " + st.To
+	return report.Relation(t.Chain[len(t.Chain)-1])
 }
 
 // abiKinds returns the clone kinds of t that change its ABI: from the

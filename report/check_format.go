@@ -203,31 +203,19 @@ func dataHunks(r *CheckResult) []Hunk {
 	return out
 }
 
-// lastStep says in words the last step of a reason chain: which function
-// contains whose code, how, and the evidence. Empty for an empty chain.
+// lastStep says in words the last step of a reason chain, from the side
+// of the function it leads to, with its evidence: "util_submit calls
+// nt_global, which cannot be patched [obj.o: call site util_submit+0x5]".
+// Empty for an empty chain.
 func lastStep(chain []Step) string {
 	if len(chain) == 0 {
 		return ""
 	}
 	s := chain[len(chain)-1]
-	var b strings.Builder
-	b.WriteString(orUnnamed(s.To))
-	b.WriteString(" contains the code of ")
-	b.WriteString(orUnnamed(s.From))
-	var how []string
-	if s.How != "" {
-		how = append(how, s.How)
+	if s.Evidence == "" {
+		return Relation(s)
 	}
-	if s.Rule != "" {
-		how = append(how, "rule "+s.Rule)
-	}
-	if s.Evidence != "" {
-		how = append(how, s.Evidence)
-	}
-	if len(how) > 0 {
-		b.WriteString(" (" + strings.Join(how, ", ") + ")")
-	}
-	return b.String()
+	return Relation(s) + " [" + Printable(s.Evidence) + "]"
 }
 
 // targetName is a target's name with its old_sympos, when known and not 0.

@@ -154,7 +154,7 @@ func writeMDTargets(b *strings.Builder, ts []CheckTarget) {
 		if t.TU != "" {
 			name += " (" + mdCell(t.TU) + ")"
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, mdCell(orNone(t.KLPObject)), mdCell(orNone(t.Rule)), mdCell(whyText(t, false)))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, mdCell(klpObjectOf(t)), mdCell(orNone(t.Rule)), mdCell(whyText(t, false)))
 	}
 	b.WriteString("\n")
 }
@@ -202,6 +202,15 @@ func mdText(s string) string {
 
 // mdCell is mdText for a table cell.
 func mdCell(s string) string { return mdText(s) }
+
+// klpObjectOf names a target's klp_object, or says it is unknown (the
+// build is not a kernel tree).
+func klpObjectOf(t CheckTarget) string {
+	if t.KLPObject == "" {
+		return "(klp_object unknown)"
+	}
+	return t.KLPObject
+}
 
 func orNone(s string) string {
 	if s == "" {
@@ -315,7 +324,7 @@ func writeTextTargets(b *strings.Builder, what string, ts []CheckTarget) {
 	}
 	fmt.Fprintf(b, "\n%s (%d):\n", what, len(ts))
 	for _, t := range ts {
-		fmt.Fprintf(b, "  %s %s", orNone(t.KLPObject), oneLine(targetName(t)))
+		fmt.Fprintf(b, "  %s %s", klpObjectOf(t), oneLine(targetName(t)))
 		if t.TU != "" {
 			fmt.Fprintf(b, " [%s]", oneLine(t.TU))
 		}

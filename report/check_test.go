@@ -75,7 +75,7 @@ func missingCheck() *CheckResult {
 	r.Missing = []CheckTarget{offlineTarget}
 	r.Review = []CheckTarget{checkTarget("css_release", "vmlinux", "kernel/cgroup/cgroup", "caller-assumptions", "review",
 		"css_put", "include/linux/cgroup.h", 404, nil,
-		Step{From: "css_put", To: "css_release", TU: "kernel/cgroup/cgroup", How: "call",
+		Step{From: "css_put", To: "css_release", TU: "kernel/cgroup/cgroup", How: HowCalls,
 			Evidence: "kernel/cgroup/cgroup.o+0x1c4", Rule: "caller-assumptions"})}
 	r.Review[0].Note = "callee-side IPA-VRP assumption"
 	r.Conditional = []CheckTarget{checkTarget("cgroup_bpf_offline", "vmlinux", "kernel/bpf/cgroup", "caller-assumptions", "conditional",
@@ -381,7 +381,7 @@ func TestSARIFContent(t *testing.T) {
 	if loc.ArtifactLocation.URI != "include/linux/cgroup.h" || loc.Region == nil || loc.Region.StartLine != 404 {
 		t.Errorf("missing target located at %+v", loc)
 	}
-	for _, s := range []string{"mem_cgroup_css_offline", "containment", "mem_cgroup_css_offline contains the code of css_put"} {
+	for _, s := range []string{"mem_cgroup_css_offline", "containment", "mem_cgroup_css_offline holds the inlined code of css_put [mm/memcontrol.c.000i.ipa-clones:40]"} {
 		if !strings.Contains(m.Message.Text, s) {
 			t.Errorf("message %q lacks %q", m.Message.Text, s)
 		}

@@ -13,7 +13,8 @@ import (
 // renderDOT writes the impact graph as Graphviz DOT: one cluster per
 // translation unit, one node per entry labelled with its name and source
 // position, one edge per distinct transformation in r.Edges labelled with
-// how it was made. The queried function is filled and bold, functions the
+// how it was made, said from the side of the function holding the code
+// (the arrow is drawn from it: dir=back). The queried function is filled and bold, functions the
 // dump records as removed are dashed, and functions an edge names but the
 // entries do not are dotted. The rules' targets are filled red (must),
 // pale and dashed (conditional), orange (review) or grey (ignored by the
@@ -46,14 +47,14 @@ func renderDOT(w io.Writer, r *Result) error {
 		from := g.nodes[dotKey{e.TU, e.From}].id
 		to := g.nodes[dotKey{e.TU, e.To}].id
 		if e.How == "" {
-			fmt.Fprintf(&b, "  %s -> %s;\n", dotQuote(from), dotQuote(to))
+			fmt.Fprintf(&b, "  %s -> %s [dir=back];\n", dotQuote(from), dotQuote(to))
 		} else {
-			fmt.Fprintf(&b, "  %s -> %s [label=%s];\n", dotQuote(from), dotQuote(to), dotQuote(e.How))
+			fmt.Fprintf(&b, "  %s -> %s [label=%s, dir=back];\n", dotQuote(from), dotQuote(to), dotQuote(edgeRelation(e)))
 		}
 	}
 	for _, e := range g.ruleEdges {
-		fmt.Fprintf(&b, "  %s -> %s [label=%s, color=\"red\", fontcolor=\"red\", style=\"dashed\"];\n",
-			dotQuote(g.nodes[e.from].id), dotQuote(g.nodes[e.to].id), dotQuote(e.how))
+		fmt.Fprintf(&b, "  %s -> %s [label=%s, dir=back, color=\"red\", fontcolor=\"red\", style=\"dashed\"];\n",
+			dotQuote(g.nodes[e.from].id), dotQuote(g.nodes[e.to].id), dotQuote(edgeRelation(e.step)))
 	}
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
@@ -103,6 +104,7 @@ func writeDOTHeader(b *strings.Builder, r *Result) {
 		}
 		fmt.Fprintf(b, "// must-patch set: %d must (filled red), %d conditional (pale, dashed), %d review (filled orange); ignored by the policy: grey\n", must, conditional, review)
 	}
+	b.WriteString("// each arrow points from a function to the one whose code it holds or relies on, and its label says how (\"css_put -> percpu_ref_put_many: holds the inlined code of\")\n")
 	b.WriteString("// not shown: each target's full reason chain and evidence, old_sympos, the notes and the functions explained as no target (--format text or yaml)\n")
 }
 
@@ -119,6 +121,7 @@ type dotNode struct {
 type dotRuleEdge struct {
 	from, to dotKey
 	how      string
+	step     Step
 }
 
 func (n *dotNode) attrs() string {
@@ -295,7 +298,7 @@ func (g *dotGraph) addTargets(ts []Target) {
 			continue
 		}
 		seen[rk] = true
-		g.ruleEdges = append(g.ruleEdges, dotRuleEdge{from: from, to: k, how: last.How})
+		g.ruleEdges = append(g.ruleEdges, dotRuleEdge{from: from, to: k, how: last.How, step: last})
 	}
 	sort.Slice(g.ruleEdges, func(i, j int) bool {
 		a, b := g.ruleEdges[i], g.ruleEdges[j]

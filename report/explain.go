@@ -28,8 +28,10 @@ import (
 //	changed         the changed function the chain starts from, with its
 //	                symbols in its object (none when not emitted)
 //	chain           the hops, first to last; each: from, to, translation
-//	                unit, how, the rule that took it and that rule's
-//	                severity in the policy, the evidence as the report
+//	                unit, how, the rule that took it and the severity
+//	                that hop has under the policy (for caller-assumptions,
+//	                that of the IPA passes of its side, and never stronger
+//	                than the hop before), the evidence as the report
 //	                cites it, and what backs it:
 //	  dump_line     for a transformation in the dump: the file, line and
 //	                the line's text, read from the dump now
@@ -200,9 +202,9 @@ func ExplainText(x *Explanation) string {
 		}
 		tu := ""
 		if st.TU != x.Changed.TU {
-			tu = " (" + Printable(st.TU) + ")"
+			tu = " (in " + Printable(st.TU) + ")"
 		}
-		fmt.Fprintf(&b, "  %d. %s -%s-> %s%s  [%s]\n", i+1, Printable(st.From), Printable(st.How), Printable(st.To), tu, sev)
+		fmt.Fprintf(&b, "  %d. %s%s  [%s]\n", i+1, Relation(st.Step), tu, sev)
 		fmt.Fprintf(&b, "     evidence: %s\n", Printable(st.Evidence))
 		if st.DumpLine != nil {
 			fmt.Fprintf(&b, "       > %s\n", st.DumpLine.Text)

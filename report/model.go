@@ -218,7 +218,9 @@ type Caller struct {
 // otherwise print n²/2 steps).
 const MaxChain = 16
 
-// Step is one transformation: To contains the code of From.
+// Step is one hop of a reason chain: To holds the code of From (a
+// transformation of the dump), or calls it, is called by it or shares its
+// body (a step of the rules); Relation says which, in words.
 type Step struct {
 	From string `json:"from" yaml:"from"`
 	To   string `json:"to" yaml:"to"`
@@ -237,6 +239,11 @@ type Step struct {
 	// At locates the dump line Evidence cites, for --explain to quote;
 	// nil for steps of the object call graph. Not part of the schema.
 	At *Position `json:"-" yaml:"-"`
+	// Severity is the severity the step gave the function it leads to
+	// under the policy (must, conditional or review), for --explain;
+	// empty when not known (the impact graph's edges). Not part of the
+	// schema: --explain writes it as rule_severity.
+	Severity string `json:"-" yaml:"-"`
 }
 
 // Position is a line of a dump, or of the source an object's DWARF

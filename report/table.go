@@ -39,7 +39,7 @@ func renderTable(w io.Writer, r *Result) error {
 	for _, e := range r.Entries {
 		objects = objects || e.Emitted != ""
 	}
-	header := []string{"Translation unit", "Function", "Source", "Depth", "Reached via", "Removed"}
+	header := []string{"Translation unit", "Function", "Source", "Depth", "Relation", "Removed"}
 	align := []int{
 		tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT,
 		tablewriter.ALIGN_RIGHT, tablewriter.ALIGN_LEFT, tablewriter.ALIGN_LEFT,
@@ -120,8 +120,7 @@ func writeTargetTable(w io.Writer, r *Result) {
 			sev := tg.Severity
 			reason := ""
 			if len(tg.Chain) > 0 {
-				last := tg.Chain[len(tg.Chain)-1]
-				reason = Printable(last.How) + " " + displayName(last.From)
+				reason = Predicate(tg.Chain[len(tg.Chain)-1])
 			}
 			if tg.IgnoredBecause != "" {
 				sev = "ignored"
@@ -200,15 +199,11 @@ func bindings(e Entry) string {
 	return strings.Join(out, ", ")
 }
 
-// reachedVia says how an entry got the code and from which function, e.g.
-// "inlined from css_put".
+// reachedVia says, from the entry's side, how it got the code and from
+// which function, e.g. "holds the inlined code of css_put".
 func reachedVia(e Entry) string {
-	how, p := howOf(e), parentOf(e)
-	switch {
-	case e.Depth == 0 || p == "":
-		return how
-	case how == "":
-		return "from " + p
+	if e.Depth == 0 || len(e.Chain) == 0 || parentOf(e) == "" {
+		return howOf(e)
 	}
-	return how + " from " + p
+	return Predicate(e.Chain[len(e.Chain)-1])
 }

@@ -137,8 +137,7 @@ func targetLine(t Target, note bool) string {
 	}
 	line += "]  " + Printable(t.Rule)
 	if len(t.Chain) > 0 {
-		last := t.Chain[len(t.Chain)-1]
-		line += ": " + Printable(last.How) + " " + displayName(last.From)
+		line += ": " + Predicate(t.Chain[len(t.Chain)-1])
 	}
 	if note && t.Note != "" {
 		line += "  (" + Printable(t.Note) + ")"
@@ -309,7 +308,7 @@ func (t *treeWriter) root(i int, brokenCycle bool) {
 			extra = append(extra, "[cycle]")
 		}
 	case e.Depth != 0 && p != "" && !listed:
-		extra = append(extra, fmt.Sprintf("[%s from %s, not listed]", Printable(howOf(e)), displayName(p)))
+		extra = append(extra, "["+Predicate(e.Chain[len(e.Chain)-1])+", not listed]")
 	}
 	t.details(e, extra)
 	t.kids(i, "  ", 0)
@@ -341,21 +340,19 @@ func (t *treeWriter) kids(i int, prefix string, level int) {
 			branch = fmt.Sprintf("%s(depth %d) ", branch, e.Depth)
 			next = ""
 		}
-		t.b.WriteString(prefix + branch + edgeLabel(howOf(e), e.Name))
+		t.b.WriteString(prefix + branch + childLabel(e))
 		t.details(e, nil)
 		t.kids(c, prefix+next, level+1)
 	}
 }
 
-// edgeLabel describes how a child got its parent's code.
-func edgeLabel(how, name string) string {
-	switch how {
-	case "inlined":
-		return "inlined into " + displayName(name)
-	case "":
-		return "→ " + displayName(name)
+// childLabel names a child of the tree and says, from its side, how it
+// got its parent's code: "css_put (holds its inlined code)".
+func childLabel(e Entry) string {
+	if len(e.Chain) == 0 {
+		return displayName(e.Name)
 	}
-	return Printable(how) + " → " + displayName(name)
+	return displayName(e.Name) + " (" + treeRelation(e.Chain[len(e.Chain)-1]) + ")"
 }
 
 // details ends an entry's line with its source position and markers.

@@ -43,7 +43,7 @@ func (r *run) changedABI(t *Target) {
 		return
 	}
 	r.demote(t, ChangedABI, article(kinds[0])+" "+strings.Join(kinds, "/")+" clone: its ABI differs from the source prototype, so its callers are replaced instead")
-	if r.addCallers(t, ChangedABI, "called by", "", "", true) == 0 {
+	if r.addCallers(t, ChangedABI, StepCalledBy, "", "", true) == 0 {
 		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") is a clone with a changed ABI but has no direct caller"+r.pointerUse(t)+": whoever calls it is unknown")
 	}
 }

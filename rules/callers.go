@@ -96,7 +96,7 @@ var assumed = map[string]string{
 // they were compiled knowing t's body through passes.
 func (r *run) addAssumingCallers(t *Target, passes []string, sev Severity) {
 	if r.inherit(t, CallerAssumptions, sev) != Conditional {
-		r.addCallers(t, CallerAssumptions, "called by", "callers may rely on its body through "+strings.Join(passes, ", "), sev, false)
+		r.addCallers(t, CallerAssumptions, StepCalledBy, "callers may rely on its body through "+strings.Join(passes, ", "), sev, false)
 		return
 	}
 	cs := r.callers(t, false)
@@ -106,7 +106,7 @@ func (r *run) addAssumingCallers(t *Target, passes []string, sev Severity) {
 	}
 	for _, c := range cs {
 		cond := callerCondition(c.fn, t.ID.Name, sites[c.fn], passes)
-		if r.addCaller(t, c, CallerAssumptions, "called by", cond, Conditional) {
+		if r.addCaller(t, c, CallerAssumptions, StepCalledBy, cond, Conditional) {
 			r.setCondition(callgraph.NodeID{Name: c.fn, TU: c.tu}, cond)
 		}
 	}
@@ -170,7 +170,7 @@ func (r *run) addCallees(t *Target, passes []string, sev Severity) {
 		if sev == Conditional {
 			note = calleeCondition(ref.To, t.ID.Name, passes)
 		}
-		step := Step{From: t.ID.Name, To: ref.To, TU: t.ID.TU, Rule: CallerAssumptions, How: "calls",
+		step := Step{From: t.ID.Name, To: ref.To, TU: t.ID.TU, Rule: CallerAssumptions, How: StepCalls, Severity: sev,
 			Evidence: fmt.Sprintf("%s: call site %s (section offset %#x)", t.Object, t.ID.Name, ref.Site)}
 		id := callgraph.NodeID{Name: ref.To, TU: t.ID.TU}
 		r.consider(id, append(append([]Step(nil), t.Chain...), step), CallerAssumptions, note, sev)

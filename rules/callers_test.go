@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"
 )
 
@@ -277,5 +278,70 @@ func TestCalleeSideAssumptions(t *testing.T) {
 	if tg.Rule != rules.CallerAssumptions || tg.Severity != rules.Conditional || !strings.Contains(tg.Note, "ipa-bit-cp") ||
 		!strings.HasPrefix(tg.Note, "needed only if your fix changes the arguments rc1 passes to ranged: ranged is local and was compiled for its callers' ") {
 		t.Errorf("ranged: rule %s severity %s note %q, want conditional caller-assumptions naming rc1 and ipa-bit-cp", tg.Rule, tg.Severity, tg.Note)
+	}
+}
+
+// TestStepSeverity: each step of a chain carries the severity it gave the
+// function it leads to, which --explain shows. Under the policy before the
+// conditional tier (must, with the callee-side passes at review), rc1's
+// containment step is must and the step to ranged (compiled for rc1's
+// argument bits, ipa-bit-cp) is review, though the rule's severity is
+// must. And every kind of step the rules take has its words in report.
+func TestStepSeverity(t *testing.T) {
+	dir := buildFixture(t, "rule-callers")
+	e := readELF(t, filepath.Join(dir, "plain.o"))
+	for _, i := range disasm(t, e, "ranged") {
+		if i.Op == x86asm.CMP {
+			t.Skipf("gcc %s kept ranged's range test: no callee-side assumption to show", gccVersion())
+		}
+	}
+	p := mustPolicy(t, "rules:\n  caller-assumptions:\n    severity: must\n    passes: {ipa-vrp: review, ipa-bit-cp: review}\n")
+	res := loadUnit(t, dir, "plain.o").run(t, p, "rc1", "leafy")
+	tg := targetMap(res)["ranged"]
+	if tg == nil {
+		t.Fatalf("ranged is not a target:\n%s", describe(res))
+	}
+	last := tg.Chain[len(tg.Chain)-1]
+	if tg.Severity != rules.Review || last.How != rules.StepCalls || last.Severity != rules.Review || last.From != "rc1" {
+		t.Errorf("ranged: severity %s, last step %+v; want review, a review step %q from rc1", tg.Severity, last, rules.StepCalls)
+	}
+	c1 := targetMap(res)["caller1"]
+	if c1 == nil {
+		t.Fatalf("caller1 is not a target:\n%s", describe(res))
+	}
+	if st := c1.Chain[len(c1.Chain)-1]; st.How != rules.StepCalledBy || st.Severity != rules.Must {
+		t.Errorf("caller1's last step %+v, want a must step %q", st, rules.StepCalledBy)
+	}
+	for _, tg := range res.Targets {
+		for _, st := range tg.Chain {
+			if st.Severity == "" {
+				t.Errorf("%s: step %+v has no severity", tg.ID.Name, st)
+			}
+			if st.Rule != rules.Containment && !report.HasRelation(st.Rule, st.How) {
+				t.Errorf("%s: step kind %s/%q has no words in report", tg.ID.Name, st.Rule, st.How)
+			}
+		}
+	}
+}
+
+// TestStepKindsWorded: every kind of step the rules take is one report
+// has a phrase for, and the rule names agree.
+func TestStepKindsWorded(t *testing.T) {
+	for _, k := range [][2]string{
+		{rules.ChangedABI, rules.StepCalledBy}, {rules.NotPatchable, rules.StepCalledBy},
+		{rules.CallerAssumptions, rules.StepCalledBy}, {rules.CallerAssumptions, rules.StepCalls},
+		{rules.ICF, rules.StepCallsFolded}, {rules.ICF, rules.StepSameBody},
+	} {
+		if !report.HasRelation(k[0], k[1]) {
+			t.Errorf("no words for %s/%q", k[0], k[1])
+		}
+	}
+	if report.RuleContainment != rules.Containment || report.RuleChangedABI != rules.ChangedABI || report.RuleICF != rules.ICF ||
+		report.RuleCallerAssumptions != rules.CallerAssumptions || report.RuleNotPatchable != rules.NotPatchable {
+		t.Error("report's rule names differ from the rules'")
+	}
+	if report.HowCalledBy != rules.StepCalledBy || report.HowCalls != rules.StepCalls ||
+		report.HowSameBody != rules.StepSameBody || report.HowCallsFolded != rules.StepCallsFolded {
+		t.Error("report's step kinds differ from the rules'")
 	}
 }

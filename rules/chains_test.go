@@ -37,7 +37,7 @@ func TestContainmentChainsLinear(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	chains = rules.ContainmentChains(imp)
+	chains = rules.ContainmentChains(imp, rules.Must)
 	runtime.ReadMemStats(&after)
 	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 200 {
 		t.Fatalf("chains of %d functions allocated %d MB, want < 200", len(imp.Nodes), mb)

@@ -18,9 +18,15 @@ import (
 type Step struct {
 	From, To string
 	TU       string
-	// Rule is the rule that took the step; How says what happened
-	// ("inlined", "constprop", "calls", "same body as", ...).
+	// Rule is the rule that took the step; How is its kind: GCC's
+	// transformation for containment ("inlined", "constprop", ...), else
+	// one of the Step* kinds.
 	Rule, How string
+	// Severity is the severity the step gives the function it leads to:
+	// the policy's for the rule (for caller-assumptions, the strongest of
+	// the live IPA passes of its side), never stronger than the step
+	// before it.
+	Severity Severity
 	// Evidence cites the proof: a dump line, or a call site in an object.
 	Evidence string
 	// At is the dump line (or DWARF record) of a containment step.
@@ -83,6 +89,10 @@ type Result struct {
 	// Notes are facts that do not change the answer but a reader should
 	// know (a unit built without ftrace entries, say).
 	Notes []string
+	// NotLivepatchUnits are the units outside a kernel tree built without
+	// ftrace entries where a target was found: not livepatch builds, so
+	// patchability (not-patchable) was not checked there. Sorted.
+	NotLivepatchUnits []string
 }
 
 // Complete reports whether no evidence was missing.
@@ -124,6 +134,8 @@ type run struct {
 	done     map[*Target]Severity
 	problems map[string]bool
 	notes    map[string]bool
+	// unchecked are the units of Result.NotLivepatchUnits.
+	unchecked map[string]bool
 	// ftraceBuild caches livepatchableBuild.
 	ftraceBuild *bool
 	// extCalls caches externalCalls.
@@ -136,7 +148,7 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 		e.Policy = DefaultPolicy()
 	}
 	r := &run{e: e, res: &Result{}, targets: map[callgraph.NodeID]*Target{}, done: map[*Target]Severity{},
-		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}}
+		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}, unchecked: map[string]bool{}}
 	r.containment(changed)
 	for t := r.pop(); t != nil; t = r.pop() {
 		r.changedABI(t)
@@ -205,7 +217,7 @@ func (r *run) containment(changed []callgraph.NodeID) {
 		return
 	}
 	imp := g.Impacted(starts...)
-	chains := containmentChains(imp)
+	chains := containmentChains(imp, r.e.Policy.severity(Containment))
 	for i, n := range imp.Nodes {
 		r.consider(n.ID, chains[i], Containment, "", "")
 	}
@@ -214,11 +226,11 @@ func (r *run) containment(changed []callgraph.NodeID) {
 // containmentChains returns the chain of steps of every reached node,
 // sharing each chain's steps with its parent's (see callgraph.Chains): a
 // copied chain per function took gigabytes on a long inline chain.
-func containmentChains(imp *callgraph.Impact) [][]Step {
+func containmentChains(imp *callgraph.Impact, sev Severity) [][]Step {
 	return callgraph.Chains(imp, func(ed callgraph.Edge) Step {
 		at := ed.Evidence
 		return Step{
-			From: ed.From.Name, To: ed.To.Name, TU: ed.From.TU, Rule: Containment,
+			From: ed.From.Name, To: ed.To.Name, TU: ed.From.TU, Rule: Containment, Severity: sev,
 			How: callgraph.KindName(ed.Kind, ed.Unknown), Evidence: ed.Evidence.String(), At: &at,
 		}
 	})
@@ -316,6 +328,16 @@ func (r *run) demote(t *Target, rule, why string) {
 	delete(r.targets, t.ID)
 	r.explained(t.ID, rule, why, t.Chain, t.Object)
 }
+
+// The kinds (Step.How) of the steps the rules take through the object
+// call graph; report words each of them, from the side of the function
+// the step leads to.
+const (
+	StepCalledBy    = "called by"             // To calls From
+	StepCalls       = "calls"                 // From calls To
+	StepSameBody    = "same body as"          // To is folded with From
+	StepCallsFolded = "calls the folded body" // To calls the body From shares
+)
 
 // caller is a direct call or tail call of a target, in some unit.
 type caller struct {
@@ -498,7 +520,11 @@ func (r *run) addCaller(t *Target, c caller, rule, how, note string, sev Severit
 	if tu, ok := r.e.Graph.TU(c.tu); ok {
 		obj = tu.Object
 	}
-	step := Step{From: t.ID.Name, To: c.fn, TU: c.tu, Rule: rule, How: how,
+	stepSev := sev
+	if stepSev == "" {
+		stepSev = r.inherit(t, rule, "")
+	}
+	step := Step{From: t.ID.Name, To: c.fn, TU: c.tu, Rule: rule, How: how, Severity: stepSev,
 		Evidence: fmt.Sprintf("%s: call site %s", obj, c.site)}
 	chain := append(append([]Step(nil), t.Chain...), step)
 	r.consider(callgraph.NodeID{Name: c.fn, TU: c.tu}, chain, rule, note, sev)
@@ -545,6 +571,10 @@ func (r *run) finish() {
 		return a.ID.Name < b.ID.Name
 	})
 	sort.Strings(r.res.Notes)
+	for tu := range r.unchecked {
+		r.res.NotLivepatchUnits = append(r.res.NotLivepatchUnits, tu)
+	}
+	sort.Strings(r.res.NotLivepatchUnits)
 }
 
 // flags returns the compile flags of unit tu, cached.

@@ -50,7 +50,10 @@ func (r *run) notPatchable(t *Target) {
 			r.note("no unit of the build has ftrace entries (-pg -mfentry or -fpatchable-function-entry): not a kernel livepatch build, so patchability (" + NotPatchable + ") was not checked")
 			return
 		default:
-			r.note("units outside a kernel tree built without ftrace entries (-pg -mfentry or -fpatchable-function-entry) are not livepatch builds: patchability (" + NotPatchable + ") was not checked there")
+			// Outside a kernel tree: not a livepatch build. The caller
+			// says so where it matters (the target's klp_object is
+			// unknown there too).
+			r.unchecked[t.ID.TU] = true
 			return
 		}
 	}
@@ -58,7 +61,7 @@ func (r *run) notPatchable(t *Target) {
 		return
 	}
 	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
-	if r.addCallers(t, NotPatchable, "called by", "", "", true) == 0 {
+	if r.addCallers(t, NotPatchable, StepCalledBy, "", "", true) == 0 {
 		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
 	} else if at := r.addressTaken(t); len(at) > 0 {
 		// Replacing the direct callers leaves the calls through the

@@ -95,8 +95,11 @@ type PolicyError struct {
 }
 
 func (e *PolicyError) Error() string {
-	if e.Line > 0 {
+	if e.Line > 0 && e.Col > 0 {
 		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return e.File + ": " + e.Msg
 }
@@ -129,9 +132,9 @@ func LoadPolicy(path string) (*Policy, error) {
 // justification are errors naming the file, line and column.
 func ParsePolicy(b []byte, file string) (*Policy, error) {
 	var p Policy
+	var root yaml.Node
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(file, err)
 	}
 	// One document only: a second one would be silently ignored.
@@ -142,8 +145,16 @@ func ParsePolicy(b []byte, file string) (*Policy, error) {
 	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlError(file, err)
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(b, &root)
+	// The shape first, in the policy's words and at the offending node;
+	// then the values (the decoder's own messages name Go types).
+	if err := checkShape(file, &root); err != nil {
+		return nil, err
+	}
+	if root.Kind != 0 {
+		if err := root.Decode(&p); err != nil {
+			return nil, yamlError(file, err)
+		}
+	}
 	pos := func(path ...string) (int, int) { return find(&root, path...) }
 	p.Source = file
 	base := map[string]RulePolicy{}

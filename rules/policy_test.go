@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -128,9 +129,9 @@ func TestPolicyErrors(t *testing.T) {
 		line, col int // col 0: not checked
 		msg       string
 	}{
-		{"unknown top-level key", "rules: {}\nrulez: {}\n", 2, 0, "unknown key rulez"},
-		{"unknown key in a rule", "rules:\n  icf:\n    severty: must\n", 3, 0, "unknown key severty"},
-		{"unknown key in an ignore entry", "ignore:\n  - function: f\n    reason: x\n", 3, 0, "unknown key reason"},
+		{"unknown top-level key", "rules: {}\nrulez: {}\n", 2, 1, "the policy: unknown key rulez, want rules or ignore"},
+		{"unknown key in a rule", "rules:\n  icf:\n    severty: must\n", 3, 5, "rule icf: unknown key severty, want severity, passes or author-supplies-clone-abi"},
+		{"unknown key in an ignore entry", "ignore:\n  - function: f\n    reason: x\n", 3, 5, "ignore entry: unknown key reason, want function, translation-unit, rule or justification"},
 		{"unknown rule", "rules:\n  containment: {severity: must}\n  caller-asumptions: {severity: review}\n", 3, 3, `unknown rule "caller-asumptions"`},
 		{"fail-closed is not configurable", "rules:\n  fail-closed: {severity: off}\n", 2, 3, `unknown rule "fail-closed"`},
 		{"unknown severity", "rules:\n  icf:\n    severity: sometimes\n", 3, 5, `rule icf: unknown severity "sometimes"`},
@@ -145,10 +146,19 @@ func TestPolicyErrors(t *testing.T) {
 		{"ignore with a blank justification", "ignore:\n  - function: ok\n    justification: reviewed\n  - function: css_put\n    justification: '  '\n", 4, 5, "ignore entry for css_put has no justification"},
 		{"ignore without function", "ignore:\n  - justification: reviewed\n", 2, 5, "ignore entry without function"},
 		{"ignore of an unknown rule", "ignore:\n  - function: f\n    rule: icf2\n    justification: reviewed\n", 2, 5, `ignore entry for f: unknown rule "icf2"`},
-		{"rule given as a string", "rules:\n  containment: must\n", 2, 0, "cannot unmarshal"},
-		{"rules as a list", "rules: [1, 2]\n", 1, 0, "cannot unmarshal"},
+		{"rule given as a string", "rules:\n  containment: must\n", 2, 16, `rule containment: want its settings as a mapping, not the value "must" (write containment: {severity: must})`},
+		{"rules as a list", "rules: [1, 2]\n", 1, 8, "rules: want a mapping of rule names (containment, changed-abi, caller-assumptions, icf, not-patchable) to their settings, not a list"},
+		{"policy as a list", "- rules: {}\n", 1, 1, "a policy is a mapping with the keys rules and ignore"},
+		{"policy as a value", "must\n", 1, 1, `a policy is a mapping with the keys rules and ignore (rules: {icf: {severity: review}}), not the value "must"`},
+		{"severity as a list", "rules:\n  icf:\n    severity: [must]\n", 3, 15, "rule icf: severity: want a severity (must, review or off), not a list"},
+		{"pass severity as a mapping", "rules:\n  caller-assumptions:\n    passes:\n      ipa-ra: {severity: off}\n", 4, 15, "pass ipa-ra: want a severity (must, conditional, review or off), not a mapping"},
+		{"passes as a list", "rules:\n  caller-assumptions:\n    passes: [ipa-ra]\n", 3, 13, "rule caller-assumptions: passes: want a mapping of IPA passes"},
+		{"clone ABI not a boolean", "rules:\n  changed-abi:\n    author-supplies-clone-abi: sometimes\n", 3, 32, `author-supplies-clone-abi: want true or false, not the value "sometimes"`},
+		{"ignore as a mapping", "ignore:\n  function: f\n", 2, 3, "ignore: want a list of entries (- function: NAME, justification: WHY), not a mapping"},
+		{"ignore entry as a list", "ignore:\n  - [f, reviewed]\n", 2, 5, "ignore: want each entry as a mapping"},
+		{"ignore justification as a list", "ignore:\n  - function: f\n    justification: [a, b]\n", 3, 20, "ignore entry: justification: want a value, not a list"},
 		{"tab indentation", "rules:\n\tcontainment: {severity: must}\n", 2, 0, "cannot start any token"},
-		{"duplicate rule", "rules:\n  icf: {severity: review}\n  icf: {severity: off}\n", 3, 0, `"icf" already defined`},
+		{"duplicate rule", "rules:\n  icf: {severity: review}\n  icf: {severity: off}\n", 3, 3, "rules: icf given twice (first at line 2)"},
 		{"two documents", "rules:\n  icf: {severity: review}\n---\nrules:\n  icf: {severity: off}\n", 3, 1, "a second YAML document"},
 		{"two documents, both marked", "---\nrules: {}\n---\nignore: []\n", 3, 1, "a second YAML document"},
 		{"an empty second document", "rules: {}\n---\n", 2, 1, "a second YAML document"},
@@ -169,6 +179,12 @@ func TestPolicyErrors(t *testing.T) {
 			}
 			if !strings.Contains(pe.Msg, tc.msg) {
 				t.Errorf("%q: message %q, want it to say %q", tc.in, pe.Msg, tc.msg)
+			}
+			// Policy words, never the decoder's Go types or YAML tags.
+			for _, bad := range []string{"rules.", "!!", "unmarshal", "yaml:"} {
+				if strings.Contains(pe.Msg, bad) {
+					t.Errorf("%q: message %q says %q", tc.in, pe.Msg, bad)
+				}
 			}
 			prefix := "test.yaml:" + strconv.Itoa(tc.line) + ":"
 			if tc.col != 0 {
@@ -447,6 +463,9 @@ func FuzzParsePolicy(f *testing.F) {
 			}
 			if pe.File != "fuzz.yaml" || !strings.HasPrefix(err.Error(), "fuzz.yaml") {
 				t.Fatalf("%q: error %v does not name the file", b, err)
+			}
+			if strings.Contains(pe.Msg, "into rules.") || strings.HasPrefix(err.Error(), fmt.Sprintf("fuzz.yaml:%d:0:", pe.Line)) {
+				t.Fatalf("%q: error %v names a Go type or column 0", b, err)
 			}
 			return
 		}

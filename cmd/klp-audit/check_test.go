@@ -117,7 +117,7 @@ func TestCheckFixture(t *testing.T) {
 			t.Errorf("conditional %+v, want send_msg with its condition", res.Conditional)
 		}
 		_, out, _ := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
-		if !strings.Contains(out, "conditional, needed only if the fix changes what each assumed (1):\n  (none) send_msg [check.o]") {
+		if !strings.Contains(out, "conditional, needed only if the fix changes what each assumed (1):\n  (klp_object unknown) send_msg [check.o]") {
 			t.Errorf("text output lacks send_msg as conditional:\n%s", out)
 		}
 	})

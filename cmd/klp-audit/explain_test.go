@@ -46,10 +46,10 @@ func TestExplain(t *testing.T) {
 	for _, want := range []string{
 		"b_other (b.o): a klp_func target, severity must, rule changed-abi",
 		"Chain from the changed function big (b.o):",
-		"1. big -constprop-> big.constprop.0  [containment, must]",
+		"1. big.constprop.0 is the constprop clone of big (specialised for constant arguments)  [containment, must]",
 		"evidence: b.c.000i.ipa-clones:1",
 		"> " + dumpText,
-		"2. big.constprop.0 -called by-> b_other  [changed-abi, must]",
+		"2. b_other calls the clone big.constprop.0, whose ABI differs  [changed-abi, must]",
 		"callq big.constprop.0",
 		"b_other  b.o .text+",
 	} {

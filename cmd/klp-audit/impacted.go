@@ -41,9 +41,10 @@ were inlined into. A livepatch that fixes NAME must replace each of them that
 exists in the running kernel (vmlinux or the module), or the old code keeps
 running.
 
-Each entry carries its reason chain, for example
-  percpu_ref_put_many -constprop-> percpu_ref_put_many.constprop.0
-    -inlined into-> css_put -inlined into-> cgroup_bpf_release
+Each entry carries its reason chain, said from its own side, for example
+  cgroup_bpf_release holds the inlined code of css_put, which holds the
+  inlined code of percpu_ref_put_many.constprop.0, which is the constprop
+  clone of percpu_ref_put_many
 and entries are grouped by translation unit (object file): a static or
 header inline function is a different function in every unit that has it,
 so one name can need several klp_func entries (told apart by old_sympos).
@@ -68,6 +69,10 @@ target: every hop from the changed function with its evidence (the dump
 line, quoted; the call instruction, disassembled), each symbol's section,
 offset, size and binding, and the rules with their severity and note.
 --format json or yaml writes the same as data.
+
+On a terminal, a text answer ends with the next steps as commands to paste:
+--explain for its first target, klp-skeleton, and check once the fix is
+written.
 
 ` + exitCodesHelp,
 		Example: `  # Every function that holds percpu_ref_put_many's code, as a tree
@@ -146,6 +151,11 @@ func runImpacted(opts *ImpactedOptions) error {
 	printProblems(s, res.Problems)
 	if err := report.Render(s.Out, res, format); err != nil {
 		return err
+	}
+	if s.OutTTY && format == report.Text {
+		if err := writeNext(s.Out, opts, res); err != nil {
+			return err
+		}
 	}
 	return incomplete(s, res.Complete, len(res.Problems))
 }

@@ -32,7 +32,7 @@ laid out as samples/livepatch/livepatch-sample.c does:
 
   static struct klp_func funcs_vmlinux[] = {
   	{
-  		/* must, containment: percpu_ref_put_many.constprop.0 -inlined-> cgroup_bpf_release [kernel/bpf/cgroup.o, kernel/bpf/cgroup.c:292] */
+  		/* must, containment: cgroup_bpf_release holds the inlined code of css_put [kernel/bpf/cgroup.o, kernel/bpf/cgroup.c:292] */
   		.old_name = "cgroup_bpf_release",
   		.new_func = livepatch_cgroup_bpf_release,
   		.old_sympos = 2,

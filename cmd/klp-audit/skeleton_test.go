@@ -163,14 +163,14 @@ ignore:
 			"/* must, containment: the changed function itself [a.o] */",
 			// a_entry relies on scale's body: a comment with its
 			// condition, and the entry to add if it holds.
-			"\t/*\n\t * CONDITIONAL, caller-assumptions: scale -called by-> a_entry [a.o]\n\t * needed only if your fix changes what a_entry assumed of scale, which it calls at 1 call site: ",
+			"\t/*\n\t * CONDITIONAL, caller-assumptions: a_entry calls scale (callers may rely on its body) [a.o]\n\t * needed only if your fix changes what a_entry assumed of scale, which it calls at 1 call site: ",
 			"\t * If it is needed, add:\n\t * {\n\t *\t.old_name = \"a_entry\",\n\t *\t.new_func = livepatch_a_entry,\n",
 			"static struct klp_func funcs_vmlinux[] = {",
 			"\t{ }\n};",
 			"\t\t.name = NULL,\n\t\t.funcs = funcs_vmlinux,\n\t}, { }\n};",
 		}, []string{"\t\t.old_name = \"a_entry\","}},
 		{"caller-assumptions must", "--func scale --vmlinux prog --policy " + must, ExitOK, []string{
-			"/* must, caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ",
+			"/* must, caller-assumptions: a_entry calls scale (callers may rely on its body); callers may rely on its body through ",
 			"\t\t.old_name = \"a_entry\",",
 		}, []string{"CONDITIONAL"}},
 		{"no vmlinux", "--func scale", ExitOK, []string{
@@ -183,10 +183,10 @@ ignore:
 		}, nil},
 		{"clone replaced by callers", "--func big --vmlinux prog", ExitOK, []string{
 			`.old_name = "b_entry",`, `.old_name = "b_other",`,
-			"/* must, changed-abi: big.constprop.0 -called by-> b_entry [b.o] */",
+			"/* must, changed-abi: b_entry calls the clone big.constprop.0, whose ABI differs [b.o] */",
 		}, nil},
 		{"review and ignored", "--func scale --vmlinux prog --policy " + review, ExitOK, []string{
-			"/* REVIEW: caller-assumptions: scale -called by-> a_entry; callers may rely on its body through ",
+			"/* REVIEW: caller-assumptions: a_entry calls scale (callers may rely on its body); callers may rely on its body through ",
 			"; decide whether the fix needs it replaced, then keep or delete this entry */\n\t\t.old_name = \"a_entry\",",
 			"\t/* ignored by the policy: b_other (b.o), caller-assumptions: reads nothing scale changes (reviewed) */\n\t{ }\n};",
 		}, nil},

@@ -15,9 +15,15 @@ type Streams struct {
 	OutTTY bool
 }
 
+// ForceTTYEnv, set to 1, makes klp-audit treat its standard output as a
+// terminal. It is for tests only (testscript cannot give a command a
+// terminal): what a person sees on one, such as the "next" block after a
+// text answer, is then written to a pipe too.
+const ForceTTYEnv = "KLP_AUDIT_FORCE_TTY"
+
 func defaultStreams() *Streams {
-	tty := false
-	if st, err := os.Stdout.Stat(); err == nil {
+	tty := os.Getenv(ForceTTYEnv) == "1"
+	if st, err := os.Stdout.Stat(); err == nil && !tty {
 		tty = st.Mode()&os.ModeCharDevice != 0
 	}
 	return &Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutTTY: tty}

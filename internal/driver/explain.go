@@ -139,7 +139,11 @@ func (a *Answer) explainStep(st report.Step) report.ExplainStep {
 	if xs.Rule == "" {
 		xs.Rule = rules.Containment
 	}
-	if rp, ok := a.policy.Rules[xs.Rule]; ok {
+	// The severity this hop has: the rules record it with the step (for
+	// caller-assumptions, that of the live IPA passes of its side, never
+	// stronger than the hop before); the rule's own otherwise.
+	xs.RuleSeverity = st.Severity
+	if rp, ok := a.policy.Rules[xs.Rule]; ok && xs.RuleSeverity == "" {
 		xs.RuleSeverity = string(rp.Severity)
 	}
 	xs.Symbols, xs.NotEmitted = a.symbols(st.To, st.TU)
@@ -160,7 +164,7 @@ func (a *Answer) explainStep(st report.Step) report.ExplainStep {
 			break
 		}
 		xs.DumpLine = &report.DumpLine{File: pos.File, Line: pos.Line, Text: text}
-	case st.How == "same body as":
+	case st.How == rules.StepSameBody:
 		// The evidence is the symbols: both are listed, at one address.
 	default:
 		xs.CallSites, xs.Problem = a.callSites(st)
@@ -201,7 +205,8 @@ func readLine(file string, n int) (string, error) {
 const maxSites = 16
 
 // callSites finds, in the object of st.TU, the calls and jumps from
-// st.To's code to st.From, and disassembles each.
+// st.To's code to st.From (from st.From's to st.To for a callee-side step
+// of caller-assumptions, where From calls To), and disassembles each.
 func (a *Answer) callSites(st report.Step) ([]report.CallSite, string) {
 	t, ok := a.ev.graph.TU(st.TU)
 	if !ok || !t.HasObject {
@@ -216,8 +221,12 @@ func (a *Answer) callSites(st report.Step) ([]report.CallSite, string) {
 	if err != nil {
 		return nil, "call sites not read: " + err.Error()
 	}
-	callees := map[string]bool{st.From: true}
-	for _, fn := range f.Lookup(st.From) {
+	caller, callee := st.To, st.From
+	if st.How == rules.StepCalls {
+		caller, callee = st.From, st.To
+	}
+	callees := map[string]bool{callee: true}
+	for _, fn := range f.Lookup(callee) {
 		for _, al := range fn.Aliases {
 			callees[al] = true
 		}
@@ -227,14 +236,14 @@ func (a *Answer) callSites(st report.Step) ([]report.CallSite, string) {
 	// The caller's code is its own and that of its cold pieces
 	// (coldcaller.cold), where a call on an unlikely path sits.
 	var pieces []*object.Func
-	for _, fn := range f.Lookup(st.To) {
+	for _, fn := range f.Lookup(caller) {
 		pieces = append(pieces, fn)
 		for _, c := range fn.Cold {
 			pieces = append(pieces, f.Lookup(c)...)
 		}
 	}
-	for _, caller := range pieces {
-		for _, r := range f.RefsFrom(caller) {
+	for _, piece := range pieces {
+		for _, r := range f.RefsFrom(piece) {
 			if !callees[r.To] || (r.Kind != object.Call && r.Kind != object.TailCall) {
 				continue
 			}
@@ -242,11 +251,11 @@ func (a *Answer) callSites(st report.Step) ([]report.CallSite, string) {
 				more++
 				continue
 			}
-			out = append(out, callSiteOf(f.DescribeSite(caller, r)))
+			out = append(out, callSiteOf(f.DescribeSite(piece, r)))
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Sprintf("no call from %s to %s found in %s", st.To, st.From, t.Object)
+		return nil, fmt.Sprintf("no call from %s to %s found in %s", caller, callee, t.Object)
 	}
 	if more > 0 {
 		return out, fmt.Sprintf("%d more call sites not listed", more)

@@ -194,7 +194,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			}
 			a.rules = eng.Run(changed)
 			addRules(res, a.rules, policy, klp)
-			res.Notes = append(res.Notes, ev.notes...)
+			res.Notes = onceEach(append(res.Notes, ev.notes...))
 			if linked != nil {
 				addOldSympos(res, a.rules, linked)
 			}
@@ -361,7 +361,10 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 	for _, e := range rr.Explained {
 		res.Explained = append(res.Explained, report.Explained{Name: e.ID.Name, TU: e.ID.TU, Rule: e.Rule, Why: e.Why})
 	}
-	res.Notes = rr.Notes
+	res.Notes = append([]string(nil), rr.Notes...)
+	if n := notLivepatchNote(rr.NotLivepatchUnits, res.Targets); n != "" {
+		res.Notes = append(res.Notes, n)
+	}
 	// Objects the entries could not read were reported with them.
 	unread := map[string]bool{}
 	for _, e := range res.Entries {
@@ -378,6 +381,41 @@ func addRules(res *report.Result, rr *rules.Result, p *rules.Policy, klp *livepa
 	if len(rr.Problems) > 0 {
 		res.Complete = false
 	}
+}
+
+// onceEach returns notes without repeats, in their first order: a note is
+// said once per answer.
+func onceEach(notes []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range notes {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// notLivepatchNote says, once, that units outside a kernel tree built
+// without ftrace entries are not livepatch builds, so patchability was not
+// checked there; only when it matters to the answer: for the units where
+// a target's klp_object is unknown. "" when none is.
+func notLivepatchNote(units []string, ts []report.Target) string {
+	var where []string
+	for _, u := range units {
+		for _, t := range ts {
+			if t.TU == u && t.KLPObject == "" {
+				where = append(where, u)
+				break
+			}
+		}
+	}
+	if len(where) == 0 {
+		return ""
+	}
+	return "klp_object unknown: not a kernel livepatch build (outside a kernel tree, no ftrace entries: -pg -mfentry or " +
+		"-fpatchable-function-entry), so patchability (" + rules.NotPatchable + ") was not checked in " + strings.Join(where, ", ")
 }
 
 // symbolOf is the report's form of a function symbol.
@@ -421,7 +459,8 @@ func stepOf(e callgraph.Edge) report.Step {
 
 // reportStep is the report's form of a step of the rules.
 func reportStep(st rules.Step) report.Step {
-	return report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule, At: positionOf(st.At)}
+	return report.Step{From: st.From, To: st.To, TU: st.TU, How: st.How, Evidence: st.Evidence, Rule: st.Rule,
+		Severity: string(st.Severity), At: positionOf(st.At)}
 }
 
 func positionOf(p *ipadump.Pos) *report.Position {

@@ -376,7 +376,7 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 			case srcChanged[name] && inEntries && e.depth == 0:
 				rf.Cause, rf.Detail = report.CauseChangedLine, "holds a line the fix changes"
 			case inEntries && e.depth > 0:
-				rf.Cause, rf.Detail = report.CauseInlinedCode, "holds the code of "+chainText(e.chain)
+				rf.Cause, rf.Detail = report.CauseInlinedCode, chainText(e.chain)
 			case isTarget && hasRule(targets[tk], "caller-assumptions"):
 				rf.Cause, rf.Detail = report.CauseCallerAssumptions, "caller-assumptions confirmed: "+lastStepText(targets[tk].Chain)
 			default:
@@ -566,17 +566,13 @@ func addDecisionShift(in rebuildInput, r *unitRun, name string, targets map[tkey
 	return first, !first.isZero()
 }
 
-// chainText says a containment chain in words: "a inlined into b,
-// constprop into b.constprop.0".
+// chainText says a containment chain in words, from the side of the
+// function it leads to: "holds the inlined code of css_put, which ...".
 func chainText(chain []report.Step) string {
 	if len(chain) == 0 {
-		return "a changed function"
+		return "holds the code of a changed function"
 	}
-	parts := []string{chain[0].From}
-	for _, s := range chain {
-		parts = append(parts, "-"+s.How+"-> "+s.To)
-	}
-	return strings.Join(parts, " ")
+	return report.ChainPredicate(chain)
 }
 
 func lastStepText(chain []report.Step) string {

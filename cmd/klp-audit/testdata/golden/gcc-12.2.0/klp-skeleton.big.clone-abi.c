@@ -8,14 +8,14 @@
 
 static struct klp_func funcs_vmlinux[] = {
 	{
-		/* must, containment: big -constprop-> big.constprop.0; a constprop clone: replace it with a function of the clone's own ABI [b.o, b.c:8] */
+		/* must, containment: big.constprop.0 is the constprop clone of big (specialised for constant arguments); a constprop clone: replace it with a function of the clone's own ABI [b.o, b.c:8] */
 		/* livepatch_big_constprop_0 must have the ABI of the constprop clone big.constprop.0 (its parameters, not big's prototype): the policy says author-supplies-clone-abi */
 		.old_name = "big.constprop.0",
 		.new_func = livepatch_big_constprop_0,
 		.old_sympos = 0,
 	},
 	/*
-	 * CONDITIONAL, caller-assumptions: big.constprop.0 -called by-> b_entry [b.o]
+	 * CONDITIONAL, caller-assumptions: b_entry calls big.constprop.0 (callers may rely on its body) [b.o]
 	 * needed only if your fix changes what b_entry assumed of big.constprop.0, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_entry in turn (its callers may rely on it).
 	 * If it is needed, add:
 	 * {
@@ -24,7 +24,7 @@ static struct klp_func funcs_vmlinux[] = {
 	 * },
 	 */
 	/*
-	 * CONDITIONAL, caller-assumptions: big.constprop.0 -called by-> b_other [b.o]
+	 * CONDITIONAL, caller-assumptions: b_other calls big.constprop.0 (callers may rely on its body) [b.o]
 	 * needed only if your fix changes what b_other assumed of big.constprop.0, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_other in turn (its callers may rely on it).
 	 * If it is needed, add:
 	 * {

@@ -20,7 +20,7 @@ static struct klp_func funcs_vmlinux[] = {
 		.old_sympos = 2,
 	},
 	/*
-	 * CONDITIONAL, caller-assumptions: scale -called by-> a_entry [a.o]
+	 * CONDITIONAL, caller-assumptions: a_entry calls scale (callers may rely on its body) [a.o]
 	 * needed only if your fix changes what a_entry assumed of scale, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about a_entry in turn (its callers may rely on it).
 	 * If it is needed, add:
 	 * {
@@ -29,7 +29,7 @@ static struct klp_func funcs_vmlinux[] = {
 	 * },
 	 */
 	/*
-	 * CONDITIONAL, caller-assumptions: scale -called by-> b_entry [b.o]
+	 * CONDITIONAL, caller-assumptions: b_entry calls scale (callers may rely on its body) [b.o]
 	 * needed only if your fix changes what b_entry assumed of scale, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_entry in turn (its callers may rely on it).
 	 * If it is needed, add:
 	 * {
@@ -38,7 +38,7 @@ static struct klp_func funcs_vmlinux[] = {
 	 * },
 	 */
 	/*
-	 * CONDITIONAL, caller-assumptions: scale -called by-> b_other [b.o]
+	 * CONDITIONAL, caller-assumptions: b_other calls scale (callers may rely on its body) [b.o]
 	 * needed only if your fix changes what b_other assumed of scale, which it calls at 1 call site: the call-clobbered registers it leaves alone (ipa-ra), whether it is pure, const or noreturn (ipa-pure-const), the memory it reads and writes (ipa-modref), the static variables it reads and writes (ipa-reference); if so, ask about b_other in turn (its callers may rely on it).
 	 * If it is needed, add:
 	 * {
