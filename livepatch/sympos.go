@@ -477,7 +477,7 @@ func (lfs *LinkedFiles) Sympos(lf *LinkedFile, obj string, fn object.Func) Sympo
 	} else {
 		ans.Pos = pos
 		ans.Evidence = fmt.Sprintf("%s: %s of %d symbols named %s (%s), at %#x, %s",
-			lf.path, ordinal(pos), len(core), fn.Name, order, ans.Address, how)
+			lf.path, Ordinal(pos), len(core), fn.Name, order, ans.Address, how)
 	}
 	if len(loading) > 0 {
 		ans.Problem = fmt.Sprintf("module %s has %s named %s that kallsyms lists only while the module loads: old_sympos %d holds once it has loaded, and may not while it is loading",
@@ -500,7 +500,8 @@ func positions(same, core []int) string {
 	return strings.Join(out, " or ")
 }
 
-func ordinal(n int) string {
+// Ordinal writes n as an English ordinal: 1st, 2nd, 3rd, 11th, 21st.
+func Ordinal(n int) string {
 	suf := "th"
 	switch {
 	case n%100 >= 11 && n%100 <= 13:

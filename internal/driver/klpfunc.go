@@ -120,7 +120,7 @@ func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
 		return livepatch.KernelResolve(f.OldName, f.Object, n, 0) + " (" + strings.Join(shortPaths(mine), ", ") + ")", ""
 	case n > 1:
 		return "", fmt.Sprintf("old_sympos %d of %s cannot be checked without the linked %s (--vmlinux): %d objects define a function of the name (%s), and which one kallsyms lists %s is decided by the link",
-			f.OldSympos, f.OldName, f.Object, n, strings.Join(shortPaths(mine), ", "), ordinalWord(f.OldSympos))
+			f.OldSympos, f.OldName, f.Object, n, strings.Join(shortPaths(mine), ", "), livepatch.Ordinal(f.OldSympos))
 	case f.OldSympos > 1:
 		return "", fmt.Sprintf("old_sympos %d of %s cannot be checked without the linked %s (--vmlinux): the objects read define one function of the name (%s)",
 			f.OldSympos, f.OldName, f.Object, shortPaths(mine)[0])
@@ -166,20 +166,6 @@ func shortPaths(ps []string) []string {
 		out[i] = filepath.ToSlash(filepath.Clean(p))
 	}
 	return out
-}
-
-func ordinalWord(n int) string {
-	suf := "th"
-	switch {
-	case n%100 >= 11 && n%100 <= 13:
-	case n%10 == 1:
-		suf = "st"
-	case n%10 == 2:
-		suf = "nd"
-	case n%10 == 3:
-		suf = "rd"
-	}
-	return fmt.Sprintf("%d%s", n, suf)
 }
 
 // livepatchSourceOptions finds the flags to preprocess a livepatch
