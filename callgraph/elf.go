@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
@@ -35,22 +35,7 @@ func NewDefiners(paths []string, workers int, unitsOnly bool) *Definers {
 	}
 	names := make([][]string, len(paths))
 	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				names[i], errs[i] = definedFuncs(paths[i], unitsOnly)
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(paths), workers, func(i int) { names[i], errs[i] = definedFuncs(paths[i], unitsOnly) })
 	d := &Definers{paths: paths, byName: map[string][]int{}, err: errors.Join(errs...)}
 	for i, ns := range names {
 		for _, n := range ns {

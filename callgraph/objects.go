@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 )
@@ -99,22 +100,7 @@ func (o *Objects) Prefetch(tus []string, workers int) {
 	if workers <= 0 {
 		workers = 4
 	}
-	next := make(chan string)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for tu := range next {
-				_, _ = o.File(tu)
-			}
-		}()
-	}
-	for _, tu := range tus {
-		next <- tu
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(tus), workers, func(i int) { _, _ = o.File(tus[i]) })
 }
 
 var (

@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
@@ -239,24 +239,10 @@ type ObjectUnits struct {
 // paths.
 func ProducersAll(paths []string, workers int) []ObjectUnits {
 	out := make([]ObjectUnits, len(paths))
-	workers = max(1, min(workers, len(paths)))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				us, err := Producers(paths[i])
-				out[i] = ObjectUnits{Path: paths[i], Units: us, Err: err}
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(paths), workers, func(i int) {
+		us, err := Producers(paths[i])
+		out[i] = ObjectUnits{Path: paths[i], Units: us, Err: err}
+	})
 	return out
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/klp-audit/klp-audit/internal/par"
 )
 
 // Job is one rebuild: a unit, the files replaced in it, and a label for
@@ -27,34 +29,20 @@ type Done struct {
 // done.
 func (b *Builder) RunAll(ctx context.Context, jobs []Job, workers int, progress io.Writer) []Done {
 	out := make([]Done, len(jobs))
-	workers = max(1, min(workers, len(jobs)))
 	var (
-		wg   sync.WaitGroup
 		mu   sync.Mutex
 		done int
 	)
-	next := make(chan int)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				r, err := b.Rebuild(ctx, jobs[i].Unit, jobs[i].Files, jobs[i].Label)
-				out[i] = Done{r, err}
-				mu.Lock()
-				done++
-				if progress != nil {
-					fmt.Fprintf(progress, "\rrebuilding: %d/%d units compiled (%s)\x1b[K", done, len(jobs), jobs[i].Unit.Cmd.Target)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range jobs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(jobs), workers, func(i int) {
+		r, err := b.Rebuild(ctx, jobs[i].Unit, jobs[i].Files, jobs[i].Label)
+		out[i] = Done{r, err}
+		mu.Lock()
+		done++
+		if progress != nil {
+			fmt.Fprintf(progress, "\rrebuilding: %d/%d units compiled (%s)\x1b[K", done, len(jobs), jobs[i].Unit.Cmd.Target)
+		}
+		mu.Unlock()
+	})
 	if progress != nil && len(jobs) > 0 {
 		fmt.Fprintln(progress)
 	}

@@ -8,7 +8,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/klp-audit/klp-audit/internal/par"
 )
 
 // CompareFiles compares two objects and returns a report with one
@@ -138,28 +139,15 @@ func CompareTrees(origDir, patchedDir string, opts TreeOptions) (*Report, error)
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				rel := all[i]
-				d, err := compareOne(origDir, patchedDir, rel, in1[rel], in2[rel])
-				if err != nil {
-					results[i].prob = &Problem{Path: rel, Message: err.Error()}
-					continue
-				}
-				results[i].diff = d
-			}
-		}()
-	}
-	for i := range all {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(all), workers, func(i int) {
+		rel := all[i]
+		d, err := compareOne(origDir, patchedDir, rel, in1[rel], in2[rel])
+		if err != nil {
+			results[i].prob = &Problem{Path: rel, Message: err.Error()}
+			return
+		}
+		results[i].diff = d
+	})
 
 	r := &Report{SchemaVersion: SchemaVersion, Orig: origDir, Patched: patchedDir, Trees: true, Objects: []ObjectDiff{}}
 	for _, res := range results {

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
@@ -86,22 +86,7 @@ func OpenAll(paths []string, workers int) ([]*File, error) {
 	}
 	files := make([]*File, len(paths))
 	errs := make([]error, len(paths))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				files[i], errs[i] = Open(paths[i])
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(paths), workers, func(i int) { files[i], errs[i] = Open(paths[i]) })
 	return files, errors.Join(errs...)
 }
 

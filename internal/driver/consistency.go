@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -62,22 +63,9 @@ func (ev *Session) checkDumps(objs *callgraph.Objects, res *report.Result) {
 		entries[i] = en
 	}
 	ev.checks.mu.Unlock()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < max(2, runtime.GOMAXPROCS(0)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				entries[i].once.Do(func() { entries[i].problems = checkOneDump(objs, tus[i]) })
-			}
-		}()
-	}
-	for i := range tus {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(tus), max(2, runtime.GOMAXPROCS(0)), func(i int) {
+		entries[i].once.Do(func() { entries[i].problems = checkOneDump(objs, tus[i]) })
+	})
 	for _, en := range entries {
 		if len(en.problems) > 0 {
 			res.Problems = append(res.Problems, en.problems...)
