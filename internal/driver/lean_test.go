@@ -107,7 +107,6 @@ func firstDiff(a, b string) string {
 	return "(same lines)"
 }
 
-
 // TestLeanKernel: over the kernel fixture (kernel/ and mm/), the lean
 // path gives the full load's answer, byte for byte, for 40 questions:
 // statics, header inlines in dozens of units, clones asked by name,
