@@ -107,7 +107,7 @@ func ScanDump(path string, needles [][]byte, buf []byte) (Scan, []byte, error) {
 			break
 		}
 		if len(lines) < len(data) {
-			carry = copy(buf, data[len(lines):])
+			carry = copy(buf[:cap(buf)], data[len(lines):])
 		} else {
 			carry = 0
 		}
