@@ -169,3 +169,33 @@ func TestLeanKernel(t *testing.T) {
 		t.Errorf("the lean query read %d of %d units, want the few naming should_skip_region", all-unread, all)
 	}
 }
+
+// TestLeanFixtures: over every compiled fixture (units with dumps, units
+// read from DWARF, an LTO program, ftrace and notrace objects), the lean
+// path answers every question about each function a dump names or an
+// object defines as the full load does, byte for byte, with the rules,
+// without them and from the dumps alone.
+func TestLeanFixtures(t *testing.T) {
+	for _, name := range []string{"clones", "cycle", "fentry", "header", "klp-check", "klp-sympos", "livepatch-flags", "lto",
+		"rule-abi", "rule-callers", "rule-containment", "rule-icf", "rule-notpatchable", "simd", "statics", "cold", "icf", "objcalls"} {
+		t.Run(name, func(t *testing.T) {
+			dir := fixture.Build(t, name)
+			o := Options{Builds: []string{dir}}
+			full, err := Load(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			funcs := append(full.graph.Names(), full.definers().WithPrefix("")...)
+			var qs []ImpactQuery
+			seen := map[string]bool{}
+			for _, f := range append(funcs, "no_such_function", "main_") {
+				if seen[f] {
+					continue
+				}
+				seen[f] = true
+				qs = append(qs, ImpactQuery{Func: f}, ImpactQuery{Func: f, NoRules: true}, ImpactQuery{Func: f, DumpsOnly: true})
+			}
+			compareLean(t, o, qs)
+		})
+	}
+}
