@@ -141,7 +141,12 @@ func CheckLines(data []byte) (clones, removals int, ok bool) {
 		case bytes.HasPrefix(line, []byte(clonePrefix)):
 			// ORIG's fields, CLONE's, then ";SUFFIX", which may be
 			// anything without a ';'.
-			if !plainDecl(&line) || !plainDecl(&line) || len(line) == 0 || bytes.IndexByte(line[1:], ';') >= 0 {
+			for range 2 {
+				if !plainDecl(&line) {
+					return 0, 0, false
+				}
+			}
+			if len(line) == 0 || bytes.IndexByte(line[1:], ';') >= 0 {
 				return 0, 0, false
 			}
 			clones++
