@@ -359,9 +359,9 @@ func (g *Graph) LateErr() error {
 	return l.Err()
 }
 
-// Partial reports how many units are not read yet (0 for a graph Load
+// Unread reports how many units are not read yet (0 for a graph Load
 // built, or one whose units have all been read).
-func (g *Graph) Partial() int {
+func (g *Graph) Unread() int {
 	p := g.partial
 	if p == nil {
 		return 0

@@ -78,8 +78,8 @@ func comparePartial(t *testing.T, ds []ipadump.Dump, opt LoadOptions, names []st
 				t.Errorf("asked about %s, %s differs:\n%s\nLoad:\n%s", name, n, a, b)
 			}
 		}
-		if p.String() != full.String() || p.Partial() != 0 || p.Stats() != full.Stats() {
-			t.Errorf("%s: read whole, the graph differs from Load's (%d units unread)", name, p.Partial())
+		if p.String() != full.String() || p.Unread() != 0 || p.Stats() != full.Stats() {
+			t.Errorf("%s: read whole, the graph differs from Load's (%d units unread)", name, p.Unread())
 		}
 		if err := p.LateErr(); err != nil {
 			t.Errorf("%s: LateErr: %v", name, err)
@@ -130,7 +130,7 @@ func TestLoadPartialReadsLess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(g.TUs()) - g.Partial(); got != len(want) {
+		if got := len(g.TUs()) - g.Unread(); got != len(want) {
 			t.Errorf("%s: %d units read at once, want %d (%v)", name, got, len(want), want)
 		}
 		for tu := range want {
@@ -195,7 +195,7 @@ func TestLoadPartialProblems(t *testing.T) {
 		}
 	}
 	// "f" is a whole name field in a.c's dump only.
-	if got := len(p.TUs()) - p.Partial(); got != 1 {
+	if got := len(p.TUs()) - p.Unread(); got != 1 {
 		t.Errorf("f: %d units read at once, want a.o alone", got)
 	}
 }

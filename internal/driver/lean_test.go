@@ -63,7 +63,7 @@ func compareLean(t *testing.T, o Options, queries []ImpactQuery) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.graph.Partial() != 0 {
+	if full.graph.Unread() != 0 {
 		t.Fatal("Load left units unread")
 	}
 	var out []string
@@ -165,7 +165,7 @@ func TestLeanKernel(t *testing.T) {
 	if _, err := s.Impacted(ImpactQuery{Func: "should_skip_region", DumpsOnly: true}, rules.DefaultPolicy(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if unread, all := s.graph.Partial(), len(s.graph.TUs()); unread < all-3 {
+	if unread, all := s.graph.Unread(), len(s.graph.TUs()); unread < all-3 {
 		t.Errorf("the lean query read %d of %d units, want the few naming should_skip_region", all-unread, all)
 	}
 }
