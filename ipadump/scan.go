@@ -138,21 +138,18 @@ func CheckLines(data []byte) (clones, removals int, ok bool) {
 		line := data[:i]
 		data = data[i+1:]
 		switch {
-		case bytes.HasPrefix(line, []byte(clonePrefix)):
+		case len(line) > len(clonePrefix) && string(line[:len(clonePrefix)]) == clonePrefix:
 			// ORIG's fields, CLONE's, then ";SUFFIX", which may be
 			// anything without a ';'.
-			for range 2 {
-				if !plainDecl(&line) {
-					return 0, 0, false
-				}
-			}
+			line = plainDecl(line[len(clonePrefix)-1:])
+			line = plainDecl(line)
 			if len(line) == 0 || bytes.IndexByte(line[1:], ';') >= 0 {
 				return 0, 0, false
 			}
 			clones++
-		case bytes.HasPrefix(line, []byte(removalPrefix)):
-			line = line[len(removalPrefix)-1:]
-			if !plainDecl(&line) || len(line) != 0 {
+		case len(line) > len(removalPrefix) && string(line[:len(removalPrefix)]) == removalPrefix:
+			line = plainDecl(line[len(removalPrefix)-1:])
+			if line == nil || len(line) != 0 {
 				return 0, 0, false
 			}
 			removals++
@@ -163,39 +160,43 @@ func CheckLines(data []byte) (clones, removals int, ok bool) {
 	return clones, removals, true
 }
 
-// plainDecl checks the five fields NAME;ORDER;FILE;LINE;COL that follow
-// the ';' at the start of *line, as Reader.decl reads them, and moves
-// *line past them: to the ';' that follows (a clone line's next field),
-// or to the end (a removal line).
-func plainDecl(line *[]byte) bool {
-	b := *line
-	if len(b) == 0 || b[0] != ';' {
-		// A clone line's first declaration follows "Callgraph clone;".
-		if !bytes.HasPrefix(b, []byte(clonePrefix)) {
-			return false
-		}
-		b = b[len(clonePrefix)-1:]
+// plainDecl checks the five fields ;NAME;ORDER;FILE;LINE;COL at the start
+// of b as Reader.decl reads them (a name, numbers of 1 to 9 digits) and
+// returns the rest of b: from the ';' after COL, or empty at the end of
+// the line. It returns nil when they are not plainly so (or b is nil).
+func plainDecl(b []byte) []byte {
+	if len(b) < 2 {
+		return nil
 	}
-	var f [5][]byte
-	for k := range f {
-		b = b[1:] // the ';' before the field
-		j := bytes.IndexByte(b, ';')
-		if j < 0 {
-			if k != len(f)-1 {
-				return false
-			}
-			j = len(b)
-		}
-		f[k], b = b[:j], b[j:]
+	j := bytes.IndexByte(b[1:], ';') // NAME
+	if j <= 0 {
+		return nil
 	}
-	if len(f[0]) == 0 {
-		return false
+	b = b[1+j:]
+	if b = plainNumber(b); len(b) == 0 { // ORDER, not the last field
+		return nil
 	}
-	for _, n := range [...][]byte{f[1], f[3], f[4]} {
-		if _, ok := atoi(n); !ok {
-			return false
-		}
+	j = bytes.IndexByte(b[1:], ';') // FILE, anything
+	if j < 0 {
+		return nil
 	}
-	*line = b
-	return true
+	b = b[1+j:]
+	if b = plainNumber(b); len(b) == 0 { // LINE
+		return nil
+	}
+	return plainNumber(b) // COL
+}
+
+// plainNumber checks ";DIGITS" (1 to 9 digits, what atoi takes) at the
+// start of b, followed by ';' or the end, and returns the rest from that
+// ';' (empty at the end); nil when it is not so.
+func plainNumber(b []byte) []byte {
+	k := 1
+	for k < len(b) && k <= 10 && b[k]-'0' <= 9 {
+		k++
+	}
+	if k == 1 || k > 10 || k < len(b) && b[k] != ';' {
+		return nil
+	}
+	return b[k:]
 }
