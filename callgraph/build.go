@@ -18,6 +18,12 @@ type Builder struct {
 	// whether it was removed; state accumulates per node over all dumps.
 	copies map[copyKey]uint8
 	state  []uint8
+	// fixedTUs says the unit table was declared whole before any dump
+	// was added (LoadPartial): AddDump leaves it alone.
+	fixedTUs bool
+	// nodesDone and edgesDone count the nodes and edges finish has
+	// settled: a partial graph is finished again after each unit read.
+	nodesDone, edgesDone int
 }
 
 type edgeKey struct {
@@ -70,13 +76,9 @@ func NewBuilderSize(dumpBytes int64) *Builder {
 func (b *Builder) AddDump(d ipadump.Dump, recs []ipadump.Record) {
 	g := b.g
 	g.stats.Dumps++
-	ti, ok := g.tuIdx[d.TU]
-	if !ok {
-		ti = len(g.tus)
-		g.tuIdx[d.TU] = ti
-		g.tus = append(g.tus, TU{Name: d.TU, Object: d.Object, HasObject: d.HasObject, LTO: d.Kind.LTO()})
+	if !b.fixedTUs {
+		b.addTU(d)
 	}
-	g.tus[ti].Dumps = append(g.tus[ti].Dumps, d.Path)
 	di, ok := b.dumpIdx[d.Path]
 	if !ok {
 		di = int32(len(g.dumps))
@@ -113,6 +115,19 @@ func (b *Builder) AddDump(d ipadump.Dump, recs []ipadump.Record) {
 			b.state[k.node] |= 1
 		}
 	}
+}
+
+// addTU records dump d in the table of units: the unit is described by
+// the first of its dumps added.
+func (b *Builder) addTU(d ipadump.Dump) {
+	g := b.g
+	ti, ok := g.tuIdx[d.TU]
+	if !ok {
+		ti = len(g.tus)
+		g.tuIdx[d.TU] = ti
+		g.tus = append(g.tus, TU{Name: d.TU, Object: d.Object, HasObject: d.HasObject, LTO: d.Kind.LTO()})
+	}
+	g.tus[ti].Dumps = append(g.tus[ti].Dumps, d.Path)
 }
 
 // getOrCreate returns the node named d.Name in tu, whose name index is
@@ -163,9 +178,21 @@ func (b *Builder) addEdge(from, to, dump int32, r *ipadump.Record) {
 // used afterwards.
 func (b *Builder) Graph() *Graph {
 	g := b.g
+	b.finish()
+	b.sortTUs()
+	b.g, b.copies, b.edgeIdx, b.state = nil, nil, nil, nil
+	return g
+}
+
+// finish settles the nodes and edges added since the last finish: each
+// node's removal and clone kinds, and the sorted adjacency. Edges join
+// nodes of one unit and a unit is added at once, so a finished node
+// never gets a new edge.
+func (b *Builder) finish() {
+	g := b.g
 	// Removal: a node is removed when every copy the dumps mention is
 	// (state bit 0: some copy kept, bit 1: some copy removed).
-	for i := range g.nodes {
+	for i := b.nodesDone; i < len(g.nodes); i++ {
 		n := &g.nodes[i]
 		n.Removed = b.state[i] == 2
 		if len(n.CloneOf) == 0 {
@@ -178,24 +205,42 @@ func (b *Builder) Graph() *Graph {
 		sort.Strings(n.Files)
 	}
 	// Deterministic adjacency: by target, then kind.
-	g.out = make([][]int32, len(g.nodes))
-	g.in = make([][]int32, len(g.nodes))
-	for e := range g.edges {
+	for len(g.out) < len(g.nodes) {
+		g.out = append(g.out, nil)
+		g.in = append(g.in, nil)
+	}
+	var old []int32 // finished nodes given an edge: none when units come whole
+	for e := b.edgesDone; e < len(g.edges); e++ {
 		ed := &g.edges[e]
 		g.out[ed.from] = append(g.out[ed.from], int32(e))
 		g.in[ed.to] = append(g.in[ed.to], int32(e))
+		for _, n := range [2]int32{ed.from, ed.to} {
+			if int(n) < b.nodesDone && !slices.Contains(old, n) {
+				old = append(old, n)
+			}
+		}
 	}
-	for i := range g.out {
+	sortAdj := func(i int32) {
 		sortEdges(g, g.out[i], func(e *edge) int32 { return e.to })
 		sortEdges(g, g.in[i], func(e *edge) int32 { return e.from })
 	}
+	for i := b.nodesDone; i < len(g.nodes); i++ {
+		sortAdj(int32(i))
+	}
+	for _, i := range old {
+		sortAdj(i)
+	}
+	b.nodesDone, b.edgesDone = len(g.nodes), len(g.edges)
+}
+
+// sortTUs sorts the unit table by name, and each unit's dumps.
+func (b *Builder) sortTUs() {
+	g := b.g
 	sort.Slice(g.tus, func(i, j int) bool { return g.tus[i].Name < g.tus[j].Name })
 	for i, t := range g.tus {
 		g.tuIdx[t.Name] = i
 		sort.Strings(g.tus[i].Dumps)
 	}
-	b.g, b.copies, b.edgeIdx, b.state = nil, nil, nil, nil
-	return g
 }
 
 // sortEdges orders edge indices by the node key picks (by TU, then name),

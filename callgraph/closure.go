@@ -61,12 +61,16 @@ func (g *Graph) chainOf(parent map[int32]int32, n int32) Chain {
 		return noChain
 	}
 	return func(yield func(int, Edge) bool) {
-		var path []int32
+		// The edges are read under the lock, and yielded without it:
+		// the consumer may ask the graph more.
+		g.mu.RLock()
+		var path []Edge
 		for at := n; parent[at] >= 0; at = g.edges[parent[at]].from {
-			path = append(path, parent[at])
+			path = append(path, g.edge(parent[at]))
 		}
+		g.mu.RUnlock()
 		for i := range path {
-			if !yield(i, g.edge(path[len(path)-1-i])) {
+			if !yield(i, path[len(path)-1-i]) {
 				return
 			}
 		}
@@ -120,6 +124,14 @@ type Impact struct {
 // node, transitively through inlining and every clone kind. Traversal is
 // breadth-first, so each node's Chain is a shortest reason; cycles end it.
 func (g *Graph) Impacted(starts ...NodeID) *Impact {
+	// Edges never leave a unit: the starts' units hold the answer.
+	tus := make([]string, len(starts))
+	for i, s := range starts {
+		tus[i] = s.TU
+	}
+	g.ensure(tus...)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	const none = -1
 	parent := map[int32]int32{} // node -> edge index it was reached by
 	depth := map[int32]int{}

@@ -25,6 +25,11 @@
 // first recorded it and how many lines did. The graph may have cycles
 // (recursive inlining, a .part inlined back into its parent).
 //
+// Since edges never leave a unit, a question about some functions needs
+// only the units that hold them: LoadPartial reads those and any other
+// unit the first time a question needs it, answering as Load's graph of
+// every dump does.
+//
 // What the dumps alone cannot tell (whether a node survives as a symbol,
 // identical code folding, caller-side assumptions) is not in this graph's
 // edges; see DOMAIN.md.

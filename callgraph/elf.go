@@ -1,9 +1,11 @@
 package callgraph
 
 import (
+	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,10 +78,85 @@ func (d *Definers) Err() error { return d.err }
 // ObjectsDefining returns, in input order, the objects among paths whose
 // ELF symbol table defines a function symbol named name (see Definers).
 // Objects that cannot be read are reported in the error (a list) and
-// skipped: the caller must treat its answer as incomplete then.
+// skipped: the caller must treat its answer as incomplete then. The
+// answer and the error are NewDefiners' (Defining and Err), but of most
+// objects only the section headers and the symbol names are read: the
+// symbol table is parsed only where the names hold name, or where
+// anything looks amiss (then reading it tells what).
 func ObjectsDefining(paths []string, name string, workers int) ([]string, error) {
-	d := NewDefiners(paths, workers, false)
-	return d.Defining(name), d.Err()
+	if workers <= 0 {
+		workers = 8
+	}
+	defines := make([]bool, len(paths))
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				defines[i], errs[i] = definesFunc(paths[i], name)
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []string
+	for i, p := range paths {
+		if defines[i] {
+			out = append(out, p)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// definesFunc reports whether the object at path defines a function
+// symbol named name; the error is definedFuncs'.
+func definesFunc(path, name string) (bool, error) {
+	if name != "" && namesLack(path, name) {
+		return false, nil
+	}
+	names, err := definedFuncs(path, false)
+	return slices.Contains(names, name), err
+}
+
+// namesLack reports that the object at path is one definedFuncs reads
+// without error and that no symbol of it can be named name: its symbol
+// string table does not hold name followed by the NUL that ends every
+// symbol name. False when it cannot tell.
+func namesLack(path, name string) bool {
+	fh, err := safeio.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	f, err := elf.NewFile(fh.SectionReader())
+	if err != nil || safeio.CheckCompressed(f, path, fh.Size) != nil {
+		return false
+	}
+	symtab := f.SectionByType(elf.SHT_SYMTAB)
+	entSize := uint64(elf.Sym64Size)
+	if f.Class == elf.ELFCLASS32 {
+		entSize = elf.Sym32Size
+	}
+	// What elf.File.Symbols checks: a table of whole entries, readable,
+	// and a string table it links to, readable.
+	if symtab == nil || symtab.Flags&elf.SHF_COMPRESSED != 0 || symtab.Size == 0 || symtab.Size%entSize != 0 ||
+		symtab.Offset > uint64(fh.Size) || symtab.Size > uint64(fh.Size)-symtab.Offset ||
+		symtab.Link == 0 || int(symtab.Link) >= len(f.Sections) {
+		return false
+	}
+	strs, err := f.Sections[symtab.Link].Data()
+	if err != nil {
+		return false
+	}
+	needle := make([]byte, 0, len(name)+1)
+	needle = append(append(needle, name...), 0)
+	return !bytes.Contains(strs, needle)
 }
 
 // UnitObjectsDefining is ObjectsDefining over objects compiled from one

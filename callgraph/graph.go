@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/klp-audit/klp-audit/ipadump"
 )
@@ -82,7 +83,16 @@ type TU struct {
 
 // Graph is the clone graph of a whole build. Nodes are kept in flat
 // slices with integer ids; the zero value is not usable: see Builder.
+// A graph LoadPartial returned reads units in as questions need them; a
+// Graph is safe for concurrent use either way.
 type Graph struct {
+	// mu guards the node and edge tables below (not tus and tuIdx,
+	// which are complete from the start) while units are read in. Public
+	// methods take it; the unexported helpers expect it held, and
+	// nothing that holds it calls a method that takes it.
+	mu      sync.RWMutex
+	partial *partial // nil when every unit is read
+
 	nodes  []Node
 	index  map[string]map[string]int32 // TU -> name -> node
 	byName map[string][]int32
@@ -103,8 +113,13 @@ type Stats struct {
 	Removes int // removal records
 }
 
-// Stats returns the input counts.
-func (g *Graph) Stats() Stats { return g.stats }
+// Stats returns the input counts (for a partial graph, Load's: every
+// dump is counted when first searched).
+func (g *Graph) Stats() Stats {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.stats
+}
 
 func (g *Graph) lookup(id NodeID) (int32, bool) {
 	i, ok := g.index[id.TU][id.Name]
@@ -121,22 +136,40 @@ func (n *Node) DeclFiles() []string {
 }
 
 // Len returns the number of nodes.
-func (g *Graph) Len() int { return len(g.nodes) }
+func (g *Graph) Len() int {
+	g.ensureAll()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.nodes)
+}
 
 // NumEdges returns the number of distinct edges.
-func (g *Graph) NumEdges() int { return len(g.edges) }
+func (g *Graph) NumEdges() int {
+	g.ensureAll()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.edges)
+}
 
-// Node returns the node with the given id.
+// Node returns the node with the given id. The node must not be changed.
 func (g *Graph) Node(id NodeID) (*Node, bool) {
+	g.ensure(id.TU)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	i, ok := g.lookup(id)
 	if !ok {
 		return nil, false
 	}
+	// Reading units in may move the table; a node itself never changes
+	// once its unit is read, so the pointer stays good.
 	return &g.nodes[i], true
 }
 
 // Lookup returns every node named name, in all translation units, sorted by TU.
 func (g *Graph) Lookup(name string) []NodeID {
+	g.ensureName(name)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	idx := g.byName[name]
 	out := make([]NodeID, len(idx))
 	for i, n := range idx {
@@ -148,15 +181,20 @@ func (g *Graph) Lookup(name string) []NodeID {
 
 // Names returns every distinct function name, sorted.
 func (g *Graph) Names() []string {
+	g.ensureAll()
+	g.mu.RLock()
 	out := make([]string, 0, len(g.byName))
 	for n := range g.byName {
 		out = append(out, n)
 	}
+	g.mu.RUnlock()
 	sort.Strings(out)
 	return out
 }
 
-// TUs returns the translation units read, sorted by name.
+// TUs returns the translation units of the build, sorted by name: every
+// unit given to Load or LoadPartial (a partial graph's units not read
+// yet included).
 func (g *Graph) TUs() []TU { return g.tus }
 
 // TU returns the translation unit named name.
@@ -169,25 +207,35 @@ func (g *Graph) TU(name string) (TU, bool) {
 }
 
 // Out returns the edges leaving id: the functions that contain id's code.
-func (g *Graph) Out(id NodeID) []Edge { return g.edgesOf(id, g.out) }
+func (g *Graph) Out(id NodeID) []Edge { return g.edgesOf(id, true) }
 
 // In returns the edges entering id: the functions whose code id contains.
-func (g *Graph) In(id NodeID) []Edge { return g.edgesOf(id, g.in) }
+func (g *Graph) In(id NodeID) []Edge { return g.edgesOf(id, false) }
 
-func (g *Graph) edgesOf(id NodeID, adj [][]int32) []Edge {
+func (g *Graph) edgesOf(id NodeID, out bool) []Edge {
+	g.ensure(id.TU)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	i, ok := g.lookup(id)
 	if !ok {
 		return nil
 	}
-	out := make([]Edge, len(adj[i]))
-	for k, e := range adj[i] {
-		out[k] = g.edge(e)
+	adj := g.in
+	if out {
+		adj = g.out
 	}
-	return out
+	edges := make([]Edge, len(adj[i]))
+	for k, e := range adj[i] {
+		edges[k] = g.edge(e)
+	}
+	return edges
 }
 
 // String returns a sorted, deterministic dump of the graph for golden tests.
 func (g *Graph) String() string {
+	g.ensureAll()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	var b strings.Builder
 	ids := make([]int, len(g.nodes))
 	for i := range ids {

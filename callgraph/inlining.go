@@ -137,6 +137,9 @@ func sortPairs(ps []InlinePair) {
 // x itself and every node its out-edges lead to, transitively (the
 // nodes Impacted lists for x's copy in tu, without the chains).
 func (g *Graph) reachIn(tu, x string) map[string]bool {
+	g.ensure(tu)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	r := map[string]bool{x: true}
 	start, ok := g.lookup(NodeID{Name: x, TU: tu})
 	if !ok {
@@ -160,6 +163,9 @@ func (g *Graph) reachIn(tu, x string) map[string]bool {
 
 // edgesOfTU returns the edges between nodes of unit tu.
 func (g *Graph) edgesOfTU(tu string) []Edge {
+	g.ensure(tu)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	var out []Edge
 	for _, i := range g.index[tu] {
 		for _, e := range g.out[i] {
@@ -167,6 +173,11 @@ func (g *Graph) edgesOfTU(tu string) []Edge {
 		}
 	}
 	return out
+}
+
+// objectUnitDump is the dump a unit without one is added as: its DWARF.
+func objectUnitDump(tu, object string) ipadump.Dump {
+	return ipadump.Dump{Path: object + " (DWARF)", Kind: ipadump.UnitDump, TU: tu, Object: object, HasObject: true}
 }
 
 // AddObjectInlining adds a unit that has no dump, taking its inlining from
@@ -179,7 +190,7 @@ func (g *Graph) edgesOfTU(tu string) []Edge {
 // not say which copies were made and then inlined away, so such a graph
 // is weaker than a dump's.
 func (b *Builder) AddObjectInlining(tu, object string, in *dwarfinfo.Inlining) {
-	d := ipadump.Dump{Path: object + " (DWARF)", Kind: ipadump.UnitDump, TU: tu, Object: object, HasObject: true}
+	d := objectUnitDump(tu, object)
 	var recs []ipadump.Record
 	for _, f := range in.Funcs {
 		if f.NoSymbol {

@@ -37,10 +37,40 @@ type ObjectUnit struct{ TU, Object string }
 // are returned together as an ipadump.ErrorList, sorted by dump and line,
 // and a caller must treat the graph as incomplete when the error is non-nil.
 func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = max(4, 2*runtime.GOMAXPROCS(0))
+	var total int64
+	for _, d := range dumps {
+		// Only dumps that will be read count: a sparse 200 GB file is
+		// refused by readDump and must not size the tables.
+		if st, err := os.Stat(d.Path); err == nil && st.Mode().IsRegular() && st.Size() <= ipadump.MaxDumpSize {
+			total += st.Size()
+		}
 	}
+	b := NewBuilderSize(total)
+	errs := addDumps(b, dumps, opt)
+	for _, u := range opt.ObjectUnits {
+		in, err := readObjectUnit(u)
+		if err != nil {
+			errs.Add(err)
+			continue
+		}
+		b.AddObjectInlining(u.TU, u.Object, in)
+	}
+	errs.Sort()
+	return b.Graph(), errs.Err()
+}
+
+// workers returns the number of dumps read at once (LoadOptions.Workers).
+func (opt LoadOptions) workers() int {
+	if opt.Workers > 0 {
+		return opt.Workers
+	}
+	return max(4, 2*runtime.GOMAXPROCS(0))
+}
+
+// addDumps reads the dumps in parallel and adds them to b in the order
+// given; it returns the problems met.
+func addDumps(b *Builder, dumps []ipadump.Dump, opt LoadOptions) ipadump.ErrorList {
+	workers := opt.workers()
 	type result struct {
 		recs []ipadump.Record
 		errs ipadump.ErrorList
@@ -59,8 +89,7 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 			defer wg.Done()
 			// One reader per worker: its buffer and interner serve every
 			// dump the worker parses.
-			rd := ipadump.NewReader(nil, "")
-			rd.StripPrefixes(opt.StripPrefixes)
+			rd := newReader(opt)
 			for i := range jobs {
 				recs, errs := readDump(rd, dumps[i].Path)
 				results[i] <- result{recs, errs}
@@ -74,15 +103,6 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 		}
 		close(jobs)
 	}()
-	var total int64
-	for _, d := range dumps {
-		// Only dumps that will be read count: a sparse 200 GB file is
-		// refused by readDump and must not size the tables.
-		if st, err := os.Stat(d.Path); err == nil && st.Mode().IsRegular() && st.Size() <= ipadump.MaxDumpSize {
-			total += st.Size()
-		}
-	}
-	b := NewBuilderSize(total)
 	var errs ipadump.ErrorList
 	for i, d := range dumps {
 		r := <-results[i]
@@ -91,21 +111,29 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 		errs = append(errs, r.errs...)
 	}
 	wg.Wait()
-	for _, u := range opt.ObjectUnits {
-		in, err := dwarfinfo.Inlines(u.Object)
-		if err != nil {
-			if errors.Is(err, dwarfinfo.ErrNoDWARF) {
-				err = errors.New("no ipa-clones dump beside it and no DWARF debug info (built without -g): where its code was inlined is unknown (rebuild it with -fdump-ipa-clones, or -g)")
-			} else {
-				err = fmt.Errorf("no ipa-clones dump beside it, and its DWARF cannot give the inlining: %w", err)
-			}
-			errs.Add(&ipadump.FileError{Path: u.Object, Err: err})
-			continue
+	return errs
+}
+
+// newReader returns a dump reader for opt.
+func newReader(opt LoadOptions) *ipadump.Reader {
+	rd := ipadump.NewReader(nil, "")
+	rd.StripPrefixes(opt.StripPrefixes)
+	return rd
+}
+
+// readObjectUnit reads the inlining of a unit without a dump from its
+// object's DWARF; the error names the object.
+func readObjectUnit(u ObjectUnit) (*dwarfinfo.Inlining, error) {
+	in, err := dwarfinfo.Inlines(u.Object)
+	if err != nil {
+		if errors.Is(err, dwarfinfo.ErrNoDWARF) {
+			err = errors.New("no ipa-clones dump beside it and no DWARF debug info (built without -g): where its code was inlined is unknown (rebuild it with -fdump-ipa-clones, or -g)")
+		} else {
+			err = fmt.Errorf("no ipa-clones dump beside it, and its DWARF cannot give the inlining: %w", err)
 		}
-		b.AddObjectInlining(u.TU, u.Object, in)
+		return nil, &ipadump.FileError{Path: u.Object, Err: err}
 	}
-	errs.Sort()
-	return b.Graph(), errs.Err()
+	return in, nil
 }
 
 // maxPreallocRecords bounds the records allocated for one dump before any
@@ -113,17 +141,23 @@ func Load(dumps []ipadump.Dump, opt LoadOptions) (*Graph, error) {
 const maxPreallocRecords = 1 << 16
 
 func readDump(r *ipadump.Reader, path string) ([]ipadump.Record, ipadump.ErrorList) {
-	var errs ipadump.ErrorList
 	f, err := ipadump.OpenDump(path)
 	if err != nil {
+		var errs ipadump.ErrorList
 		errs.Add(&ipadump.FileError{Path: path, Err: fmt.Errorf("reading dump: %w", err)})
 		return nil, errs
 	}
 	defer f.Close()
-	r.Reset(f.Reader(), path)
+	return parseDump(r, f.Reader(), f.Size, path)
+}
+
+// parseDump reads the records of dump path, of the given size, from src.
+func parseDump(r *ipadump.Reader, src io.Reader, size int64, path string) ([]ipadump.Record, ipadump.ErrorList) {
+	var errs ipadump.ErrorList
+	r.Reset(src, path)
 	// Record lines are 100 to 200 bytes; preallocate to avoid regrowth,
 	// but never more than a large unit needs: the file's size is a claim.
-	recs := make([]ipadump.Record, 0, min(f.Size/128+1, maxPreallocRecords))
+	recs := make([]ipadump.Record, 0, min(size/128+1, maxPreallocRecords))
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {

@@ -16,8 +16,7 @@ func (o *Objects) Map(tu string) (*report.UnitMapping, error) {
 	t, _ := o.g.TU(tu)
 	m := &report.UnitMapping{TU: tu, Object: t.Object}
 	mapped := map[string]bool{}
-	for _, i := range o.g.index[tu] {
-		n := &o.g.nodes[i]
+	for _, n := range o.g.nodesOfTU(tu) {
 		syms := symbolsFor(f, n.ID.Name)
 		if len(syms) == 0 {
 			m.NotEmitted = append(m.NotEmitted, report.NodeWithoutSymbol{
@@ -61,4 +60,16 @@ func (o *Objects) Map(tu string) (*report.UnitMapping, error) {
 	sort.Slice(m.NotEmitted, func(i, j int) bool { return m.NotEmitted[i].Node < m.NotEmitted[j].Node })
 	sort.Strings(m.RemovedButEmitted)
 	return m, nil
+}
+
+// nodesOfTU returns the nodes of unit tu, in no order.
+func (g *Graph) nodesOfTU(tu string) []*Node {
+	g.ensure(tu)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]*Node, 0, len(g.index[tu]))
+	for _, i := range g.index[tu] {
+		out = append(out, &g.nodes[i])
+	}
+	return out
 }

@@ -16,6 +16,9 @@ func (g *Graph) Suggest(name string, n int) []string {
 	}
 	var cs []cand
 	maxDist := len(name)/3 + 2
+	g.ensureAll() // the closest names may be in any unit
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	for s := range g.byName {
 		var r int
 		switch {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -163,4 +164,39 @@ func benchRead(b *testing.B, names []string, dumps [][]byte) {
 		}
 	}
 	b.ReportMetric(float64(records), "records/op")
+}
+
+// BenchmarkScanDump searches the synthetic build, written to files, for
+// one name and checks every line's form (ScanDump), as a lean query does
+// with the dumps that do not name the function: the rate to compare with
+// the Reader's.
+//
+//	go test -run=XXX -bench=ScanDump -benchtime=3x -cpu=1 ./ipadump
+func BenchmarkScanDump(b *testing.B) {
+	_, dumps := benchDumps()
+	dir := b.TempDir()
+	var paths []string
+	var size int64
+	for i, d := range dumps {
+		p := filepath.Join(dir, fmt.Sprintf("d%d.c.000i.ipa-clones", i))
+		if err := os.WriteFile(p, d, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, p)
+		size += int64(len(d))
+	}
+	needles := [][]byte{NameNeedle("percpu_ref_put_many")}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		for _, p := range paths {
+			var s Scan
+			var err error
+			s, buf, err = ScanDump(p, needles, buf)
+			if err != nil || !s.Clean {
+				b.Fatalf("%s: %v, clean %v", p, err, s.Clean)
+			}
+		}
+	}
 }

@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # bench-kernel.sh BIN TREE: wall time and peak memory of
-# "klp-audit impacted --func percpu_ref_put_many" over the dumps of kernel/
-# and mm/ of TREE, each run a fresh process (no state survives a run).
-# With DROP_CACHES=1 (root) the page cache is dropped before each run.
+# "klp-audit impacted --func percpu_ref_put_many" over the dumps of TREE
+# (the kernel fixture: kernel/ and mm/), with the rules, with --no-rules
+# and with --dumps-only, each run a fresh process (no state survives a
+# run). With DROP_CACHES=1 (root) the page cache is dropped before each
+# run.
 set -euo pipefail
 bin=${1:?usage: bench-kernel.sh BIN TREE}
 tree=${2:?usage: bench-kernel.sh BIN TREE}
 runs=${RUNS:-5}
-echo "dumps: $(find "$tree/kernel" "$tree/mm" -name '*.ipa-clones' | wc -l), $(du -ch $(find "$tree/kernel" "$tree/mm" -name '*.ipa-clones') | tail -1 | cut -f1)"
-for i in $(seq "$runs"); do
-	if [[ ${DROP_CACHES:-0} == 1 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
-	/usr/bin/time -f "run $i: %e s wall, %M KiB peak RSS" \
-		"$bin" impacted --build "$tree" --func percpu_ref_put_many --format json >/dev/null 2>&1 || true
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "dumps: $(find "$tree" -name '*.ipa-clones' | wc -l), $(find "$tree" -name '*.ipa-clones' -print0 | du -ch --files0-from=- | tail -1 | cut -f1)"
+# timed LABEL ARGS...: one run of klp-audit ARGS (its output discarded),
+# timed by /usr/bin/time into a file of its own.
+timed() {
+	local label=$1
+	shift
+	/usr/bin/time -o "$work/time" -f "$label: %e s wall, %M KiB peak RSS" "$bin" "$@" >/dev/null 2>&1 || true
+	grep -v '^Command exited' "$work/time"
+}
+for mode in "" --no-rules --dumps-only; do
+	echo "impacted --func percpu_ref_put_many${mode:+ $mode}:"
+	for i in $(seq "$runs"); do
+		if [[ ${DROP_CACHES:-0} == 1 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
+		timed "run $i" impacted --build "$tree" --func percpu_ref_put_many --format json $mode
+	done
 done
 
 # check of a fix touching four functions of mm/oom_kill.c (each body gets
 # one statement), against a funcs list: the build is read once for all.
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/a/mm" "$work/b/mm"
 cp "$tree/mm/oom_kill.c" "$work/a/mm/"
 python3 - "$work" <<'PY'
@@ -33,6 +45,5 @@ PY
 printf -- '- object: vmlinux\n  old_name: oom_unkillable_task\n' >"$work/funcs.yaml"
 echo "check of a fix touching 4 functions of mm/oom_kill.c:"
 for i in $(seq "$runs"); do
-	/usr/bin/time -f "run $i: %e s wall, %M KiB peak RSS" \
-		"$bin" check --diff "$work/fix.patch" --build "$tree" --funcs "$work/funcs.yaml" --format json >/dev/null 2>&1 || true
+	timed "run $i" check --diff "$work/fix.patch" --build "$tree" --funcs "$work/funcs.yaml" --format json
 done

@@ -99,7 +99,7 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 		return nil, err
 	}
 	defer linked.Close()
-	s, err := Load(o)
+	s, err := loadFor(o, q.Func)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 	// Objects that define the function although no dump line mentions it
 	// in their unit: GCC left those copies untouched.
 	var untouched []string
-	if defs, err := ev.definers().Defining(opts.Func), ev.definers().Err(); err != nil || len(defs) > 0 {
+	if defs, err := ev.defining(opts.Func); err != nil || len(defs) > 0 {
 		addProblems(ev, err)
 		inGraph := map[string]bool{}
 		for _, id := range all {
@@ -200,6 +200,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			}
 		}
 	}
+	addLateProblems(ev, res)
 	return a, nil
 }
 

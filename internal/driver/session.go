@@ -59,6 +59,10 @@ type Session struct {
 	// keepCode reads the objects with their code (for --explain's call
 	// sites); set before the object cache is made.
 	keepCode bool
+	// lean says the graph was read for some functions only (loadFor):
+	// other units are read on demand, and the functions the objects
+	// define are looked up by name, not indexed whole.
+	lean bool
 }
 
 // openObject reads an object for the session's cache; onLoad, when set,
@@ -72,14 +76,18 @@ var (
 // Load discovers and reads the dumps of the build o names. Errors that
 // leave nothing to answer from are returned as *InputError; problems that
 // only make answers incomplete are kept and reported with every answer.
-func Load(o Options) (*Session, error) {
+func Load(o Options) (*Session, error) { return load(o, false, nil) }
+
+// load is Load; with lean, only the units whose dumps name one of names
+// are read at once (see loadFor).
+func load(o Options, lean bool, names []string) (*Session, error) {
 	if onLoad != nil {
 		onLoad(o)
 	}
 	if len(o.Builds) == 0 && len(o.DumpLists) == 0 {
 		return nil, Inputf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
 	}
-	ev := &Session{opts: o}
+	ev := &Session{opts: o, lean: lean}
 	ev.inputs.Builds = o.Builds
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
@@ -119,7 +127,14 @@ func Load(o Options) (*Session, error) {
 	// An O= build's source paths lose its source tree's prefix, as
 	// --strip-prefix would, so they read as an in-tree build's do.
 	ev.opts.StripPrefixes = append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
-	g, err := callgraph.Load(ev.dumps, callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units})
+	lopts := callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units}
+	var g *callgraph.Graph
+	var err error
+	if lean {
+		g, err = callgraph.LoadPartial(ev.dumps, names, lopts)
+	} else {
+		g, err = callgraph.Load(ev.dumps, lopts)
+	}
 	addErrs(&errs, err)
 	ev.graph = g
 	for _, u := range units {
@@ -259,7 +274,9 @@ func (ev *Session) forQuery() *Session {
 	q := *ev
 	q.objectCache() // create the caches in ev's copy before sharing them
 	q.klpObjects()
-	q.definers()
+	if !q.lean {
+		q.definers()
+	}
 	if q.checks == nil {
 		q.checks = &dumpChecks{units: map[string]*dumpCheckEntry{}}
 	}

@@ -1,0 +1,202 @@
+package ipadump
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// A query about one function needs only the dumps that name it: the
+// scan below finds them at memory speed, without parsing, and checks the
+// lines of the others with no more work than finding their field
+// separators, so that a dump left unparsed is still known to hold only
+// well-formed records (and how many).
+
+// NameNeedle returns the bytes that every dump line naming the function
+// name as ORIG or CLONE holds: the name as a whole field, ";name;".
+// Names are never the first or last field of a line, and a field never
+// holds a ';'.
+func NameNeedle(name string) []byte {
+	b := make([]byte, 0, len(name)+2)
+	b = append(b, ';')
+	b = append(b, name...)
+	return append(b, ';')
+}
+
+// Scan is what ScanDump found in one dump.
+type Scan struct {
+	// Found[i] says the dump holds needles[i].
+	Found []bool
+	// Clean says that every line of the dump is a clone line of the
+	// 12-field form or a removal line, with non-empty names and numbers
+	// where numbers belong, ending in a newline: the Reader reads each as
+	// a record without error. Records, Clones and Removals count them
+	// then. When Clean is false the dump holds something else (a bad
+	// line, a blank one, the 14-field form, a line without its newline):
+	// read it with the Reader, which says what.
+	Clean                     bool
+	Records, Clones, Removals int
+	// Data holds the whole dump when it fitted in one buffer (see
+	// ScanDump); nil otherwise.
+	Data []byte
+}
+
+// scanChunk is how much of a dump ScanDump holds at once: most unit dumps
+// fit whole (the largest of a kernel's are a few MiB); LTO whole-program
+// dumps are read piece by piece.
+var scanChunk = 8 << 20 // a variable for the tests
+
+// ScanDump reads the dump at path through buf (grown to at most about
+// 8 MiB and returned for the next call) and reports which needles it
+// holds and whether its lines are clean (see Scan). A needle must not
+// hold a newline: dumps are searched line by line. Any error opening or
+// reading the file is returned as is; read the dump with the Reader then,
+// which reports it in its own words.
+func ScanDump(path string, needles [][]byte, buf []byte) (Scan, []byte, error) {
+	s := Scan{Found: make([]bool, len(needles)), Clean: true}
+	f, err := OpenDump(path)
+	if err != nil {
+		return s, buf, err
+	}
+	defer f.Close()
+	if need := int(min(f.Size, int64(scanChunk))); cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	r := f.Reader()
+	carry := 0 // bytes of an incomplete line kept at the start of buf
+	var total int64
+	for {
+		n, err := io.ReadFull(r, buf[carry:cap(buf)])
+		total += int64(n)
+		data := buf[:carry+n]
+		end := err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !end {
+			return s, buf, err
+		}
+		if !end && total == f.Size {
+			// Exactly full: the next read would say EOF.
+			end = true
+		}
+		lines := data
+		if !end {
+			i := bytes.LastIndexByte(data, '\n')
+			if i < 0 {
+				// One line fills the buffer: longer than MaxLineLen.
+				s.Clean = false
+				lines = data
+				carry = 0
+			} else {
+				lines = data[:i+1]
+			}
+		}
+		for k, nd := range needles {
+			if !s.Found[k] && bytes.Contains(lines, nd) {
+				s.Found[k] = true
+			}
+		}
+		if s.Clean {
+			c, r, ok := CheckLines(lines)
+			s.Clones += c
+			s.Removals += r
+			s.Clean = ok
+		}
+		if end {
+			if total == int64(len(data)) {
+				s.Data = data
+			}
+			break
+		}
+		if len(lines) < len(data) {
+			carry = copy(buf[:cap(buf)], data[len(lines):])
+		} else {
+			carry = 0
+		}
+	}
+	if total != f.Size {
+		// The file shrank while it was read: let the Reader say so.
+		s.Clean = false
+	}
+	if s.Clean {
+		s.Records = s.Clones + s.Removals
+	} else {
+		s.Clones, s.Removals = 0, 0
+	}
+	return s, buf, nil
+}
+
+// CheckLines reports whether every line of data is plainly a record (see
+// Scan.Clean), and how many clone and removal lines it holds. data must
+// be empty or end in a newline for ok. It errs on the side of false: a
+// line the Reader would accept in a form this check does not know (a
+// CRLF removal line, a blank line, the 14-field form) makes it false.
+func CheckLines(data []byte) (clones, removals int, ok bool) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 || i >= MaxLineLen/2 {
+			return 0, 0, false
+		}
+		line := data[:i]
+		data = data[i+1:]
+		switch {
+		case len(line) > len(clonePrefix) && string(line[:len(clonePrefix)]) == clonePrefix:
+			// ORIG's fields, CLONE's, then ";SUFFIX", which may be
+			// anything without a ';'.
+			line = plainDecl(line[len(clonePrefix)-1:])
+			line = plainDecl(line)
+			if len(line) == 0 || bytes.IndexByte(line[1:], ';') >= 0 {
+				return 0, 0, false
+			}
+			clones++
+		case len(line) > len(removalPrefix) && string(line[:len(removalPrefix)]) == removalPrefix:
+			line = plainDecl(line[len(removalPrefix)-1:])
+			if line == nil || len(line) != 0 {
+				return 0, 0, false
+			}
+			removals++
+		default:
+			return 0, 0, false
+		}
+	}
+	return clones, removals, true
+}
+
+// plainDecl checks the five fields ;NAME;ORDER;FILE;LINE;COL at the start
+// of b as Reader.decl reads them (a name, numbers of 1 to 9 digits) and
+// returns the rest of b: from the ';' after COL, or empty at the end of
+// the line. It returns nil when they are not plainly so (or b is nil).
+func plainDecl(b []byte) []byte {
+	if len(b) < 2 {
+		return nil
+	}
+	j := bytes.IndexByte(b[1:], ';') // NAME
+	if j <= 0 {
+		return nil
+	}
+	b = b[1+j:]
+	if b = plainNumber(b); len(b) == 0 { // ORDER, not the last field
+		return nil
+	}
+	j = bytes.IndexByte(b[1:], ';') // FILE, anything
+	if j < 0 {
+		return nil
+	}
+	b = b[1+j:]
+	if b = plainNumber(b); len(b) == 0 { // LINE
+		return nil
+	}
+	return plainNumber(b) // COL
+}
+
+// plainNumber checks ";DIGITS" (1 to 9 digits, what atoi takes) at the
+// start of b, followed by ';' or the end, and returns the rest from that
+// ';' (empty at the end); nil when it is not so.
+func plainNumber(b []byte) []byte {
+	k := 1
+	for k < len(b) && k <= 10 && b[k]-'0' <= 9 {
+		k++
+	}
+	if k == 1 || k > 10 || k < len(b) && b[k] != ';' {
+		return nil
+	}
+	return b[k:]
+}
