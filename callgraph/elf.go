@@ -89,22 +89,7 @@ func ObjectsDefining(paths []string, name string, workers int) ([]string, error)
 	}
 	defines := make([]bool, len(paths))
 	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				defines[i], errs[i] = definesFunc(paths[i], name)
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(paths), workers, func(i int) { defines[i], errs[i] = definesFunc(paths[i], name) })
 	var out []string
 	for i, p := range paths {
 		if defines[i] {
