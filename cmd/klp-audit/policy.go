@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/klp-audit/klp-audit/internal/driver"
-	"github.com/klp-audit/klp-audit/rules"
 )
 
 func newPolicyCmd(s *Streams) *cobra.Command {
@@ -34,7 +33,7 @@ ignore entry without a justification).`,
 				_, err := s.Out.Write([]byte(check + ": ok\n"))
 				return err
 			}
-			_, err := s.Out.Write(rules.DefaultPolicyYAML())
+			_, err := s.Out.Write(driver.DefaultPolicyYAML())
 			return err
 		},
 	}

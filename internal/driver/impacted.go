@@ -530,3 +530,7 @@ func countTUs(starts []callgraph.NodeID, untouched []string) int {
 	}
 	return len(tus)
 }
+
+// DefaultPolicyYAML is the embedded default policy, as "klp-audit policy"
+// prints it.
+func DefaultPolicyYAML() []byte { return rules.DefaultPolicyYAML() }
