@@ -3,7 +3,6 @@ package driver
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/livepatch"
-	"github.com/klp-audit/klp-audit/objdiff"
 	"github.com/klp-audit/klp-audit/patch"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"
@@ -531,13 +529,7 @@ func coveredName(cov []report.CheckTarget, f livepatch.Func) bool {
 // changed or added functions it does not replace, and replaced functions
 // whose code did not change.
 func buildTruth(orig, patched string, lp []livepatch.Func) (*report.BuildTruth, []report.Problem, error) {
-	var rep *objdiff.Report
-	var err error
-	if st, serr := os.Stat(orig); serr == nil && st.IsDir() {
-		rep, err = objdiff.CompareTrees(orig, patched, objdiff.TreeOptions{})
-	} else {
-		rep, err = objdiff.CompareFiles(orig, patched)
-	}
+	rep, err := Diff(orig, patched, 0)
 	if err != nil {
 		return nil, nil, Inputf("comparing --orig and --patched: %v", err)
 	}
