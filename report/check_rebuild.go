@@ -146,7 +146,7 @@ func writeTextRebuild(b *strings.Builder, r *CheckRebuild) {
 			cached++
 		}
 	}
-	fmt.Fprintf(b, "\nrebuilt %d units, original and patched (%d originals cached)", len(r.Units), cached)
+	fmt.Fprintf(b, "\nrebuilt %s, original and patched (%s cached)", plural(len(r.Units), "unit", "units"), plural(cached, "original", "originals"))
 	if r.Note != "" {
 		fmt.Fprintf(b, ": %s", oneLine(r.Note))
 	}
@@ -190,7 +190,7 @@ func writeTextRebuild(b *strings.Builder, r *CheckRebuild) {
 	if len(r.Dropped) > 0 {
 		fmt.Fprintf(b, "\npredicted, dropped by the rebuild (%d):\n", len(r.Dropped))
 		for _, d := range r.Dropped {
-			fmt.Fprintf(b, "  %s %s [%s]: %s\n", orNone(d.KLPObject), oneLine(targetName(d.CheckTarget)), oneLine(d.TU), oneLine(d.Reason))
+			fmt.Fprintf(b, "  %s %s [%s]: %s\n", klpObjectOf(d.CheckTarget), oneLine(targetName(d.CheckTarget)), oneLine(d.TU), oneLine(d.Reason))
 		}
 	}
 }

@@ -26,7 +26,10 @@ run() {
 	echo "\$ klp-audit $*    # $why"
 	awk '
 		/^INCOMPLETE/ || /^The livepatch must replace/ || /^missing \(/ { keep = 1 }
-		/^verdict:/ { print }
+		/^verdict:/ { print; pass = /PASS/ }
+		pass && /^predicted, dropped by the rebuild/ { dropped = 1; next }
+		dropped && /^$/ { dropped = 0 }
+		dropped { sub(/^ +/, ""); print "  rebuilt, not needed: " $0 }
 		keep && /^$/ { keep = 0 }
 		keep { print }' <<<"$answer"
 }
@@ -39,6 +42,9 @@ echo
 run "a header inline, in two units" impacted --build "$out/header" --func ref_put
 echo
 run "notrace: no ftrace entry" impacted --build "$out/rule-notpatchable" --tu ftrace.o --func nt
+# kbuild records how it compiled each object (.NAME.o.cmd): with it,
+# check rebuilds the unit, original and fixed, and sees what changed.
+printf 'cmd_check.o := gcc -O2 -g -fdump-ipa-clones -c -o check.o check.c\n\nsource_check.o := check.c\n' >"$out/klp-check/.check.o.cmd"
 echo
 run "the fix changes clamp_len" check --diff "$out/klp-check/fix.patch" --build "$out/klp-check" --livepatch "$out/klp-check/complete.c"
 run "a livepatch that misses one" check --diff "$out/klp-check/fix.patch" --build "$out/klp-check" --livepatch "$out/klp-check/incomplete.c"

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -97,21 +98,23 @@ func names(ts []report.CheckTarget) string {
 func TestCheckFixture(t *testing.T) {
 	dir := fixture.Build(t, "klp-check")
 	t.Run("complete", func(t *testing.T) {
+		// Without a rebuild (no .cmd files here) nothing decides whether
+		// the fix changes what send_msg assumed of write_msg: a livepatch
+		// that leaves the conditional target out is incomplete, naming it.
 		code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
-		if code != ExitOK || res.Verdict != "complete" {
-			t.Fatalf("exit %d, verdict %q, want 0, complete; problems %v; missing %s\nstderr: %s", code, res.Verdict, res.Problems, names(res.Missing), errs)
+		if code != ExitIncomplete || res.Verdict != "incomplete" || len(res.Missing) != 0 {
+			t.Fatalf("complete.c: exit %d, verdict %q, missing %q, want 1, incomplete, none; problems %v\nstderr: %s", code, res.Verdict, names(res.Missing), res.Problems, errs)
 		}
-		if got := names(res.Covered); got != "read_msg,write_msg" && got != "write_msg,read_msg" {
-			t.Errorf("covered %q, want read_msg and write_msg", got)
+		failClosed := 0
+		for _, p := range res.Problems {
+			if p.Kind == report.KindFailClosed && strings.Contains(p.Message, "does not replace 1 conditional target (send_msg)") && p.File == "fix.patch" {
+				failClosed++
+			}
 		}
-		if len(res.Changed) != 1 || res.Changed[0].Name != "clamp_len" || res.Changed[0].File != "check.c" {
-			t.Errorf("changed %+v, want clamp_len in check.c", res.Changed)
+		if failClosed != 1 || len(res.Problems) != 1 {
+			t.Errorf("problems %+v, want one fail-closed problem naming send_msg", res.Problems)
 		}
-		if len(res.Hunks) != 1 || res.Hunks[0].Kind != "function" || res.Hunks[0].Line != 17 {
-			t.Errorf("hunks %+v, want one function hunk at line 17", res.Hunks)
-		}
-		// send_msg relies on write_msg's body: conditional, not
-		// missing, so the correct livepatch passes.
+		// send_msg relies on write_msg's body: conditional, not missing.
 		if len(res.Conditional) != 1 || res.Conditional[0].Name != "send_msg" || res.Conditional[0].Severity != "conditional" ||
 			!strings.HasPrefix(res.Conditional[0].Note, "needed only if your fix changes what send_msg assumed of write_msg") {
 			t.Errorf("conditional %+v, want send_msg with its condition", res.Conditional)
@@ -119,6 +122,22 @@ func TestCheckFixture(t *testing.T) {
 		_, out, _ := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
 		if !strings.Contains(out, "conditional, needed only if the fix changes what each assumed (1):\n  (klp_object unknown) send_msg [check.o]") {
 			t.Errorf("text output lacks send_msg as conditional:\n%s", out)
+		}
+		// Replacing the conditional target too is complete.
+		code, res, errs = checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "cautious.c")
+		if code != ExitOK || res.Verdict != "complete" {
+			t.Fatalf("cautious.c: exit %d, verdict %q, want 0, complete; problems %v; missing %s\nstderr: %s", code, res.Verdict, res.Problems, names(res.Missing), errs)
+		}
+		covered := strings.Split(names(res.Covered), ",")
+		sort.Strings(covered)
+		if strings.Join(covered, ",") != "read_msg,send_msg,write_msg" || len(res.Conditional) != 0 {
+			t.Errorf("covered %q, conditional %q; want read_msg, send_msg and write_msg covered", covered, names(res.Conditional))
+		}
+		if len(res.Changed) != 1 || res.Changed[0].Name != "clamp_len" || res.Changed[0].File != "check.c" {
+			t.Errorf("changed %+v, want clamp_len in check.c", res.Changed)
+		}
+		if len(res.Hunks) != 1 || res.Hunks[0].Kind != "function" || res.Hunks[0].Line != 17 {
+			t.Errorf("hunks %+v, want one function hunk at line 17", res.Hunks)
 		}
 	})
 	t.Run("caller-assumptions must", func(t *testing.T) {
@@ -156,7 +175,7 @@ func TestCheckFixture(t *testing.T) {
 	})
 	t.Run("funcs list", func(t *testing.T) {
 		list := filepath.Join(t.TempDir(), "funcs.yaml")
-		if err := os.WriteFile(list, []byte("- object: vmlinux\n  old_name: read_msg\n- old_name: write_msg\n"), 0o644); err != nil {
+		if err := os.WriteFile(list, []byte("- object: vmlinux\n  old_name: read_msg\n- old_name: write_msg\n- old_name: send_msg\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", list)
@@ -205,7 +224,7 @@ func TestCheckFixture(t *testing.T) {
 				t.Fatalf("GNU patch: %v\n%s\nwant hunk #1 at offset 10", err, log)
 			}
 		}
-		code, res, errs := checkJSON(t, dir, "--diff", moved, "--build", ".", "--livepatch", "complete.c")
+		code, res, errs := checkJSON(t, dir, "--diff", moved, "--build", ".", "--livepatch", "cautious.c")
 		if code != ExitOK || res.Verdict != "complete" {
 			t.Fatalf("exit %d, verdict %q, want 0, complete\nstderr: %s", code, res.Verdict, errs)
 		}
@@ -215,7 +234,7 @@ func TestCheckFixture(t *testing.T) {
 		if len(res.Changed) != 1 || res.Changed[0].Name != "clamp_len" || res.Changed[0].Line != 17 {
 			t.Errorf("changed %+v, want clamp_len at line 17", res.Changed)
 		}
-		_, out, _ := run(t, dir, "check", "--diff", moved, "--build", ".", "--livepatch", "complete.c")
+		_, out, _ := run(t, dir, "check", "--diff", moved, "--build", ".", "--livepatch", "cautious.c")
 		if !strings.Contains(out, "check.c:17: hunk #1 applied at offset 10 lines\n") {
 			t.Errorf("text output:\n%s\nwant hunk #1 applied at offset 10 lines", out)
 		}
@@ -238,9 +257,9 @@ func TestCheckWithoutDumps(t *testing.T) {
 	}
 	// Without a dump, check.o's inlining comes from its DWARF (built
 	// with -g): the same verdicts as with the dump.
-	code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+	code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "cautious.c")
 	if code != ExitOK || res.Verdict != "complete" {
-		t.Errorf("complete.c without dumps: exit %d, verdict %q, stderr %q; want 0, complete from DWARF", code, res.Verdict, errs)
+		t.Errorf("cautious.c without dumps: exit %d, verdict %q, stderr %q; want 0, complete from DWARF", code, res.Verdict, errs)
 	}
 	code, res, _ = checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "incomplete.c")
 	if code != ExitIncomplete || res.Verdict != "missing" {
@@ -344,7 +363,7 @@ func TestCheckHeaderInline(t *testing.T) {
 func TestCheckRebuildFixture(t *testing.T) {
 	dir := fixture.Build(t, "klp-check")
 	t.Run("no cmd files", func(t *testing.T) {
-		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "complete.c")
+		code, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--livepatch", "cautious.c")
 		if code != ExitOK || res.Rebuild == nil || res.Rebuild.Rebuilt || !strings.Contains(res.Rebuild.Note, "no kbuild .cmd file") {
 			t.Fatalf("exit %d, rebuild %+v: want the prediction, said so", code, res.Rebuild)
 		}

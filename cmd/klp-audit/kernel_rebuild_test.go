@@ -239,7 +239,7 @@ func TestKernelCheckRebuild(t *testing.T) {
 	if code != 0 {
 		t.Errorf("check with the changed functions replaced: exit %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, "originals cached") || !strings.Contains(out, "(1 originals cached)") {
+	if !strings.Contains(out, "(1 original cached)") {
 		t.Errorf("second run did not use the cache:\n%s", out)
 	}
 }

@@ -311,6 +311,24 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		res.Problems = append(res.Problems, probs...)
 	}
 
+	// A conditional target is needed only if the fix changes what its
+	// caller assumed of the callee. Without a rebuild or the two builds
+	// nothing decided that, so leaving it out cannot be called complete.
+	if len(res.Conditional) > 0 && !rebuilt && res.BuildTruth == nil {
+		names := make([]string, 0, len(res.Conditional))
+		for _, t := range res.Conditional {
+			names = append(names, t.Target.Name)
+		}
+		shown := names
+		if len(shown) > 8 {
+			shown = append(shown[:8:8], fmt.Sprintf("and %d more", len(names)-8))
+		}
+		res.Problems = append(res.Problems, report.Problem{File: opts.Diff, Kind: report.KindFailClosed,
+			Message: fmt.Sprintf("the livepatch does not replace %s (%s), needed only if the fix changes what %s assumed of %s callees; nothing decided that without a rebuild: give the tree's sources and .cmd files, or --orig and --patched, or replace %s",
+				plural(len(names), "conditional target", "conditional targets"), strings.Join(shown, ", "),
+				pick(len(names), "it", "they"), pick(len(names), "its", "their"), pick(len(names), "it", "them"))})
+	}
+
 	// Each changed function's answer repeats the build's problems: one
 	// of each is enough.
 	res.Problems = uniqueProblems(res.Problems)
@@ -638,4 +656,12 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 		}
 	}
 	return out
+}
+
+// pick says one or many by n.
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

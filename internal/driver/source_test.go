@@ -69,7 +69,9 @@ func synthOBuild(t *testing.T) (obj, src string) {
 func TestCheckOBuild(t *testing.T) {
 	obj, src := synthOBuild(t)
 	fix := filepath.Join(fixture.Dir("klp-check"), "fix.patch")
-	lp := filepath.Join(fixture.Dir("klp-check"), "complete.c")
+	// No .cmd files: the prediction, so the livepatch replaces the
+	// conditional target send_msg too.
+	lp := filepath.Join(fixture.Dir("klp-check"), "cautious.c")
 	check := func(o Options) {
 		t.Helper()
 		res, err := Check(o, CheckQuery{Diff: fix, Livepatch: lp})
@@ -87,8 +89,8 @@ func TestCheckOBuild(t *testing.T) {
 				t.Errorf("%s: source file %q, want check.c (the source tree's prefix stripped)", tg.Name, tg.SourceFile)
 			}
 		}
-		if len(res.Covered) != 2 {
-			t.Errorf("covered %+v, want read_msg and write_msg", res.Covered)
+		if len(res.Covered) != 3 {
+			t.Errorf("covered %+v, want read_msg, write_msg and send_msg", res.Covered)
 		}
 	}
 	check(Options{Builds: []string{obj}})
