@@ -61,8 +61,9 @@ type Result struct {
 	Edges         []Step    `json:"edges" yaml:"edges"`
 	// Targets is the must-patch set the safety rules computed, and
 	// Explained the functions on their chains that are not targets. Both
-	// are absent when the rules did not run (--no-rules, --dumps-only).
-	Targets   []Target    `json:"targets,omitempty" yaml:"targets,omitempty"`
+	// are absent when the rules did not run (--no-rules, --dumps-only);
+	// when they ran, Targets is present, [] if they found none.
+	Targets   TargetList  `json:"targets,omitzero" yaml:"targets,omitempty"`
 	Explained []Explained `json:"explained,omitempty" yaml:"explained,omitempty"`
 	// Policy names the policy the rules ran with.
 	Policy string `json:"policy,omitempty" yaml:"policy,omitempty"`
@@ -70,6 +71,14 @@ type Result struct {
 	// know.
 	Notes []string `json:"notes,omitempty" yaml:"notes,omitempty"`
 }
+
+// TargetList is a must-patch set: nil when the rules did not run, so the
+// field is left out, and empty (written as []) when they found nothing.
+type TargetList []Target
+
+// IsZero reports whether the rules did not run (encoding/json's omitzero
+// and yaml.v3's omitempty ask it).
+func (l TargetList) IsZero() bool { return l == nil }
 
 // Tool identifies the klp-audit binary that produced a result.
 type Tool struct {

@@ -401,6 +401,29 @@ func TestEmptyListsNotNull(t *testing.T) {
 	})
 }
 
+// TestTargetsWhenRulesRan: an answer whose rules ran and found nothing
+// (an incomplete answer, say) writes targets as an empty list; without
+// the rules (--dumps-only) the field is absent.
+func TestTargetsWhenRulesRan(t *testing.T) {
+	for _, tt := range []struct {
+		format       Format
+		empty, field string
+	}{
+		{JSON, `"targets": []`, `"targets"`},
+		{YAML, "targets: []", "targets:"},
+	} {
+		r := emptyResult()
+		r.Targets = TargetList{}
+		if got := render(t, r, tt.format); !strings.Contains(got, tt.empty) {
+			t.Errorf("%s, rules ran, no target: missing %q in\n%s", tt.format, tt.empty, got)
+		}
+		r.Targets = nil
+		if got := render(t, r, tt.format); strings.Contains(got, tt.field) {
+			t.Errorf("%s, no rules: %q present in\n%s", tt.format, tt.field, got)
+		}
+	}
+}
+
 // TestRenderDoesNotMutate: normalising for YAML/JSON works on a copy.
 func TestRenderDoesNotMutate(t *testing.T) {
 	for _, c := range cases {
