@@ -1,30 +1,58 @@
 package livepatch
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // Objects says which klp_object each object file belongs to: "vmlinux"
 // or a module's name. kbuild writes, for every module foo, a foo.mod file
-// beside its objects listing them; an object of a kernel tree that no
-// .mod file lists is built into vmlinux. A build directory is a kernel
-// tree when DetectBuild says so: a build in the source tree, or an O=
-// output directory. Outside a kernel tree the answer is unknown: "".
+// listing its objects by their paths in the build (they may lie in
+// subdirectories: fs/xfs/xfs.mod lists fs/xfs/libxfs/*.o), and for every
+// directory linked into vmlinux a thin archive (built-in.a, and lib.a for
+// lib-y objects) naming the objects it links. An object of a kernel tree
+// that a .mod file lists belongs to that module; one that a directory's
+// archive lists, or whose directories have no archive to tell, to vmlinux.
+// An object that neither lists, below an archive newer than it, is linked
+// into an image of its own (the vDSO, the real-mode trampoline, the boot
+// decompressor, the kexec purgatory, the EFI stub): no livepatch can
+// replace it (NotLinked). A build directory is a kernel tree when
+// DetectBuild says so: a build in the source tree, or an O= output
+// directory. Outside a kernel tree the answer is unknown: "".
 type Objects struct {
-	mu      sync.Mutex
-	roots   []string
-	kernel  map[string]bool              // build root -> is a kernel tree
-	modules map[string]map[string]string // dir -> object base name -> module
-	errs    map[string]error             // dir -> why its .mod files could not be read
+	mu       sync.Mutex
+	roots    []string
+	kernel   map[string]bool              // build root -> is a kernel tree
+	modules  map[string]map[string]string // dir -> object path (relative to the root) -> module
+	errs     map[string]error             // dir -> why its .mod files could not be read
+	archives map[string]*archiveSet       // dir -> what its built-in.a and lib.a link (nil: none)
+
+	unbuiltMu sync.Mutex
+	unbuilt   map[string]*unbuiltSet // build root -> its sources in directories not built
+}
+
+// archiveSet is what a directory's kbuild archives link into vmlinux.
+type archiveSet struct {
+	members map[string]bool // object paths relative to the build root
+	mtime   time.Time       // the oldest archive's modification time
+	err     error           // an archive that could not be read
 }
 
 // NewObjects returns the klp_object oracle of the build roots.
 func NewObjects(roots []string) *Objects {
-	return &Objects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}, errs: map[string]error{}}
+	return &Objects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}, errs: map[string]error{},
+		archives: map[string]*archiveSet{}}
 }
 
 // InKernelTree reports whether object path obj lies in a kernel tree.
@@ -56,48 +84,364 @@ func (k *Objects) kernelRoot(obj string) (string, bool) {
 	return root, isKernel
 }
 
-// Of returns the klp_object name of object path obj. When the .mod files
-// beside it cannot be read, which module (if any) links it is unknown:
-// the error says why and the name is "".
+// Of returns the klp_object name of object path obj. When a .mod file of
+// its directories cannot be read, which module (if any) links it is
+// unknown: the error says why and the name is "".
 func (k *Objects) Of(obj string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, ok := k.kernelRoot(obj); !ok {
+	root, ok := k.kernelRoot(obj)
+	if !ok {
 		return "", nil
 	}
-	dir := filepath.Dir(obj)
-	mods, ok := k.modules[dir]
-	if !ok {
-		mods = map[string]string{}
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			k.errs[dir] = err
-		}
-		for _, e := range ents {
-			name, isMod := strings.CutSuffix(e.Name(), ".mod")
-			if !isMod {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				k.errs[dir] = err
-				continue
-			}
-			mod := strings.ReplaceAll(name, "-", "_")
-			for _, f := range strings.Fields(string(b)) {
-				mods[filepath.Base(f)] = mod
-			}
-			// foo.o beside foo.mod is the module's objects linked
-			// together (ld -r @foo.mod), before modpost makes foo.ko.
-			mods[name+".o"] = mod
-		}
-		k.modules[dir] = mods
-	}
-	if m, ok := mods[filepath.Base(obj)]; ok {
-		return m, nil
-	}
-	if err := k.errs[dir]; err != nil {
-		return "", fmt.Errorf("which module links %s is unknown: kbuild's .mod files beside it cannot be read: %w", obj, err)
+	mod, err := k.module(root, obj)
+	if mod != "" || err != nil {
+		return mod, err
 	}
 	return "vmlinux", nil
+}
+
+// NotLinked says why object obj of a kernel tree is linked into neither
+// vmlinux nor a module, so that no livepatch can replace its code and it
+// calls nothing a livepatch replaces: no .mod file lists it, and the
+// nearest kbuild archive of its directories (built-in.a, lib.a), newer
+// than the object, does not either. "" when it is linked, outside a
+// kernel tree, or when nothing tells (no archive, an archive older than
+// the object, one that cannot be read).
+func (k *Objects) NotLinked(obj string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	root, ok := k.kernelRoot(obj)
+	if !ok {
+		return ""
+	}
+	if mod, err := k.module(root, obj); mod != "" || err != nil {
+		return ""
+	}
+	rel, ok := relTo(root, obj)
+	if !ok {
+		return ""
+	}
+	fi, err := os.Stat(obj)
+	if err != nil {
+		return ""
+	}
+	var nearest *archiveSet
+	for dir := filepath.Dir(obj); ; dir = filepath.Dir(dir) {
+		if _, in := relTo(root, dir); !in {
+			break
+		}
+		a := k.archivesIn(root, dir)
+		if a != nil {
+			if a.err != nil {
+				return ""
+			}
+			if a.members[rel] {
+				return ""
+			}
+			if nearest == nil {
+				nearest = a
+			}
+		}
+		if dir == root || dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	if nearest == nil || nearest.mtime.Before(fi.ModTime()) {
+		return ""
+	}
+	return "linked into neither vmlinux nor a module (no kbuild built-in.a, lib.a or .mod file of its directories lists it): " + imageOf(rel)
+}
+
+// imageOf names the image kbuild links an object of neither vmlinux nor a
+// module into, from where it lies.
+func imageOf(rel string) string {
+	for _, c := range []struct{ part, what string }{
+		{"/vdso", "vDSO code, run in user space"},
+		{"/realmode/", "real-mode trampoline code"},
+		{"/purgatory/", "kexec purgatory code"},
+		{"/libstub/", "EFI stub code"},
+		{"/boot/", "boot loader code"},
+	} {
+		if strings.Contains("/"+rel, c.part) {
+			return c.what
+		}
+	}
+	return "code of an image of its own"
+}
+
+// relTo returns path p relative to root, with slashes, and whether it lies
+// inside root.
+func relTo(root, p string) (string, bool) {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// module returns the module whose .mod file lists obj, looking in obj's
+// directory and each one above it inside root; "" when none does. Call
+// with k.mu held.
+func (k *Objects) module(root, obj string) (string, error) {
+	rel, ok := relTo(root, obj)
+	if !ok {
+		return "", nil
+	}
+	var errs []string
+	for dir := filepath.Dir(obj); ; dir = filepath.Dir(dir) {
+		if _, in := relTo(root, dir); !in {
+			break
+		}
+		if m, ok := k.modulesIn(root, dir)[rel]; ok {
+			return m, nil
+		}
+		if err := k.errs[dir]; err != nil {
+			errs = append(errs, err.Error())
+		}
+		if dir == root || dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return "", fmt.Errorf("which module links %s is unknown: kbuild's .mod files of its directories cannot be read: %s", obj, strings.Join(errs, "; "))
+	}
+	return "", nil
+}
+
+// modulesIn reads the .mod files of dir, once: object path (relative to
+// root) -> module. Call with k.mu held.
+func (k *Objects) modulesIn(root, dir string) map[string]string {
+	if mods, ok := k.modules[dir]; ok {
+		return mods
+	}
+	mods := map[string]string{}
+	k.modules[dir] = mods
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		k.errs[dir] = err
+	}
+	for _, e := range ents {
+		name, isMod := strings.CutSuffix(e.Name(), ".mod")
+		if !isMod {
+			continue
+		}
+		b, err := readSmall(filepath.Join(dir, e.Name()))
+		if err != nil {
+			k.errs[dir] = err
+			continue
+		}
+		mod := strings.ReplaceAll(name, "-", "_")
+		for _, f := range strings.Fields(string(b)) {
+			if !strings.HasSuffix(f, ".o") {
+				continue
+			}
+			if !strings.Contains(f, "/") {
+				// A bare name is the .mod file's neighbour.
+				if r, ok := relTo(root, filepath.Join(dir, f)); ok {
+					f = r
+				}
+			}
+			mods[path.Clean(f)] = mod
+		}
+		// foo.o beside foo.mod is the module's objects linked
+		// together (ld -r @foo.mod), before modpost makes foo.ko.
+		if r, ok := relTo(root, filepath.Join(dir, name+".o")); ok {
+			mods[r] = mod
+		}
+	}
+	return mods
+}
+
+// archivesIn reads dir's kbuild archives, once; nil when it has none.
+// Call with k.mu held.
+func (k *Objects) archivesIn(root, dir string) *archiveSet {
+	if a, ok := k.archives[dir]; ok {
+		return a
+	}
+	var a *archiveSet
+	for _, name := range []string{"built-in.a", "lib.a"} {
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if a == nil {
+			a = &archiveSet{members: map[string]bool{}, mtime: fi.ModTime()}
+		}
+		if fi.ModTime().Before(a.mtime) {
+			a.mtime = fi.ModTime()
+		}
+		names, err := ArchiveMembers(p)
+		if err != nil {
+			a.err = err
+			continue
+		}
+		for _, n := range names {
+			// A thin archive names its members relative to itself.
+			if !filepath.IsAbs(n) {
+				n = filepath.Join(dir, n)
+			}
+			if r, ok := relTo(root, n); ok {
+				a.members[r] = true
+			}
+		}
+	}
+	k.archives[dir] = a
+	return a
+}
+
+// readSmall reads a kbuild list file (a .mod file), bounded.
+func readSmall(p string) ([]byte, error) {
+	f, err := safeio.OpenLimit(p, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f.Reader())
+}
+
+// UnbuiltNaming returns the C and assembler sources of obj's kernel tree
+// that name function name as a whole word and that kbuild did not build
+// in directories it did not enter either (no built-in.a or lib.a beside
+// them): a call to name there is unseen in the objects. A source that was
+// built (its object is there) is told by its object; one in a directory
+// kbuild entered but did not build is not in this configuration.
+// Headers are not searched (a header's inline function that calls name
+// shows in the objects of the units that use it), nor scripts/, tools/,
+// samples/, Documentation/ or another architecture's arch/ directory.
+// The second result is false outside a kernel tree or when the sources
+// cannot be searched.
+func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
+	k.mu.Lock()
+	root, ok := k.kernelRoot(obj)
+	k.mu.Unlock()
+	if !ok || name == "" {
+		return nil, false
+	}
+	k.unbuiltMu.Lock()
+	defer k.unbuiltMu.Unlock()
+	u, ok := k.unbuilt[root]
+	if !ok {
+		u = k.unbuiltSources(root)
+		if k.unbuilt == nil {
+			k.unbuilt = map[string]*unbuiltSet{}
+		}
+		k.unbuilt[root] = u
+	}
+	if u == nil {
+		return nil, false
+	}
+	word := []byte(name)
+	var out []string
+	for _, rel := range u.files {
+		data, err := os.ReadFile(filepath.Join(u.source, rel))
+		if err == nil && containsWord(data, word) {
+			out = append(out, rel)
+		}
+	}
+	return out, true
+}
+
+// unbuiltSet lists the C and assembler sources of a kernel tree in
+// directories kbuild did not enter (UnbuiltNaming's search), found once.
+type unbuiltSet struct {
+	source string
+	files  []string // relative to source
+}
+
+// unbuiltSources walks root's source tree for the sources UnbuiltNaming
+// searches; nil when there is none or it cannot be walked.
+func (k *Objects) unbuiltSources(root string) *unbuiltSet {
+	b := DetectBuild(root)
+	if b.Source == "" {
+		return nil
+	}
+	arch := configArch(root)
+	if arch == "" {
+		return nil
+	}
+	u := &unbuiltSet{source: b.Source}
+	err := filepath.WalkDir(b.Source, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // an unreadable corner: skipped like the rest of the search
+		}
+		rel, _ := relTo(b.Source, p)
+		if d.IsDir() {
+			switch {
+			case p == b.Source:
+			case rel == "scripts" || rel == "tools" || rel == "samples" || rel == "Documentation" || rel == "include" || strings.HasPrefix(d.Name(), "."):
+				return filepath.SkipDir
+			case strings.HasPrefix(rel, "arch/") && strings.Count(rel, "/") == 1 && d.Name() != arch:
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !(strings.HasSuffix(p, ".c") || strings.HasSuffix(p, ".S")) {
+			return nil
+		}
+		if fi, err := d.Info(); err != nil || fi.Size() > maxSourceSearched {
+			return nil
+		}
+		o := filepath.Join(root, strings.TrimSuffix(strings.TrimSuffix(rel, ".c"), ".S")+".o")
+		if _, err := os.Stat(o); err == nil {
+			return nil // built: its object tells
+		}
+		k.mu.Lock()
+		entered := k.archivesIn(root, filepath.Dir(o)) != nil
+		k.mu.Unlock()
+		if !entered {
+			u.files = append(u.files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// configArch returns the architecture directory (SRCARCH) a kernel build
+// is configured for, from the header kconfig writes at the top of
+// .config ("# Linux/x86 6.1.192 Kernel Configuration"); "" when it does
+// not say.
+func configArch(root string) string {
+	f, err := safeio.OpenLimit(filepath.Join(root, ".config"), 64<<20)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f.Reader())
+	for i := 0; i < 8 && sc.Scan(); i++ {
+		if rest, ok := strings.CutPrefix(sc.Text(), "# Linux/"); ok {
+			if a, _, ok := strings.Cut(rest, " "); ok && a != "" && !strings.ContainsAny(a, "/.") {
+				return a
+			}
+		}
+	}
+	return ""
+}
+
+// maxSourceSearched bounds a source file UnbuiltNaming reads: the largest
+// kernel C files are a few MB.
+const maxSourceSearched = 64 << 20
+
+// containsWord reports whether data holds w with no identifier byte on
+// either side.
+func containsWord(data, w []byte) bool {
+	ident := func(c byte) bool {
+		return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	for off := 0; ; {
+		i := bytes.Index(data[off:], w)
+		if i < 0 {
+			return false
+		}
+		i += off
+		end := i + len(w)
+		if (i == 0 || !ident(data[i-1])) && (end == len(data) || !ident(data[end])) {
+			return true
+		}
+		off = i + 1
+	}
 }

@@ -1,10 +1,14 @@
 package livepatch
 
 import (
+	"bufio"
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // kernelTree makes a directory that looks like a kernel build's top: a
@@ -65,5 +69,188 @@ func TestObjectsOfUnreadable(t *testing.T) {
 	got, err := NewObjects([]string{root}).Of(filepath.Join(root, "drivers/x/x.o"))
 	if err == nil || got != "" || !strings.Contains(err.Error(), ".mod files") {
 		t.Errorf("Of = %q, %v; want an error naming the .mod files", got, err)
+	}
+}
+
+// TestObjectsOfSubdirModule: a module's .mod file lists objects in its
+// subdirectories too (fs/xfs/xfs.mod names fs/xfs/libxfs/xfs_alloc.o):
+// they belong to the module, not to vmlinux.
+func TestObjectsOfSubdirModule(t *testing.T) {
+	root := kernelTree(t)
+	write(t, filepath.Join(root, "fs/xfs/xfs.mod"), "fs/xfs/xfs_trace.o\nfs/xfs/libxfs/xfs_alloc.o\n")
+	write(t, filepath.Join(root, "fs/xfs/libxfs/xfs_alloc.o"), "")
+	write(t, filepath.Join(root, "fs/xfs/libxfs/other.o"), "")
+	k := NewObjects([]string{root})
+	for obj, want := range map[string]string{
+		"fs/xfs/libxfs/xfs_alloc.o": "xfs",
+		"fs/xfs/xfs_trace.o":        "xfs",
+		"fs/xfs/xfs.o":              "xfs",
+		"fs/xfs/libxfs/other.o":     "vmlinux",
+	} {
+		if got, err := k.Of(filepath.Join(root, obj)); err != nil || got != want {
+			t.Errorf("Of(%s) = %q, %v; want %q", obj, got, err, want)
+		}
+	}
+}
+
+// compileObjects compiles a trivial C unit into each of objs under root,
+// with the machine's gcc.
+func compileObjects(t *testing.T, root string, objs ...string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	src := filepath.Join(t.TempDir(), "u.c")
+	write(t, src, "int f(int x) { return x + 1; }\n")
+	for _, o := range objs {
+		p := filepath.Join(root, o)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("gcc", "-O2", "-c", "-o", p, src).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
+	}
+}
+
+// ar runs binutils' ar in dir.
+func ar(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("ar"); err != nil {
+		t.Skip("ar not installed")
+	}
+	cmd := exec.Command("ar", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ar %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestArchiveMembers reads archives binutils' ar made, thin as kbuild
+// makes them (ar cDPrST, members in subdirectories, names longer than 15
+// bytes) and full ones, and compares with what "ar t" prints.
+func TestArchiveMembers(t *testing.T) {
+	root := t.TempDir()
+	compileObjects(t, root, "a/x.o", "a/sub/a_rather_long_object_name.o", "a/sub/y.o")
+	// (A full archive's short name with a directory, sub/y.o/, is cut at
+	// the first slash by ar t: kbuild's archives are thin.)
+	for _, tc := range []struct {
+		name, flags string
+		members     []string
+	}{
+		{"thin", "cDPrST", []string{"x.o", "sub/a_rather_long_object_name.o", "sub/y.o"}},
+		{"full", "cDPrS", []string{"x.o", "sub/a_rather_long_object_name.o"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			arch := tc.name + ".a"
+			ar(t, filepath.Join(root, "a"), append([]string{tc.flags, arch}, tc.members...)...)
+			got, err := ArchiveMembers(filepath.Join(root, "a", arch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.Fields(ar(t, filepath.Join(root, "a"), "t", arch))
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("members %q, ar t says %q", got, want)
+			}
+		})
+	}
+	bad := filepath.Join(root, "bad.a")
+	write(t, bad, "!<thin>\n//                                              12        `\nx.o/\n")
+	if _, err := ArchiveMembers(bad); err == nil || !strings.Contains(err.Error(), "bad.a: offset 8") {
+		t.Errorf("truncated name table: %v, want an error naming the file and offset 8", err)
+	}
+	if _, err := ArchiveMembers(filepath.Join(root, "a", "x.o")); err == nil || !strings.Contains(err.Error(), "not an ar archive") {
+		t.Errorf("an object: %v, want not an ar archive", err)
+	}
+}
+
+// TestNotLinked: in a kernel tree, an object that no .mod file and no
+// kbuild archive of its directories lists (the vDSO's, linked into
+// vdso.so instead) is linked into neither vmlinux nor a module; one an
+// archive lists, or that a module's .mod lists, is; and where no archive
+// tells, or the archive is older than the object, nothing is said.
+func TestNotLinked(t *testing.T) {
+	root := kernelTree(t)
+	compileObjects(t, root, "arch/x86/entry/vdso/vma.o", "arch/x86/entry/vdso/vclock_gettime.o",
+		"arch/x86/entry/vdso/vdso32/note.o", "lib/crc.o", "drivers/m/part.o", "noarchive/z.o")
+	ar(t, filepath.Join(root, "arch/x86/entry/vdso"), "cDPrST", "built-in.a", "vma.o")
+	ar(t, filepath.Join(root, "lib"), "cDPrST", "lib.a", "crc.o")
+	ar(t, filepath.Join(root, "drivers/m"), "cDPrST", "built-in.a")
+	write(t, filepath.Join(root, "drivers/m/m.mod"), "drivers/m/part.o\n")
+	k := NewObjects([]string{root})
+	for obj, want := range map[string]string{
+		"arch/x86/entry/vdso/vma.o":            "",
+		"arch/x86/entry/vdso/vclock_gettime.o": "vDSO code",
+		"arch/x86/entry/vdso/vdso32/note.o":    "vDSO code",
+		"lib/crc.o":                            "",
+		"drivers/m/part.o":                     "",
+		"noarchive/z.o":                        "",
+	} {
+		got := k.NotLinked(filepath.Join(root, obj))
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("NotLinked(%s) = %q, want %q", obj, got, want)
+		}
+	}
+	// Rebuilt after its directory's archive: which image links it is
+	// not told by a stale archive.
+	later := time.Now().Add(time.Hour)
+	p := filepath.Join(root, "arch/x86/entry/vdso/vclock_gettime.o")
+	if err := os.Chtimes(p, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := NewObjects([]string{root}).NotLinked(p); got != "" {
+		t.Errorf("object newer than the archive: %q, want nothing said", got)
+	}
+	// Outside a kernel tree nothing is said either.
+	other := t.TempDir()
+	compileObjects(t, other, "v/x.o")
+	ar(t, filepath.Join(other, "v"), "cDPrST", "built-in.a")
+	if got := NewObjects([]string{other}).NotLinked(filepath.Join(other, "v/x.o")); got != "" {
+		t.Errorf("outside a kernel tree: %q", got)
+	}
+}
+
+func FuzzArchiveMembers(f *testing.F) {
+	f.Add([]byte("!<thin>\n//                                              12        `\nx.o/\nsub/y.o/\n/0              0           0     0     644     100       `\n"))
+	f.Add([]byte("!<arch>\nx.o/            0           0     0     644     4         `\nabcd"))
+	f.Add([]byte("!<arch>\n/               0           0     0     0       4         `\n\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		names, err := archiveMembers(bufio.NewReader(bytes.NewReader(data)))
+		if err == nil && len(names) > len(data) {
+			t.Fatalf("%d names from %d bytes", len(names), len(data))
+		}
+	})
+}
+
+// TestUnbuiltNaming: the sources that name a function in directories
+// kbuild did not enter are listed; a source whose object was built, one
+// in a directory kbuild entered (its archive is there) and another
+// architecture's are not.
+func TestUnbuiltNaming(t *testing.T) {
+	root := kernelTree(t)
+	write(t, filepath.Join(root, ".config"), "#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.1.0 Kernel Configuration\n")
+	call := "void g(void) { memblock_add(0, 1); }\n"
+	write(t, filepath.Join(root, "drivers/of/fdt.c"), call)
+	write(t, filepath.Join(root, "drivers/of/other.c"), "void memblock_add_node(void) {}\nint my_memblock_add;\n")
+	write(t, filepath.Join(root, "arch/arm/kernel/setup.c"), call)
+	write(t, filepath.Join(root, "arch/x86/kernel/e820.c"), call)
+	write(t, filepath.Join(root, "mm/memblock.c"), "int memblock_add(int a, int b) { return a + b; }\n")
+	write(t, filepath.Join(root, "fs/x.c"), call)
+	compileObjects(t, root, "mm/memblock.o", "fs/y.o")
+	ar(t, filepath.Join(root, "fs"), "cDPrST", "built-in.a", "y.o")
+	k := NewObjects([]string{root})
+	got, ok := k.UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_add")
+	if !ok || strings.Join(got, " ") != "arch/x86/kernel/e820.c drivers/of/fdt.c" {
+		t.Errorf("UnbuiltNaming = %q, %v; want arch/x86/kernel/e820.c and drivers/of/fdt.c", got, ok)
+	}
+	if got, ok := k.UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_remove"); !ok || len(got) != 0 {
+		t.Errorf("a name no source holds: %q, %v", got, ok)
+	}
+	// Without the architecture in .config the search cannot be scoped.
+	write(t, filepath.Join(root, ".config"), "CONFIG_X=y\n")
+	if _, ok := NewObjects([]string{root}).UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_add"); ok {
+		t.Error("searched without knowing the architecture")
 	}
 }

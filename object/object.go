@@ -162,6 +162,12 @@ type File struct {
 	Funcs []Func
 	// Refs is the object call graph, sorted by From, Site.
 	Refs []Ref
+	// ExternAddrs are the undefined symbols whose address the object's
+	// code or data takes (ops tables, function pointers, ksymtab
+	// entries), sorted: the symbol table does not say whether such a
+	// symbol is a function, so they are no Refs, but one defined as a
+	// function elsewhere is reached through a pointer from here.
+	ExternAddrs []string
 	// HasDWARF says the object carries .debug_info.
 	HasDWARF bool
 	// HasCallGraph says Refs was computed. It is true for every File

@@ -72,6 +72,8 @@ type refBuilder struct {
 	// (0, address) in a linked file.
 	mcount map[[2]uint64]bool
 	objs   []objSym // STT_OBJECT symbols, for DataRef.From
+	// externAddrs collects File.ExternAddrs.
+	externAddrs map[string]bool
 }
 
 type objSym struct {
@@ -124,7 +126,20 @@ func (rd *reader) buildRefs() error {
 		out = append(out, r)
 	}
 	rd.f.Refs = out
+	for n := range b.externAddrs {
+		rd.f.ExternAddrs = append(rd.f.ExternAddrs, n)
+	}
+	sort.Strings(rd.f.ExternAddrs)
 	return nil
+}
+
+// externAddr records that the object takes the address of undefined
+// symbol name.
+func (b *refBuilder) externAddr(name string) {
+	if b.externAddrs == nil {
+		b.externAddrs = map[string]bool{}
+	}
+	b.externAddrs[name] = true
 }
 
 // decoderFor returns the instruction decoder of a machine.
@@ -414,6 +429,9 @@ func (b *refBuilder) data(shndx int, rs []rela) {
 			continue
 		}
 		t := b.relTarget(r, 0)
+		if t.fn < 0 && t.name != "" && t.atStart && !t.isFunc {
+			b.externAddr(t.name)
+		}
 		if !t.atStart || !t.isFunc {
 			continue
 		}
@@ -733,6 +751,9 @@ func (b *refBuilder) add(from string, fromBody int, site uint64, kind RefKind, t
 			return // a jump inside the function
 		}
 	case AddrRef, DataRef:
+		if t.fn < 0 && t.name != "" && t.atStart && !t.isFunc && reloc {
+			b.externAddr(t.name)
+		}
 		if !t.atStart || !t.isFunc {
 			return
 		}

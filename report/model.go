@@ -180,7 +180,9 @@ type Entry struct {
 	// decided from the symbol table (never from the dump's removal lines):
 	// "yes" (a livepatch can replace it: a klp_func target), "no" (inlined
 	// everywhere or replaced by clones: patched through the functions that
-	// hold its code) or "unknown" (the object was not read). Empty when the
+	// hold its code; or its object is linked into neither vmlinux nor a
+	// module, the vDSO say: no livepatch target) or "unknown" (the object
+	// was not read). Empty when the
 	// answer came from dumps alone (--dumps-only).
 	Emitted string `json:"emitted,omitempty" yaml:"emitted,omitempty"`
 	// WhyNotEmitted explains Emitted "no" or "unknown".

@@ -112,6 +112,18 @@ type Engine struct {
 	// not a livepatch build. Nil: the build counts as a kernel's when any
 	// of its units has ftrace entries.
 	KernelBuild func(tu string) bool
+	// NotLinked says why unit tu's object is linked into neither vmlinux
+	// nor a module (the vDSO, boot or real-mode code, the kexec
+	// purgatory: images of their own), "" when it is linked or nothing
+	// tells. Such a unit's functions are no livepatch targets, and it
+	// calls nothing a livepatch replaces. Nil: every unit is linked.
+	NotLinked func(tu string) string
+	// Unbuilt returns the sources of unit tu's kernel tree that name
+	// function name in directories kbuild did not build: calls there are
+	// not in the objects. searched is false when they could not be
+	// searched (or tu is not in a kernel tree). Nil: nothing was left
+	// unbuilt.
+	Unbuilt func(tu, name string) (files []string, searched bool)
 
 	flagsMu    sync.Mutex
 	flagsCache map[string]flagsEntry
@@ -138,8 +150,11 @@ type run struct {
 	unchecked map[string]bool
 	// ftraceBuild caches livepatchableBuild.
 	ftraceBuild *bool
-	// extCalls caches externalCalls.
+	// extCalls caches externalCalls; extAddrs the references to
+	// symbols an object does not define that take their address
+	// (function pointers, ops tables), by name: "unit: function".
 	extCalls map[string][]caller
+	extAddrs map[string][]string
 }
 
 // Run computes the must-patch set for the changed functions.
@@ -151,6 +166,9 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 		explain: map[callgraph.NodeID]bool{}, problems: map[string]bool{}, notes: map[string]bool{}, unchecked: map[string]bool{}}
 	r.containment(changed)
 	for t := r.pop(); t != nil; t = r.pop() {
+		if r.notLinked(t) {
+			continue
+		}
 		r.changedABI(t)
 		r.notPatchable(t)
 		r.icf(t)
@@ -158,6 +176,21 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 	}
 	r.finish()
 	return r.res
+}
+
+// notLinked explains t away when its unit is linked into neither vmlinux
+// nor a module: no livepatch can replace it, and it calls nothing a
+// livepatch replaces, so its callers are not followed either.
+func (r *run) notLinked(t *Target) bool {
+	if r.e.NotLinked == nil || r.targets[t.ID] != t {
+		return false
+	}
+	why := r.e.NotLinked(t.ID.TU)
+	if why == "" {
+		return false
+	}
+	r.demote(t, NotPatchable, "not a livepatch target: its object is "+why+"; no livepatch replaces it, and a fix there needs a reboot")
+	return true
 }
 
 // queued is a target waiting for the rules, at the severity it had when
@@ -271,6 +304,14 @@ func (r *run) consider(id callgraph.NodeID, chain []Step, rule, note string, sev
 	ev := r.e.Objects.Evidence(id)
 	switch ev.Emission {
 	case callgraph.EmissionUnknown:
+		if r.e.NotLinked != nil {
+			if why := r.e.NotLinked(id.TU); why != "" {
+				// An object of its own image (a 32-bit vDSO, say)
+				// holds no livepatch target, read or not.
+				r.explained(id, NotPatchable, "not a livepatch target: its object is "+why+"; no livepatch replaces it, and a fix there needs a reboot", chain, ev.Object)
+				return
+			}
+		}
 		r.addProblem(Problem{File: ev.Object, Kind: FailClosed, Unread: true,
 			Message: fmt.Sprintf("object not read (%s): which functions of %s a livepatch must replace is unknown", ev.Why, id.TU)})
 		return
@@ -301,6 +342,15 @@ func (r *run) explained(id callgraph.NodeID, rule, why string, chain []Step, obj
 	}
 	r.explain[id] = true
 	r.res.Explained = append(r.res.Explained, Explained{ID: id, Rule: rule, Why: why, Chain: chain, Object: obj})
+}
+
+// reexplain replaces the reason id was explained with.
+func (r *run) reexplain(id callgraph.NodeID, why string) {
+	for i := range r.res.Explained {
+		if r.res.Explained[i].ID == id {
+			r.res.Explained[i].Why = why
+		}
+	}
 }
 
 func (r *run) problem(file, msg string) {
@@ -405,7 +455,7 @@ func (r *run) callers(t *Target, crossTU bool) []caller {
 // pointerUse describes how t is reached when no call reaches it: where its
 // address is taken or stored.
 func (r *run) pointerUse(t *Target) string {
-	at := r.addressTaken(t)
+	at := append(r.addressTaken(t), r.externalAddrs(t)...)
 	if len(at) == 0 {
 		return " in the objects read"
 	}
@@ -428,6 +478,38 @@ func (r *run) addressTaken(t *Target) []string {
 	return at
 }
 
+// unreached says whether nothing in the objects read reaches t's code:
+// its own object neither calls it nor takes its address (nor exports
+// it: the ksymtab entry takes its address), and, for a global symbol,
+// no other object calls it or takes its address. The caller has found
+// no direct caller.
+func (r *run) unreached(t *Target) bool {
+	f, err := r.e.Objects.File(t.ID.TU)
+	if err != nil || r.funcIn(f, t) == nil || len(r.addressTaken(t)) > 0 {
+		return false
+	}
+	if t.Symbol.Bind == elf.STB_LOCAL {
+		return true
+	}
+	return len(r.externalAddrs(t)) == 0
+}
+
+// externalAddrs returns the other objects (and their functions or data)
+// that take global t's address.
+func (r *run) externalAddrs(t *Target) []string {
+	if t.Symbol.Bind == elf.STB_LOCAL {
+		return nil
+	}
+	r.externalCalls()
+	var out []string
+	for _, a := range r.extAddrs[t.Symbol.Name] {
+		if !contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // externalCalls indexes, over every object of the build, the calls to
 // symbols the object does not define, by the called name. Built once, on
 // first need.
@@ -436,8 +518,16 @@ func (r *run) externalCalls() map[string][]caller {
 		return r.extCalls
 	}
 	r.extCalls = map[string][]caller{}
+	r.extAddrs = map[string][]string{}
 	var tus, noObject []string
+	unlinked := 0
 	for _, tu := range r.e.Graph.TUs() {
+		if tu.HasObject && r.e.NotLinked != nil && r.e.NotLinked(tu.Name) != "" {
+			// Code of another image (the vDSO, boot code) cannot
+			// call into vmlinux or a module.
+			unlinked++
+			continue
+		}
 		if tu.HasObject {
 			tus = append(tus, tu.Name)
 		} else {
@@ -446,6 +536,9 @@ func (r *run) externalCalls() map[string][]caller {
 	}
 	r.e.Objects.Prefetch(tus, 0)
 	r.note(fmt.Sprintf("callers of global functions were searched in the %d objects read; objects not built or not given (other directories, modules) were not searched", len(tus)))
+	if unlinked > 0 {
+		r.note(fmt.Sprintf("%d objects linked into neither vmlinux nor a module (vDSO, boot, real-mode or purgatory code: images of their own, by kbuild's archives and .mod files) were not searched for callers: they cannot call kernel functions", unlinked))
+	}
 	if len(noObject) > 0 {
 		r.note("units with a dump but no object (compiled to assembly only, or the object removed) could not be searched for callers: " + joinSorted(noObject))
 	}
@@ -458,9 +551,18 @@ func (r *run) externalCalls() map[string][]caller {
 			continue
 		}
 		for _, ref := range f.Refs {
-			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {
-				r.extCalls[ref.To] = append(r.extCalls[ref.To], callerOf(f, tu, ref))
+			if len(f.Lookup(ref.To)) != 0 {
+				continue
 			}
+			switch ref.Kind {
+			case object.Call, object.TailCall:
+				r.extCalls[ref.To] = append(r.extCalls[ref.To], callerOf(f, tu, ref))
+			case object.AddrRef, object.DataRef:
+				r.extAddrs[ref.To] = append(r.extAddrs[ref.To], tu+": "+ref.From)
+			}
+		}
+		for _, name := range f.ExternAddrs {
+			r.extAddrs[name] = append(r.extAddrs[name], tu)
 		}
 	}
 	return r.extCalls

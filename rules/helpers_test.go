@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -60,13 +61,20 @@ func mustGlob(t *testing.T, pat string) []string {
 // loadUnit loads the dump of object obj in dir into a graph of its own.
 func loadUnit(t *testing.T, dir, obj string) *unit {
 	t.Helper()
+	return loadUnits(t, dir, obj)
+}
+
+// loadUnits is loadUnit with more units of dir in the graph besides obj
+// (the one the unit is about).
+func loadUnits(t *testing.T, dir, obj string, more ...string) *unit {
+	t.Helper()
 	ds, err := ipadump.Discover(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var keep []ipadump.Dump
 	for _, d := range ds {
-		if d.TU == obj {
+		if d.TU == obj || slices.Contains(more, d.TU) {
 			keep = append(keep, d)
 		}
 	}

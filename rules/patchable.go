@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
@@ -62,8 +63,32 @@ func (r *run) notPatchable(t *Target) {
 	}
 	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
 	if r.addCallers(t, NotPatchable, StepCalledBy, "", "", true) == 0 {
+		if r.unreached(t) {
+			// Dead code to the build (memblock_add_node on x86, whose
+			// only caller is under ARCH_KEEP_MEMBLOCK), unless a source
+			// of a directory not built names it.
+			var files []string
+			searched := true
+			if r.e.Unbuilt != nil {
+				files, searched = r.e.Unbuilt(t.ID.TU, t.Symbol.Name)
+			}
+			kernel := r.e.KernelBuild != nil && r.e.KernelBuild(t.ID.TU)
+			switch {
+			case searched && len(files) == 0 || !searched && !kernel:
+				r.reexplain(t.ID, "not directly patchable ("+why+"), and nothing in the objects read calls it, takes its address or exports it, nor does any source of a directory left unbuilt name it: no replaced function reaches its changed code")
+				return
+			case searched:
+				shown := files[:min(3, len(files))]
+				more := ""
+				if len(files) > 3 {
+					more = fmt.Sprintf(" and %d more", len(files)-3)
+				}
+				r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and nothing in the objects read calls it, but sources in directories not built name it ("+strings.Join(shown, ", ")+more+"): callers there are unknown; build those directories")
+				return
+			}
+		}
 		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
-	} else if at := r.addressTaken(t); len(at) > 0 {
+	} else if at := append(r.addressTaken(t), r.externalAddrs(t)...); len(at) > 0 {
 		// Replacing the direct callers leaves the calls through the
 		// pointer on the old code.
 		var ptr, exported []string

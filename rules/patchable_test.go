@@ -24,6 +24,7 @@ func TestNotPatchableEvidence(t *testing.T) {
 	want := map[string]bool{
 		"p1": true, "p2": true, "p3": true, "p4": true, "setup_thing": true, "init_caller": true,
 		"nt": false, "nt_inner": false, "nt_outer": false, "nt_ptr": false, "nt_both": false,
+		"nt_dead": false, "nt_gptr": false,
 	}
 	for name, entry := range want {
 		s, ok := e.funcs[name]
@@ -104,6 +105,12 @@ func TestNotPatchable(t *testing.T) {
 			},
 		},
 		{
+			// Nothing calls nt_dead, takes its address or exports it:
+			// no replaced function reaches its code.
+			name: "notrace, unreached", obj: "ftrace.o", changed: []string{"nt_dead"},
+			want: expect{explained: map[string]string{"nt_dead": rules.NotPatchable}},
+		},
+		{
 			name: "boot code", obj: "ftrace.o", changed: []string{"setup_thing"},
 			want: expect{explained: map[string]string{"setup_thing": rules.NotPatchable}},
 		},
@@ -129,6 +136,9 @@ func TestNotPatchable(t *testing.T) {
 				if x.ID.Name == "setup_thing" && !contains(x.Why, "boot code in .init.text") {
 					t.Errorf("setup_thing explained %q, want boot code", x.Why)
 				}
+				if x.ID.Name == "nt_dead" && !contains(x.Why, "nothing in the objects read calls it, takes its address or exports it") {
+					t.Errorf("nt_dead explained %q, want nothing reaching it", x.Why)
+				}
 			}
 		})
 	}
@@ -151,6 +161,22 @@ func TestNotPatchable(t *testing.T) {
 			})
 		})
 	}
+	t.Run("address stored in another object", func(t *testing.T) {
+		// nt_gptr has no direct caller in ftrace.o, but ftrace2.o stores
+		// its address in np2_ops: who calls it is unknown. Read alone,
+		// ftrace.o shows nothing reaching it.
+		e := readELF(t, filepath.Join(dir, "ftrace2.o"))
+		if rs := e.relocs[".data"]; len(rs) != 1 || rs[0].sym != "nt_gptr" {
+			t.Fatalf("gcc %s: ftrace2.o .data relocations %+v, want nt_gptr's address", gccVersion(), rs)
+		}
+		res := loadUnits(t, dir, "ftrace.o", "ftrace2.o").run(t, nil, "nt_gptr")
+		check(t, "nt_gptr with ftrace2.o", res, expect{
+			explained: map[string]string{"nt_gptr": rules.NotPatchable},
+			problems:  []string{"nt_gptr (ftrace.o) cannot be patched and has no direct caller; it is called through a pointer (address taken in ftrace2.o)"},
+		})
+		res = loadUnit(t, dir, "ftrace.o").run(t, nil, "nt_gptr")
+		check(t, "nt_gptr alone", res, expect{explained: map[string]string{"nt_gptr": rules.NotPatchable}})
+	})
 	t.Run("not-patchable off", func(t *testing.T) {
 		// The policy turns the rule off: nt itself is listed, although
 		// it has no ftrace entry (precision is what the policy gave up).

@@ -35,7 +35,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		`(?m)^  \[clones\] built clones.o$`,
 		`(?m)^  \[header\] built obj1.o obj2.o$`,
-		`(?m)^  \[rule-notpatchable\] built ftrace.o plain.o$`,
+		`(?m)^  \[rule-notpatchable\] built ftrace.o plain.o ftrace2.o$`,
 		`(?m)^  \[klp-check\] built check.o$`,
 		`(?m)^    sp[123]  \[global\]  containment: holds the inlined code of splitme$`,
 		`(?m)^    caller1  \[global\]  changed-abi: calls the clone leafy.constprop.0.isra.0, whose ABI differs$`,

@@ -43,7 +43,8 @@ func (ev *Session) checkDumps(objs *callgraph.Objects, res *report.Result) {
 		}
 		seen[e.TU] = true
 		t, ok := ev.graph.TU(e.TU)
-		if !ok || !t.HasObject || t.LTO {
+		if !ok || !t.HasObject || t.LTO || ev.notLinked(e.TU) != "" {
+			// No livepatch target in an object of its own image.
 			continue
 		}
 		if _, dwarfUnit := ev.objectUnitOf(t.Object); dwarfUnit {

@@ -179,7 +179,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 	if !opts.DumpsOnly {
 		objs := ev.objectCache()
 		a.objs = objs
-		addObjectEvidence(objs, res)
+		addObjectEvidence(objs, res, ev.notLinked)
 		ev.checkDumps(objs, res)
 		if !opts.NoRules {
 			klp := ev.klpObjects()
@@ -187,6 +187,20 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 				KernelBuild: func(tu string) bool {
 					t, ok := g.TU(tu)
 					return ok && klp.InKernelTree(t.Object)
+				},
+				NotLinked: func(tu string) string {
+					t, ok := g.TU(tu)
+					if !ok || !t.HasObject {
+						return ""
+					}
+					return klp.NotLinked(t.Object)
+				},
+				Unbuilt: func(tu, name string) ([]string, bool) {
+					t, ok := g.TU(tu)
+					if !ok {
+						return nil, false
+					}
+					return klp.UnbuiltNaming(t.Object, name)
 				}}
 			changed := append([]callgraph.NodeID(nil), starts...)
 			for _, tu := range keptUntouched {
@@ -279,9 +293,25 @@ func impactResult(ev *Session, opts ImpactQuery, imp *callgraph.Impact, untouche
 // binding, cold pieces, folded aliases and callers. An object that cannot
 // be read makes the answer incomplete: which functions a livepatch can
 // replace there is unknown.
-func addObjectEvidence(objs *callgraph.Objects, res *report.Result) {
+//
+// A unit whose object is linked into neither vmlinux nor a module (the
+// vDSO, boot code: notLinked says why) holds no livepatch target: its
+// entries are not emitted as far as a livepatch goes when its object
+// (perhaps a 32-bit one) cannot be read, and that is no problem.
+func addObjectEvidence(objs *callgraph.Objects, res *report.Result, notLinked func(tu string) string) {
 	var tus []string
 	seen := map[string]bool{}
+	unlinked := map[string]string{}
+	for _, e := range res.Entries {
+		if seen[e.TU] {
+			continue
+		}
+		seen[e.TU] = true
+		if why := notLinked(e.TU); why != "" {
+			unlinked[e.TU] = why
+		}
+	}
+	seen = map[string]bool{}
 	for _, e := range res.Entries {
 		if !seen[e.TU] {
 			seen[e.TU] = true
@@ -293,6 +323,14 @@ func addObjectEvidence(objs *callgraph.Objects, res *report.Result) {
 	for i := range res.Entries {
 		e := &res.Entries[i]
 		oe := objs.Evidence(callgraph.NodeID{Name: e.Name, TU: e.TU})
+		if why := unlinked[e.TU]; why != "" && oe.Emission != callgraph.Emitted && oe.Emission != callgraph.NotEmitted {
+			// Its object (a 32-bit vDSO one, say) could not be read,
+			// and it holds no livepatch target either way.
+			e.Object = oe.Object
+			e.Emitted = "no"
+			e.WhyNotEmitted = "no livepatch target: its object is " + why
+			continue
+		}
 		e.Object = oe.Object
 		switch oe.Emission {
 		case callgraph.Emitted:
@@ -534,3 +572,14 @@ func countTUs(starts []callgraph.NodeID, untouched []string) int {
 // DefaultPolicyYAML is the embedded default policy, as "klp-audit policy"
 // prints it.
 func DefaultPolicyYAML() []byte { return rules.DefaultPolicyYAML() }
+
+// notLinked says why unit tu's object is linked into neither vmlinux nor
+// a module (livepatch.Objects.NotLinked), "" when it is linked or nothing
+// tells.
+func (ev *Session) notLinked(tu string) string {
+	t, ok := ev.graph.TU(tu)
+	if !ok || !t.HasObject {
+		return ""
+	}
+	return ev.klpObjects().NotLinked(t.Object)
+}

@@ -31,6 +31,10 @@ func (ev *Session) orphanUnits() (units []callgraph.ObjectUnit, notes []string) 
 				skipped[why] = append(skipped[why], u.TU)
 				continue
 			}
+			if klp.NotLinked(u.Object) != "" {
+				skipped[notLinkedWhy] = append(skipped[notLinkedWhy], u.TU)
+				continue
+			}
 		}
 		units = append(units, u)
 	}
@@ -45,10 +49,18 @@ func (ev *Session) orphanUnits() (units []callgraph.ObjectUnit, notes []string) 
 		if len(tus) > 3 {
 			ex += fmt.Sprintf(" and %d more", len(tus)-3)
 		}
+		if w == notLinkedWhy {
+			notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s, by kbuild's built-in.a, lib.a and .mod files: not read (%s)", len(tus), w, ex))
+			continue
+		}
 		notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s (by their path under scripts/ or tools/, or their kbuild .cmd files), not kernel C units: not read (%s)", len(tus), w, ex))
 	}
 	return units, notes
 }
+
+// notLinkedWhy is what orphanUnits says of objects linked into neither
+// vmlinux nor a module.
+const notLinkedWhy = "linked into neither vmlinux nor a module (vDSO, boot, real-mode or purgatory code: no livepatch targets)"
 
 // maxCmdLine bounds the command line read from a kbuild .cmd file.
 const maxCmdLine = 1 << 20
