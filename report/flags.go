@@ -34,6 +34,10 @@ type FlagsResult struct {
 	// All is every object, by name, whether or not PerObject is asked
 	// for: what the text and table forms list.
 	All []ObjectFlags `json:"-" yaml:"-"`
+	// Notes say which objects were left out and why (in a kernel tree:
+	// host programs, assembler sources, objects linked into the vDSO or
+	// boot code, where no livepatch reaches).
+	Notes []string `json:"notes,omitempty" yaml:"notes,omitempty"`
 }
 
 // FlagSet is one set of objects with the same flags, as far as a
@@ -189,6 +193,9 @@ func writeFlagsText(w io.Writer, r *FlagsResult, perObject bool) error {
 		for _, o := range unreadable {
 			fmt.Fprintf(w, "  %s: %s\n", o.Object, o.Error)
 		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
 	}
 	if perObject {
 		fmt.Fprintln(w)

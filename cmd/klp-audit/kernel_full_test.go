@@ -115,6 +115,18 @@ func TestKernelFullTreeComplete(t *testing.T) {
 		}
 	}
 
+	// flags: the vDSO, purgatory and real-mode objects (some without
+	// debug info) and the host programs are left out, with notes; what
+	// is left all has debug info.
+	code, out, errs := run(t, tree, "flags", "--build", ".", "--format", "json")
+	var fr report.FlagsResult
+	if err := json.Unmarshal([]byte(out), &fr); err != nil {
+		t.Fatalf("flags: exit %d: %v\n%s", code, err, errs)
+	}
+	if code != ExitOK || !fr.Complete || len(fr.NoDebugInfo) != 0 || !strings.Contains(strings.Join(fr.Notes, "\n"), "arch/x86/entry/vdso/vclock_gettime.o") {
+		t.Errorf("flags: exit %d, complete %v, no debug info %v, notes %q; want complete, the vDSO left out", code, fr.Complete, fr.NoDebugInfo, fr.Notes)
+	}
+
 	// Functions of ordinary units in several directories.
 	for _, fn := range []string{"__buffer_unlink", "zswap_pool_get", "fib6_rule_default", "journal_brelse_array", "blkpg_ioctl"} {
 		code, r := fullImpacted(t, tree, "--func", fn)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -72,6 +73,7 @@ func Flags(o Options, perObject bool) (*report.FlagsResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	objs, notes := kernelFlagObjects(o.Builds, objs)
 	paths := make([]string, len(objs))
 	for i, o := range objs {
 		paths[i] = o.path
@@ -83,7 +85,65 @@ func Flags(o Options, perObject bool) (*report.FlagsResult, error) {
 	for _, o := range unreadable {
 		problems = append(problems, report.Problem{File: o.name, Message: o.err.Error()})
 	}
-	return flagsResult(o, perObject, objs, sets, noDebug, problems), nil
+	r := flagsResult(o, perObject, objs, sets, noDebug, problems)
+	r.Notes = notes
+	return r, nil
+}
+
+// kernelFlagObjects leaves out of a kernel tree's objects those no
+// livepatch reaches: the objects without a dump that kbuild's .cmd files
+// show are no kernel C unit (host programs, assembler sources, objects
+// linked from others), and those linked into neither vmlinux nor a
+// module (the vDSO, boot and real-mode code, the kexec purgatory). Their
+// flags do not matter to a livepatch; a note says how many.
+func kernelFlagObjects(builds []string, objs []*flagObject) ([]*flagObject, []string) {
+	klp := livepatch.NewObjects(builds)
+	left := map[string][]string{}
+	var kept []*flagObject
+	for _, ob := range objs {
+		if klp.InKernelTree(ob.path) {
+			why := ""
+			if !ob.hasDump {
+				why = notKernelUnit(builds, ob.path)
+			}
+			if why == "" && klp.NotLinked(ob.path) != "" {
+				why = notLinkedWhy
+			}
+			if why != "" {
+				left[why] = append(left[why], ob.name)
+				continue
+			}
+		}
+		kept = append(kept, ob)
+	}
+	var notes []string
+	whys := make([]string, 0, len(left))
+	for w := range left {
+		whys = append(whys, w)
+	}
+	sort.Strings(whys)
+	for _, w := range whys {
+		names := left[w]
+		ex := strings.Join(names[:min(3, len(names))], ", ")
+		if len(names) > 3 {
+			ex += fmt.Sprintf(" and %d more", len(names)-3)
+		}
+		why := map[string]string{
+			"host programs":             "not kernel code",
+			"assembler sources":         "no compiler analyses to report",
+			"linked from other objects": "the objects they are linked from are listed themselves",
+		}[w]
+		if why == "" {
+			why = "no livepatch reaches them"
+		}
+		notes = append(notes, fmt.Sprintf("%d objects are %s: left out, %s (%s)", len(names), w, why, ex))
+	}
+	if len(kept) == 0 {
+		// Nothing left to answer about: keep them all rather than
+		// answer about nothing.
+		return objs, nil
+	}
+	return kept, notes
 }
 
 // findFlagObjects returns the objects paired with the dumps of the build
