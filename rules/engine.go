@@ -138,8 +138,12 @@ type run struct {
 	unchecked map[string]bool
 	// ftraceBuild caches livepatchableBuild.
 	ftraceBuild *bool
-	// extCalls caches externalCalls.
+	// extCalls caches externalCalls (with a store: the calls of the
+	// objects it does not cover); extDone caches externalCallsTo's
+	// answers and tuPos numbers the units with objects (a store only).
 	extCalls map[string][]caller
+	extDone  map[string][]caller
+	tuPos    map[string]int
 }
 
 // Run computes the must-patch set for the changed functions.
@@ -349,6 +353,8 @@ type caller struct {
 	fn string
 	// site names the call site: "caller1+0x7".
 	site string
+	// refIdx is ref's index in its object's Refs (externalCallsTo).
+	refIdx int
 }
 
 // callerOf makes ref, a ref of object f of unit tu, a caller: it maps a
@@ -393,7 +399,7 @@ func (r *run) callers(t *Target, crossTU bool) []caller {
 		}
 	}
 	if crossTU && t.Symbol.Bind != elf.STB_LOCAL {
-		for _, c := range r.externalCalls()[t.Symbol.Name] {
+		for _, c := range r.externalCallsTo(t.Symbol.Name) {
 			if c.tu != t.ID.TU {
 				out = append(out, c)
 			}
@@ -591,6 +597,10 @@ func (e *Engine) flags(tu string) ([]dwarfinfo.Flags, error) {
 	var err error
 	if e.Flags != nil {
 		fl, err = e.Flags(tu)
+	} else if us, ok := e.storedUnits(tu); ok {
+		for _, u := range us {
+			fl = append(fl, u.Flags)
+		}
 	} else {
 		t, _ := e.Graph.TU(tu)
 		obj := t.Object
