@@ -76,5 +76,3 @@ func (o *Objects) Store() ObjectStore {
 	defer storeMu.Unlock()
 	return o.store
 }
-
-

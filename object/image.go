@@ -49,7 +49,7 @@ func FromImage(im Image) *File {
 		order = binary.BigEndian
 	}
 	f := &File{Path: im.Path, Machine: im.Machine, Type: im.Type, linked: im.Linked, HasDWARF: im.HasDWARF,
-		Arch: &Arch{Machine: im.Machine, Name: im.ArchName, Order: order, Insn: im.Insn},
+		Arch:  &Arch{Machine: im.Machine, Name: im.ArchName, Order: order, Insn: im.Insn},
 		Funcs: im.Funcs, Refs: im.Refs, HasCallGraph: true}
 	f.sections = make([]section, len(im.Sections))
 	for i, s := range im.Sections {

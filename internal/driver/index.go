@@ -874,7 +874,3 @@ func (ev *Session) indexedObjects() *callgraph.Objects {
 	objs.SetStore(v)
 	return objs
 }
-
-
-
-
