@@ -21,7 +21,11 @@ type Stat struct {
 // DumpEntry is one dump of the build.
 type DumpEntry struct {
 	Dump ipadump.Dump
-	Stat Stat
+	// ObjectKey is the real absolute path of the dump's object (symbolic
+	// links resolved), as discovery's check for two dumps of one object
+	// compares them.
+	ObjectKey string
+	Stat      Stat
 	// Held says the index holds the dump's records (Records): a dump
 	// that had problems reading is not held, and is read again each time.
 	Held                     bool
@@ -93,6 +97,7 @@ func EncodeTOC(t *TOC) []byte {
 		e.S(d.Dump.TU)
 		e.S(d.Dump.Object)
 		e.Bool(d.Dump.HasObject)
+		e.S(d.ObjectKey)
 		e.I(d.Stat.Size)
 		e.I(d.Stat.MtimeNs)
 		e.Bool(d.Held)
@@ -160,6 +165,7 @@ func DecodeTOC(b []byte) (*TOC, error) {
 		de.Dump.TU = d.S()
 		de.Dump.Object = d.S()
 		de.Dump.HasObject = d.Bool()
+		de.ObjectKey = d.S()
 		de.Stat = Stat{d.I(), d.I()}
 		de.Held = d.Bool()
 		de.Records, de.Clones, de.Removes = d.N(1<<40), d.N(1<<40), d.N(1<<40)

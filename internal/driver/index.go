@@ -171,6 +171,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		d := tree.Dumps[i]
 		out := &douts[i]
 		out.e.Dump = d
+		out.e.ObjectKey = objectKey(d.Object)
 		st, ok := statOf(d.Path)
 		if !ok {
 			return
@@ -458,6 +459,8 @@ type indexView struct {
 	lookup map[string]index.Name
 	// reread counts the objects opened from the build, not the index.
 	reread atomic.Int64
+	// checkC is the dump checks kept beside the index (indexchecks.go).
+	checkC *checkCache
 }
 
 // openIndexView opens the index of the builds o names for a session,
@@ -561,6 +564,28 @@ func (v *indexView) discover(o Options) (ipadump.Tree, error) {
 		}
 	}
 	return tr, err
+}
+
+// objectKeyOf returns objectKey, from the index when the build's tree
+// is the index's (its symbolic links are the same: changing one changes
+// its directory).
+func (ev *Session) objectKeyOf() func(string) string {
+	v := ev.index
+	if v == nil || v.rediscovered {
+		return objectKey
+	}
+	keys := make(map[string]string, len(v.x.toc.Dumps))
+	for _, d := range v.x.toc.Dumps {
+		if d.ObjectKey != "" {
+			keys[d.Dump.Object] = d.ObjectKey
+		}
+	}
+	return func(p string) string {
+		if k, ok := keys[p]; ok {
+			return k
+		}
+		return objectKey(p)
+	}
 }
 
 // orphans returns the index's units without a dump, when the tree is the

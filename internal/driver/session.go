@@ -118,7 +118,7 @@ func load(o Options, lean bool, names []string) (*Session, error) {
 		addErrs(&errs, lines)
 	}
 	var dup []report.Problem
-	ev.dumps, dup = conflictingDumps(ev.dumps)
+	ev.dumps, dup = conflictingDumpsBy(ev.dumps, ev.objectKeyOf())
 	// Objects with no dump beside them: their inlining comes from their
 	// DWARF, or the answer is incomplete naming them.
 	units, notes := ev.orphanUnitsIndexed()
