@@ -69,10 +69,10 @@ func runIndex(opts *IndexOptions) error {
 	if rep.OldIndexProblems != "" {
 		fmt.Fprintf(s.Err, "note: the old index was not used (%s): every file was read\n", rep.OldIndexProblems)
 	}
-	fmt.Fprintf(s.Out, "%s: %d dumps (%d read, the rest unchanged), %d objects (%d read), %.1f MB\n",
-		rep.Path, rep.Dumps, rep.DumpsRead, rep.Objects, rep.ObjectsRead, float64(rep.Size)/1e6)
+	fmt.Fprintf(s.Out, "%s: %d dumps (%d read, the rest unchanged), %d objects (%d of units, %d read), %.1f MB\n",
+		rep.Path, rep.Dumps, rep.DumpsRead, rep.Objects, rep.ObjectsHeld+rep.ObjectsNotHeld, rep.ObjectsRead, float64(rep.Size)/1e6)
 	if rep.DumpsNotHeld > 0 || rep.ObjectsNotHeld > 0 {
-		fmt.Fprintf(s.Out, "not held (read from the build by every query, which reports their problems): %d dumps, %d objects\n",
+		fmt.Fprintf(s.Out, "not held (unreadable: read from the build by every query that needs them, which reports their problems): %d dumps, %d objects\n",
 			rep.DumpsNotHeld, rep.ObjectsNotHeld)
 	}
 	return nil

@@ -87,7 +87,8 @@ type IndexReport struct {
 	DumpsRead        int // read from the build (new or changed); the rest came from the old index
 	ObjectsRead      int
 	DumpsNotHeld     int // dumps with problems, read again by every query
-	ObjectsNotHeld   int // objects that could not be read
+	ObjectsHeld      int // the units' objects, read
+	ObjectsNotHeld   int // units' objects that could not be read
 	Size             int64
 	OldIndexProblems string // why an old index at Path was not used, if it was not
 }
@@ -227,13 +228,24 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		callNames   []string
 		read        bool
 	}
+	// Only the units' objects are read: the others (objects ld -r made
+	// of several units, host programs) are no unit of any answer, and
+	// are only stat'ed, for freshness.
+	unitObj := map[string]bool{}
+	for _, d := range ev.dumps {
+		unitObj[d.Object] = true
+	}
+	for _, u := range units {
+		unitObj[u.Object] = true
+	}
 	oouts := make([]objOut, len(tree.Objects))
 	par.Each(len(tree.Objects), workers, func(i int) {
 		p := tree.Objects[i]
 		out := &oouts[i]
 		out.e.Path = p
 		st, ok := statOf(p)
-		if !ok {
+		if !ok || !unitObj[p] {
+			out.e.Stat = st
 			return
 		}
 		out.e.Stat = st
@@ -334,6 +346,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			rep.ObjectsRead++
 		}
 		if out.e.Held {
+			rep.ObjectsHeld++
 			out.e.Image = w.Add(out.image)
 			for _, n := range out.defs {
 				e := entry(n)
@@ -343,7 +356,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 				e := entry(out.callNames[j])
 				e.Calls = append(e.Calls, index.Call{Obj: i, Ref: c.Ref})
 			}
-		} else {
+		} else if unitObj[out.e.Path] {
 			rep.ObjectsNotHeld++
 		}
 		if out.e.HasUnits {
