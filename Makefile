@@ -53,9 +53,12 @@ bench:
 	$(GO) test -run=XXX -bench=. -benchmem ./...
 
 ## bench-kernel: wall time and peak memory of the impacted query over the
-## dumps of kernel/ and mm/, cold (a fresh process each run).
+## dumps of kernel/ and mm/, cold (a fresh process each run), then with
+## the index (klp-audit index). BENCH_TREE=$(KLP_AUDIT_CACHE)/linux-6.1-full
+## measures the 8-directory tree (make kernel-fixture DIRS=...).
+BENCH_TREE ?= $(KLP_AUDIT_CACHE)/linux-6.1
 bench-kernel: build kernel-fixture
-	scripts/bench-kernel.sh $(BIN) $(KLP_AUDIT_CACHE)/linux-6.1
+	scripts/bench-kernel.sh $(BIN) $(BENCH_TREE)
 
 ## kernel-fixture: Debian's linux-source-6.1, kernel/ and mm/ built with
 ## -fdump-ipa-clones into $(KLP_AUDIT_CACHE) (outside the repository).

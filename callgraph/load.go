@@ -22,6 +22,9 @@ type LoadOptions struct {
 	// DWARF; see Builder.AddObjectInlining. Objects whose DWARF cannot be
 	// read are reported in the error like unreadable dumps.
 	ObjectUnits []ObjectUnit
+	// Dumps, when set, holds dumps read before: their records are taken
+	// from it (see DumpStore).
+	Dumps DumpStore
 	// Workers is the number of dumps read and parsed at once; 0 means
 	// twice GOMAXPROCS, at least 4: on a cold page cache reading waits on
 	// the disk, and more reads in flight finish sooner.
@@ -91,7 +94,7 @@ func addDumps(b *Builder, dumps []ipadump.Dump, opt LoadOptions) ipadump.ErrorLi
 			// dump the worker parses.
 			rd := newReader(opt)
 			for i := range jobs {
-				recs, errs := readDump(rd, dumps[i].Path)
+				recs, errs := readDumpVia(opt, rd, dumps[i])
 				results[i] <- result{recs, errs}
 			}
 		}()

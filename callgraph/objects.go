@@ -58,6 +58,7 @@ type Objects struct {
 	open  func(path string) (*object.File, error)
 	mu    sync.Mutex
 	files map[string]*objEntry // by TU
+	store ObjectStore          // see SetStore
 }
 
 type objEntry struct {

@@ -105,7 +105,7 @@ func LoadPartial(dumps []ipadump.Dump, names []string, opt LoadOptions) (*Graph,
 			// partitions, or two dumps of one object. Its problems, if
 			// any, came with its scan.
 			var again ipadump.ErrorList
-			recs, again = readDump(rd, d.Path)
+			recs, again = readDumpVia(opt, rd, d)
 			errs = append(errs, newErrors(errs, again)...)
 		}
 		b.AddDump(d, recs)
@@ -177,6 +177,10 @@ func scanDumps(dumps []ipadump.Dump, needles [][]byte, opt LoadOptions) []scanne
 			rd := newReader(opt)
 			var buf []byte
 			for i := range jobs {
+				if r, ok := scanStored(opt, dumps[i], needles); ok {
+					out[i] = r
+					continue
+				}
 				out[i], buf = scanOne(rd, dumps[i].Path, needles, buf)
 			}
 		}()
@@ -222,6 +226,30 @@ func scanOne(rd *ipadump.Reader, path string, needles [][]byte, buf []byte) (sca
 		r.recs = nil
 	}
 	return r, buf
+}
+
+// scanStored is scanOne for a dump the store holds: its counts, and its
+// records when it names a needle.
+func scanStored(opt LoadOptions, d ipadump.Dump, needles [][]byte) (scanned, bool) {
+	if opt.Dumps == nil {
+		return scanned{}, false
+	}
+	names := make([]string, len(needles))
+	for i, n := range needles {
+		names[i] = string(n[1 : len(n)-1])
+	}
+	rs, cs, rm, named, ok := opt.Dumps.Counts(d, names)
+	if !ok {
+		return scanned{}, false
+	}
+	r := scanned{records: rs, clones: cs, removes: rm}
+	if named {
+		if r.recs, ok = opt.Dumps.Records(d); !ok {
+			return scanned{}, false
+		}
+		r.found = true
+	}
+	return r, true
 }
 
 // namesAny reports whether a record names a needle (";name;").
@@ -294,6 +322,10 @@ func (g *Graph) ensureName(name string) {
 			defer wg.Done()
 			var buf []byte
 			for i := range jobs {
+				if r, ok := scanStored(p.opt, ds[i], needle); ok {
+					found[i] = r.found
+					continue
+				}
 				var sc ipadump.Scan
 				var err error
 				sc, buf, err = ipadump.ScanDump(ds[i].Path, needle, buf)

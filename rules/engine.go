@@ -150,10 +150,15 @@ type run struct {
 	unchecked map[string]bool
 	// ftraceBuild caches livepatchableBuild.
 	ftraceBuild *bool
-	// extCalls caches externalCalls; extAddrs the references to
-	// symbols an object does not define that take their address
-	// (function pointers, ops tables), by name: "unit: function".
+	// extCalls caches externalCalls (with a store: the calls of the
+	// objects it does not cover); extDone caches externalCallsTo's
+	// answers and tuPos numbers the units with objects (a store only).
 	extCalls map[string][]caller
+	extDone  map[string][]caller
+	tuPos    map[string]int
+	// extAddrs are the references to symbols an object does not define
+	// that take their address (function pointers, ops tables), by
+	// name: "unit: function", or "unit" (object.File.ExternAddrs).
 	extAddrs map[string][]string
 }
 
@@ -399,6 +404,8 @@ type caller struct {
 	fn string
 	// site names the call site: "caller1+0x7".
 	site string
+	// refIdx is ref's index in its object's Refs (externalCallsTo).
+	refIdx int
 }
 
 // callerOf makes ref, a ref of object f of unit tu, a caller: it maps a
@@ -443,7 +450,7 @@ func (r *run) callers(t *Target, crossTU bool) []caller {
 		}
 	}
 	if crossTU && t.Symbol.Bind != elf.STB_LOCAL {
-		for _, c := range r.externalCalls()[t.Symbol.Name] {
+		for _, c := range r.externalCallsTo(t.Symbol.Name) {
 			if c.tu != t.ID.TU {
 				out = append(out, c)
 			}
@@ -500,7 +507,7 @@ func (r *run) externalAddrs(t *Target) []string {
 	if t.Symbol.Bind == elf.STB_LOCAL {
 		return nil
 	}
-	r.externalCalls()
+	r.externalAddrIndex()
 	var out []string
 	for _, a := range r.extAddrs[t.Symbol.Name] {
 		if !contains(out, a) {
@@ -518,30 +525,9 @@ func (r *run) externalCalls() map[string][]caller {
 		return r.extCalls
 	}
 	r.extCalls = map[string][]caller{}
-	r.extAddrs = map[string][]string{}
-	var tus, noObject []string
-	unlinked := 0
-	for _, tu := range r.e.Graph.TUs() {
-		if tu.HasObject && r.e.NotLinked != nil && r.e.NotLinked(tu.Name) != "" {
-			// Code of another image (the vDSO, boot code) cannot
-			// call into vmlinux or a module.
-			unlinked++
-			continue
-		}
-		if tu.HasObject {
-			tus = append(tus, tu.Name)
-		} else {
-			noObject = append(noObject, tu.Name)
-		}
-	}
+	tus, noObject := r.searchedUnits()
 	r.e.Objects.Prefetch(tus, 0)
-	r.note(fmt.Sprintf("callers of global functions were searched in the %d objects read; objects not built or not given (other directories, modules) were not searched", len(tus)))
-	if unlinked > 0 {
-		r.note(fmt.Sprintf("%d objects linked into neither vmlinux nor a module (vDSO, boot, real-mode or purgatory code: images of their own, by kbuild's archives and .mod files) were not searched for callers: they cannot call kernel functions", unlinked))
-	}
-	if len(noObject) > 0 {
-		r.note("units with a dump but no object (compiled to assembly only, or the object removed) could not be searched for callers: " + joinSorted(noObject))
-	}
+	r.searchNotes(tus, noObject)
 	for _, tu := range tus {
 		f, err := r.e.Objects.File(tu)
 		if err != nil {
@@ -550,14 +536,64 @@ func (r *run) externalCalls() map[string][]caller {
 			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
 			continue
 		}
-		for _, ref := range f.Refs {
-			if len(f.Lookup(ref.To)) != 0 {
-				continue
+		for i, ref := range f.Refs {
+			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {
+				c := callerOf(f, tu, ref)
+				c.refIdx = i
+				r.extCalls[ref.To] = append(r.extCalls[ref.To], c)
 			}
-			switch ref.Kind {
-			case object.Call, object.TailCall:
-				r.extCalls[ref.To] = append(r.extCalls[ref.To], callerOf(f, tu, ref))
-			case object.AddrRef, object.DataRef:
+		}
+	}
+	return r.extCalls
+}
+
+// searchedUnits returns the units whose objects the search for callers
+// reads, and the units with a dump but no object. Units linked into an
+// image of their own (the vDSO, boot code) are left out: they cannot
+// call into vmlinux or a module.
+func (r *run) searchedUnits() (tus, noObject []string) {
+	for _, tu := range r.e.Graph.TUs() {
+		switch {
+		case tu.HasObject && r.e.NotLinked != nil && r.e.NotLinked(tu.Name) != "":
+		case tu.HasObject:
+			tus = append(tus, tu.Name)
+		default:
+			noObject = append(noObject, tu.Name)
+		}
+	}
+	return tus, noObject
+}
+
+// searchNotes says which objects the search for callers covered.
+func (r *run) searchNotes(tus, noObject []string) {
+	r.note(fmt.Sprintf("callers of global functions were searched in the %d objects read; objects not built or not given (other directories, modules) were not searched", len(tus)))
+	if n := len(r.e.Graph.TUs()) - len(tus) - len(noObject); n > 0 {
+		r.note(fmt.Sprintf("%d objects linked into neither vmlinux nor a module (vDSO, boot, real-mode or purgatory code: images of their own, by kbuild's archives and .mod files) were not searched for callers: they cannot call kernel functions", n))
+	}
+	if len(noObject) > 0 {
+		r.note("units with a dump but no object (compiled to assembly only, or the object removed) could not be searched for callers: " + joinSorted(noObject))
+	}
+}
+
+// externalAddrIndex indexes, over every object the search for callers
+// reads, the references to symbols the object does not define that take
+// their address. Built once, on first need (a not-patchable function
+// without direct callers).
+func (r *run) externalAddrIndex() {
+	if r.extAddrs != nil {
+		return
+	}
+	r.extAddrs = map[string][]string{}
+	tus, _ := r.searchedUnits()
+	r.e.Objects.Prefetch(tus, 0)
+	for _, tu := range tus {
+		f, err := r.e.Objects.File(tu)
+		if err != nil {
+			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
+			continue
+		}
+		for _, ref := range f.Refs {
+			if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
 				r.extAddrs[ref.To] = append(r.extAddrs[ref.To], tu+": "+ref.From)
 			}
 		}
@@ -565,7 +601,6 @@ func (r *run) externalCalls() map[string][]caller {
 			r.extAddrs[name] = append(r.extAddrs[name], tu)
 		}
 	}
-	return r.extCalls
 }
 
 // funcIn finds t's symbol in f.
@@ -693,6 +728,10 @@ func (e *Engine) flags(tu string) ([]dwarfinfo.Flags, error) {
 	var err error
 	if e.Flags != nil {
 		fl, err = e.Flags(tu)
+	} else if us, ok := e.storedUnits(tu); ok {
+		for _, u := range us {
+			fl = append(fl, u.Flags)
+		}
 	} else {
 		t, _ := e.Graph.TU(tu)
 		obj := t.Object

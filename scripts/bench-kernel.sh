@@ -47,3 +47,35 @@ echo "check of a fix touching 4 functions of mm/oom_kill.c:"
 for i in $(seq "$runs"); do
 	timed "run $i" check --diff "$work/fix.patch" --build "$tree" --funcs "$work/funcs.yaml" --format json
 done
+
+# The persistent index (klp-audit index), kept in the work directory
+# (never in the tree, never in the user's cache): built from nothing,
+# then again with nothing changed (the incremental path: every file
+# stat'ed, none read); then the same questions with it. The first
+# indexed query checks its units' dumps against their objects' DWARF and
+# keeps the checks beside the index: it is run once before the timed
+# runs, as any later query finds them kept.
+idx="$work/build.idx"
+echo "index (from nothing, then again with nothing changed):"
+timed "build" index --build "$tree" --index "$idx"
+timed "again" index --build "$tree" --index "$idx"
+"$bin" impacted --build "$tree" --index "$idx" --func percpu_ref_put_many --format json >/dev/null 2>&1 || true
+for mode in "" --dumps-only; do
+	echo "impacted --func percpu_ref_put_many${mode:+ $mode}, with the index:"
+	for i in $(seq "$runs"); do
+		timed "run $i" impacted --build "$tree" --index "$idx" --func percpu_ref_put_many --format json $mode
+	done
+done
+"$bin" check --no-rebuild --diff "$work/fix.patch" --build "$tree" --index "$idx" --funcs "$work/funcs.yaml" --format json >/dev/null 2>&1 || true
+for ix in off "$idx"; do
+	echo "check --no-rebuild (the prediction) of the 4-function fix, --index ${ix/#$work\//}:"
+	for i in $(seq "$runs"); do
+		timed "run $i" check --no-rebuild --diff "$work/fix.patch" --build "$tree" --index "$ix" --funcs "$work/funcs.yaml" --format json
+	done
+done
+for ix in off "$idx"; do
+	echo "impacted --all-functions (every function of every unit, JSON Lines), --index ${ix/#$work\//}:"
+	for i in $(seq "$runs"); do
+		timed "run $i" impacted --build "$tree" --index "$ix" --all-functions
+	done
+done

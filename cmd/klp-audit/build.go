@@ -21,6 +21,8 @@ func bindBuild(cmd *cobra.Command, o *driver.Options) {
 		"remove `PREFIX` (an absolute build directory) from source paths (repeatable)")
 	fl.BoolVar(&o.DWARFInlining, "dwarf-inlining", false,
 		"kept for compatibility: objects with no dump beside them (a clang build, or gcc without -fdump-ipa-clones) always answer from their DWARF")
+	fl.StringVar(&o.Index, "index", "",
+		"the build's index `FILE` (klp-audit index), used when present; default: one per build under $XDG_CACHE_HOME/klp-audit/index; \"off\" reads the build alone")
 	_ = cmd.MarkFlagDirname("build")
 	_ = cmd.MarkFlagFilename("dumps-from")
 }

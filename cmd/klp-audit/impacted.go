@@ -17,6 +17,8 @@ type ImpactedOptions struct {
 	Format string
 	// DumpsOnly answers from the dumps alone, without reading objects.
 	DumpsOnly bool
+	// AllFunctions answers for every function of the build (JSON Lines).
+	AllFunctions bool
 	// NoRules skips the safety rules: only the functions holding the code.
 	NoRules bool
 	// Policy is a policy file merged over the default one.
@@ -101,8 +103,14 @@ written.
 			if _, err := report.ParseFormatOf(report.VerbImpacted, opts.Format); err != nil {
 				return err
 			}
+			if opts.Func == "" && !opts.AllFunctions {
+				return errFuncRequired
+			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.AllFunctions {
+				return runAllFunctions(opts)
 			}
 			return runImpacted(opts)
 		},
@@ -123,7 +131,8 @@ written.
 		"linked vmlinux or module `FILE` (.ko) of the running kernel: set each target's old_sympos (repeatable)")
 	fl.StringVar(&opts.Explain, "explain", "",
 		"explain one target `NAME` (or NAME@TU): its chain from the changed function with the evidence of every hop")
-	_ = cmd.MarkFlagRequired("func")
+	fl.BoolVar(&opts.AllFunctions, "all-functions", false,
+		"answer for every function of every unit with a dump, from the dumps alone, one JSON answer a line (as kgraft-analysis-tool does for every symbol)")
 	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbImpacted))
 	return cmd
 }

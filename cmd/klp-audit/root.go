@@ -72,5 +72,6 @@ safe.
 	root.AddCommand(newPolicyCmd(s))
 	root.AddCommand(newDiffCmd(s, nil))
 	root.AddCommand(newCheckCmd(s, nil))
+	root.AddCommand(newIndexCmd(s, nil))
 	return root
 }

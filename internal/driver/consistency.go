@@ -65,8 +65,9 @@ func (ev *Session) checkDumps(objs *callgraph.Objects, res *report.Result) {
 	}
 	ev.checks.mu.Unlock()
 	par.Each(len(tus), max(2, runtime.GOMAXPROCS(0)), func(i int) {
-		entries[i].once.Do(func() { entries[i].problems = checkOneDump(objs, tus[i]) })
+		entries[i].once.Do(func() { entries[i].problems = ev.checkOneDumpCached(objs, tus[i]) })
 	})
+	ev.saveChecks()
 	for _, en := range entries {
 		if len(en.problems) > 0 {
 			res.Problems = append(res.Problems, en.problems...)

@@ -103,7 +103,9 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Impacted(q, policy, linked)
+	a, err := s.Impacted(q, policy, linked)
+	s.addIndexNote(a)
+	return a, err
 }
 
 // Impacted answers q over the session's evidence with the given policy

@@ -32,6 +32,9 @@ func (ev *Session) defining(name string) ([]string, error) {
 		d := ev.definers()
 		return d.Defining(name), d.Err()
 	}
+	if ev.index != nil {
+		return ev.index.defining(ev.objectsOf(), name)
+	}
 	return callgraph.ObjectsDefining(ev.objectsOf(), name, 0)
 }
 

@@ -28,6 +28,9 @@ type Options struct {
 	// DWARFInlining is kept for the --dwarf-inlining flag: the inlining
 	// of objects without a dump is always taken from their DWARF.
 	DWARFInlining bool
+	// Index is the index file of the build (klp-audit index): "" for
+	// the default one, used when present; IndexOff for none.
+	Index string
 }
 
 // Session is a build's evidence, read once and shared by every query of
@@ -63,6 +66,10 @@ type Session struct {
 	// other units are read on demand, and the functions the objects
 	// define are looked up by name, not indexed whole.
 	lean bool
+	// index is the build's index, when one is used; indexNote says why
+	// one was not (see index.go).
+	index     *indexView
+	indexNote string
 }
 
 // openObject reads an object for the session's cache; onLoad, when set,
@@ -92,7 +99,7 @@ func load(o Options, lean bool, names []string) (*Session, error) {
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
 	if len(o.Builds) > 0 {
-		t, err := ipadump.DiscoverTree(ipadump.DiscoverOptions{}, o.Builds...)
+		t, err := ev.discover(o)
 		addErrs(&errs, err)
 		ev.dumps = append(ev.dumps, t.Dumps...)
 		ev.objects = t.Objects
@@ -111,10 +118,10 @@ func load(o Options, lean bool, names []string) (*Session, error) {
 		addErrs(&errs, lines)
 	}
 	var dup []report.Problem
-	ev.dumps, dup = conflictingDumps(ev.dumps)
+	ev.dumps, dup = conflictingDumpsBy(ev.dumps, ev.objectKeyOf())
 	// Objects with no dump beside them: their inlining comes from their
 	// DWARF, or the answer is incomplete naming them.
-	units, notes := ev.orphanUnits()
+	units, notes := ev.orphanUnitsIndexed()
 	ev.notes = append(ev.notes, notes...)
 	if len(ev.dumps) == 0 && len(units) == 0 {
 		msg := "no *.ipa-clones dumps found in " + strings.Join(append(append([]string{}, o.Builds...), o.DumpLists...), ", ") +
@@ -127,7 +134,7 @@ func load(o Options, lean bool, names []string) (*Session, error) {
 	// An O= build's source paths lose its source tree's prefix, as
 	// --strip-prefix would, so they read as an in-tree build's do.
 	ev.opts.StripPrefixes = append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
-	lopts := callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units}
+	lopts := callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units, Dumps: ev.dumpStore()}
 	var g *callgraph.Graph
 	var err error
 	if lean {
@@ -240,6 +247,9 @@ func objectsWithoutDump(roots, objects []string, dumps []ipadump.Dump) []callgra
 
 // objectCache returns the build's object cache, created on first use.
 func (ev *Session) objectCache() *callgraph.Objects {
+	if ev.objs == nil && ev.index != nil && !ev.keepCode {
+		ev.objs = ev.indexedObjects()
+	}
 	if ev.objs == nil {
 		open := openObject
 		if ev.keepCode {

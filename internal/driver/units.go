@@ -131,13 +131,19 @@ func notKernelUnit(roots []string, obj string) string {
 // describes the object is unknown), and are both read. It returns the
 // dumps to read.
 func conflictingDumps(dumps []ipadump.Dump) ([]ipadump.Dump, []report.Problem) {
+	return conflictingDumpsBy(dumps, objectKey)
+}
+
+// conflictingDumpsBy is conflictingDumps with the objects' keys given
+// by key (objectKey, or the index's record of it).
+func conflictingDumpsBy(dumps []ipadump.Dump, key func(string) string) ([]ipadump.Dump, []report.Problem) {
 	byObject := map[string][]int{}
 	var keys []string
 	for i, d := range dumps {
 		if d.Kind != ipadump.UnitDump {
 			continue
 		}
-		k := objectKey(d.Object)
+		k := key(d.Object)
 		if byObject[k] == nil {
 			keys = append(keys, k)
 		}

@@ -1,0 +1,914 @@
+package driver
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/klp-audit/klp-audit/callgraph"
+	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/index"
+	"github.com/klp-audit/klp-audit/internal/par"
+	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/object"
+)
+
+// The persistent index (klp-audit index). A build's evidence that every
+// query would otherwise read again (the walk of the tree, every dump's
+// records, every object's symbols, refs and compile flags, which objects
+// define and call which names) is kept in one file outside the tree
+// (package index). A session whose index is present opens it, stats
+// every file it names (and every directory of the build, for files added
+// or removed), and takes from it what is fresh (same size and mtime);
+// what changed is read from the build as without an index, so answers
+// are the same. Each answer says it came from the index, and which files
+// were read again.
+
+// IndexOff is the --index value that turns the index off.
+const IndexOff = "off"
+
+// nameBuckets is the number of buckets of the name index: a lookup
+// checks and reads one bucket.
+const nameBuckets = 4096
+
+// IndexPath returns the index file of the builds o names: o.Index, or
+// the default one under the user's cache directory
+// ($XDG_CACHE_HOME/klp-audit/index/HASH, ~/.cache when unset), named by
+// a hash of the builds' absolute paths. "" when the index is off.
+func IndexPath(o Options) (string, error) {
+	if o.Index == IndexOff {
+		return "", nil
+	}
+	if o.Index != "" {
+		return o.Index, nil
+	}
+	abs, err := absBuilds(o.Builds)
+	if err != nil {
+		return "", err
+	}
+	dir := os.Getenv("XDG_CACHE_HOME")
+	if dir == "" || !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache directory for the index (set XDG_CACHE_HOME, or give --index FILE): %w", err)
+		}
+		dir = filepath.Join(home, ".cache")
+	}
+	h := sha256.Sum256([]byte(strings.Join(abs, "\x00")))
+	return filepath.Join(dir, "klp-audit", "index", hex.EncodeToString(h[:12])), nil
+}
+
+func absBuilds(builds []string) ([]string, error) {
+	out := make([]string, len(builds))
+	for i, b := range builds {
+		a, err := filepath.Abs(b)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// IndexReport is what building an index did.
+type IndexReport struct {
+	Path             string
+	Dumps, Objects   int
+	DumpsRead        int // read from the build (new or changed); the rest came from the old index
+	ObjectsRead      int
+	DumpsNotHeld     int // dumps with problems, read again by every query
+	ObjectsHeld      int // the units' objects, read
+	ObjectsNotHeld   int // units' objects that could not be read
+	Size             int64
+	OldIndexProblems string // why an old index at Path was not used, if it was not
+}
+
+// statOf returns a file's Stat; false when it cannot be stat'ed.
+func statOf(path string) (index.Stat, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return index.Stat{}, false
+	}
+	return index.Stat{Size: st.Size, MtimeNs: st.Mtim.Sec*1e9 + st.Mtim.Nsec}, true
+}
+
+// BuildIndex writes the index of the build o names (at IndexPath(o)),
+// reading only the dumps and objects that changed since the index there
+// was written, when there is one.
+func BuildIndex(o Options) (*IndexReport, error) {
+	if len(o.Builds) == 0 {
+		return nil, Inputf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones)")
+	}
+	if len(o.DumpLists) > 0 {
+		return nil, Inputf("the index is of build directories (--build); --dumps-from lists are read as they are")
+	}
+	path, err := IndexPath(o)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	if path == "" {
+		return nil, Inputf("--index off: no index to build")
+	}
+	rep := &IndexReport{Path: path}
+	var old *indexFile
+	if _, err := os.Stat(path); err == nil {
+		old, err = openIndexFile(path)
+		if err != nil {
+			rep.OldIndexProblems = err.Error()
+		}
+	}
+	defer old.close()
+
+	ev := &Session{opts: o}
+	tree, derr := ipadump.DiscoverTree(ipadump.DiscoverOptions{}, o.Builds...)
+	ev.dumps, ev.objects = tree.Dumps, tree.Objects
+	ev.dumps, _ = conflictingDumps(ev.dumps)
+	toc := &index.TOC{Builds: o.Builds, Skipped: tree.Skipped, Rediscover: derr != nil}
+	toc.Abs, _ = absBuilds(o.Builds)
+	toc.StripPrefixes = append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
+	ev.opts.StripPrefixes = toc.StripPrefixes
+	units, notes := ev.orphanUnits()
+	for _, u := range units {
+		toc.Orphans = append(toc.Orphans, index.ObjectUnit{TU: u.TU, Object: u.Object})
+	}
+	toc.OrphanNotes = notes
+	for _, root := range o.Builds {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			if st, ok := statOf(p); ok {
+				toc.Dirs = append(toc.Dirs, index.Dir{Path: p, MtimeNs: st.MtimeNs})
+			}
+			return nil
+		})
+	}
+
+	w, err := index.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("writing the index %s: %w", path, err)
+	}
+	workers := max(2, runtime.GOMAXPROCS(0))
+
+	// Dumps: records, counts and the names they hold.
+	type dumpOut struct {
+		e     index.DumpEntry
+		blob  []byte
+		names []string
+		read  bool
+	}
+	douts := make([]dumpOut, len(tree.Dumps))
+	par.Each(len(tree.Dumps), workers, func(i int) {
+		d := tree.Dumps[i]
+		out := &douts[i]
+		out.e.Dump = d
+		out.e.ObjectKey = objectKey(d.Object)
+		st, ok := statOf(d.Path)
+		if !ok {
+			return
+		}
+		out.e.Stat = st
+		var recs []ipadump.Record
+		if old != nil && old.sameStrip(toc.StripPrefixes) {
+			if j, ok := old.dumpAt[d.Path]; ok && old.toc.Dumps[j].Stat == st && old.toc.Dumps[j].Held {
+				if b, err := old.f.Blob(old.toc.Dumps[j].Blob); err == nil {
+					if r, err := index.DecodeRecords(b, d.Path); err == nil {
+						recs, out.blob = r, b
+						oe := old.toc.Dumps[j]
+						out.e.Records, out.e.Clones, out.e.Removes = oe.Records, oe.Clones, oe.Removes
+					}
+				}
+			}
+		}
+		if out.blob == nil {
+			out.read = true
+			var errs int
+			recs, errs = readDumpRecords(d.Path, toc.StripPrefixes)
+			if errs > 0 {
+				return
+			}
+			out.blob = index.EncodeRecords(recs)
+			for _, r := range recs {
+				out.e.Records++
+				if r.Kind == ipadump.Removal {
+					out.e.Removes++
+				} else {
+					out.e.Clones++
+				}
+			}
+		}
+		out.e.Held = true
+		seen := map[string]bool{}
+		for _, r := range recs {
+			for _, n := range [2]string{r.Orig.Name, r.Clone.Name} {
+				if n != "" && !seen[n] && (n == r.Orig.Name || r.Kind == ipadump.Clone) {
+					seen[n] = true
+					out.names = append(out.names, n)
+				}
+			}
+		}
+	})
+
+	// Objects: images, compile units, defined names and external calls.
+	type objOut struct {
+		e           index.ObjectEntry
+		image, unit []byte
+		defs        []string
+		calls       []index.Call // Obj unset
+		callNames   []string
+		read        bool
+	}
+	// Only the units' objects are read: the others (objects ld -r made
+	// of several units, host programs) are no unit of any answer, and
+	// are only stat'ed, for freshness.
+	unitObj := map[string]bool{}
+	for _, d := range ev.dumps {
+		unitObj[d.Object] = true
+	}
+	for _, u := range units {
+		unitObj[u.Object] = true
+	}
+	oouts := make([]objOut, len(tree.Objects))
+	par.Each(len(tree.Objects), workers, func(i int) {
+		p := tree.Objects[i]
+		out := &oouts[i]
+		out.e.Path = p
+		st, ok := statOf(p)
+		if !ok || !unitObj[p] {
+			out.e.Stat = st
+			return
+		}
+		out.e.Stat = st
+		var im *object.Image
+		if old != nil {
+			if j, ok := old.objAt[p]; ok && old.toc.Objects[j].Stat == st {
+				oe := old.toc.Objects[j]
+				if oe.Held {
+					if b, err := old.f.Blob(oe.Image); err == nil {
+						if m, err := index.DecodeImage(b, p); err == nil {
+							im, out.image = m, b
+						}
+					}
+				}
+				if oe.HasUnits {
+					if b, err := old.f.Blob(oe.Units); err == nil {
+						out.unit = b
+					}
+				}
+				if im != nil && (out.unit != nil || !oe.HasUnits) {
+					out.e.HasUnits = out.unit != nil
+					goto names
+				}
+				im, out.image, out.unit = nil, nil, nil
+			}
+		}
+		out.read = true
+		if f, err := object.Open(p); err == nil {
+			m := f.Image()
+			im = &m
+			out.image = index.EncodeImage(im)
+		}
+		if us, err := dwarfinfo.Producers(p); err == nil && len(us) > 0 {
+			var ius []index.Unit
+			for _, u := range us {
+				if u.From == dwarfinfo.FromLTOOptions {
+					ius = nil
+					break
+				}
+				ius = append(ius, index.Unit{Name: u.Name, CompDir: u.CompDir, Producer: u.Producer, From: u.From})
+			}
+			if ius != nil {
+				out.unit = index.EncodeUnits(ius)
+			}
+		}
+		out.e.HasUnits = out.unit != nil
+	names:
+		if im == nil {
+			return
+		}
+		out.e.Held = true
+		f := object.FromImage(*im)
+		seen := map[string]bool{}
+		for _, fn := range f.Funcs {
+			if !seen[fn.Name] {
+				seen[fn.Name] = true
+				out.defs = append(out.defs, fn.Name)
+			}
+		}
+		for j, ref := range f.Refs {
+			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {
+				out.calls = append(out.calls, index.Call{Ref: j})
+				out.callNames = append(out.callNames, ref.To)
+			}
+		}
+	})
+
+	// The blobs, in order, then the name index and the table of contents.
+	names := map[string]*index.Name{}
+	entry := func(n string) *index.Name {
+		e := names[n]
+		if e == nil {
+			e = &index.Name{Name: n}
+			names[n] = e
+		}
+		return e
+	}
+	for i := range douts {
+		out := &douts[i]
+		if out.read {
+			rep.DumpsRead++
+		}
+		if out.e.Held {
+			out.e.Blob = w.Add(out.blob)
+			for _, n := range out.names {
+				e := entry(n)
+				e.Dumps = append(e.Dumps, i)
+			}
+		} else {
+			rep.DumpsNotHeld++
+		}
+		toc.Dumps = append(toc.Dumps, out.e)
+		*out = dumpOut{e: out.e}
+	}
+	for i := range oouts {
+		out := &oouts[i]
+		if out.read {
+			rep.ObjectsRead++
+		}
+		if out.e.Held {
+			rep.ObjectsHeld++
+			out.e.Image = w.Add(out.image)
+			for _, n := range out.defs {
+				e := entry(n)
+				e.Defs = append(e.Defs, i)
+			}
+			for j, c := range out.calls {
+				e := entry(out.callNames[j])
+				e.Calls = append(e.Calls, index.Call{Obj: i, Ref: c.Ref})
+			}
+		} else if unitObj[out.e.Path] {
+			rep.ObjectsNotHeld++
+		}
+		if out.e.HasUnits {
+			out.e.Units = w.Add(out.unit)
+		}
+		toc.Objects = append(toc.Objects, out.e)
+		*out = objOut{}
+	}
+	buckets := make([][]index.Name, nameBuckets)
+	for n, e := range names {
+		b := index.Bucket(n, nameBuckets)
+		buckets[b] = append(buckets[b], *e)
+	}
+	for _, b := range buckets {
+		toc.Buckets = append(toc.Buckets, w.Add(index.EncodeBucket(b)))
+	}
+	rep.Dumps, rep.Objects = len(toc.Dumps), len(toc.Objects)
+	old.close()
+	if err := w.Commit(index.EncodeTOC(toc)); err != nil {
+		return nil, fmt.Errorf("writing the index %s: %w", path, err)
+	}
+	if st, err := os.Stat(path); err == nil {
+		rep.Size = st.Size()
+	}
+	return rep, nil
+}
+
+// readDumpRecords reads a dump's records as Load does; it returns how
+// many problems it met (a dump with problems is not held).
+func readDumpRecords(path string, strip []string) ([]ipadump.Record, int) {
+	f, err := ipadump.OpenDump(path)
+	if err != nil {
+		return nil, 1
+	}
+	defer f.Close()
+	rd := ipadump.NewReader(f.Reader(), path)
+	rd.StripPrefixes(strip)
+	var recs []ipadump.Record
+	errs := 0
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs++
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return recs, errs
+}
+
+// indexFile is an open index with its table of contents decoded.
+type indexFile struct {
+	f      *index.File
+	toc    *index.TOC
+	dumpAt map[string]int
+	objAt  map[string]int
+}
+
+// openIndexFile opens and checks the index at path.
+func openIndexFile(path string) (*indexFile, error) {
+	f, err := index.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	toc, err := index.DecodeTOC(f.TOC())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	x := &indexFile{f: f, toc: toc, dumpAt: make(map[string]int, len(toc.Dumps)), objAt: make(map[string]int, len(toc.Objects))}
+	for i, d := range toc.Dumps {
+		x.dumpAt[d.Dump.Path] = i
+	}
+	for i, o := range toc.Objects {
+		x.objAt[o.Path] = i
+	}
+	return x, nil
+}
+
+func (x *indexFile) close() {
+	if x != nil {
+		x.f.Close()
+	}
+}
+
+func (x *indexFile) sameStrip(strip []string) bool {
+	return strings.Join(x.toc.StripPrefixes, "\x00") == strings.Join(strip, "\x00")
+}
+
+// indexView is a session's use of an index: which of its files are
+// fresh, and the stores the graph, the object cache and the rules read
+// through.
+type indexView struct {
+	x         *indexFile
+	path      string
+	freshDump []bool
+	freshObj  []bool
+	// rediscovered says the build's directories changed since the index
+	// was built: it was walked again.
+	rediscovered bool
+	// stale are the indexed files that changed or vanished, and added
+	// the files the index does not have.
+	stale, added []string
+	// tuObj maps a unit to its object's index entry; objTU the reverse.
+	tuObj map[string]int
+	objTU map[int]string
+
+	mu     sync.Mutex
+	named  map[string]map[int]bool // names searched -> the dumps naming them
+	lookup map[string]index.Name
+	// reread counts the objects opened from the build, not the index.
+	reread atomic.Int64
+	// checkC is the dump checks kept beside the index (indexchecks.go).
+	checkC *checkCache
+}
+
+// openIndexView opens the index of the builds o names for a session,
+// when there is one: nil and a note when it cannot be used (refused,
+// or of other builds), nil and "" when there is none.
+func openIndexView(o Options) (*indexView, string) {
+	if len(o.Builds) == 0 || len(o.DumpLists) > 0 {
+		return nil, ""
+	}
+	path, err := IndexPath(o)
+	if err != nil || path == "" {
+		return nil, ""
+	}
+	if _, err := os.Stat(path); err != nil && o.Index == "" {
+		return nil, "" // no default index: nothing to say
+	}
+	x, err := openIndexFile(path)
+	if err != nil {
+		return nil, "index " + path + " not used (" + err.Error() + "): answered from the build; run klp-audit index to rebuild it"
+	}
+	abs, _ := absBuilds(o.Builds)
+	strip := append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
+	if strings.Join(abs, "\x00") != strings.Join(x.toc.Abs, "\x00") || !x.sameStrip(strip) {
+		x.close()
+		return nil, "index " + path + " not used: it is of other build directories or --strip-prefix values; answered from the build"
+	}
+	v := &indexView{x: x, path: path, freshDump: make([]bool, len(x.toc.Dumps)), freshObj: make([]bool, len(x.toc.Objects)),
+		named: map[string]map[int]bool{}, lookup: map[string]index.Name{}}
+	// Stat every file and directory the index names.
+	nd, no, ndir := len(x.toc.Dumps), len(x.toc.Objects), len(x.toc.Dirs)
+	dirChanged := make([]bool, ndir)
+	par.Each(nd+no+ndir, 4, func(i int) {
+		switch {
+		case i < nd:
+			st, ok := statOf(x.toc.Dumps[i].Dump.Path)
+			v.freshDump[i] = ok && st == x.toc.Dumps[i].Stat
+		case i < nd+no:
+			e := &x.toc.Objects[i-nd]
+			st, ok := statOf(e.Path)
+			v.freshObj[i-nd] = ok && st == e.Stat
+		default:
+			d := x.toc.Dirs[i-nd-no]
+			st, ok := statOf(d.Path)
+			dirChanged[i-nd-no] = !ok || st.MtimeNs != d.MtimeNs
+		}
+	})
+	for _, c := range dirChanged {
+		v.rediscovered = v.rediscovered || c
+	}
+	v.rediscovered = v.rediscovered || x.toc.Rediscover
+	for i, f := range v.freshDump {
+		if !f {
+			v.stale = append(v.stale, x.toc.Dumps[i].Dump.Path)
+		}
+	}
+	for i, f := range v.freshObj {
+		if !f {
+			v.stale = append(v.stale, x.toc.Objects[i].Path)
+		}
+	}
+	return v, ""
+}
+
+// discover returns the build's tree: the index's when no directory
+// changed since it was built, else a new walk (whose new files are read
+// from the build).
+func (v *indexView) discover(o Options) (ipadump.Tree, error) {
+	t := v.x.toc
+	if !v.rediscovered {
+		tr := ipadump.Tree{Skipped: t.Skipped}
+		for _, d := range t.Dumps {
+			tr.Dumps = append(tr.Dumps, d.Dump)
+		}
+		for _, ob := range t.Objects {
+			tr.Objects = append(tr.Objects, ob.Path)
+		}
+		// HasObject may have changed (an object built, or removed).
+		for i := range tr.Dumps {
+			d := &tr.Dumps[i]
+			if j, ok := v.x.objAt[d.Object]; ok {
+				if !d.HasObject || !v.freshObj[j] {
+					_, err := os.Stat(d.Object)
+					d.HasObject = err == nil
+				}
+			} else if d.HasObject {
+				_, err := os.Stat(d.Object)
+				d.HasObject = err == nil
+			}
+		}
+		return tr, nil
+	}
+	tr, err := ipadump.DiscoverTree(ipadump.DiscoverOptions{}, o.Builds...)
+	for _, d := range tr.Dumps {
+		if _, ok := v.x.dumpAt[d.Path]; !ok {
+			v.added = append(v.added, d.Path)
+		}
+	}
+	for _, p := range tr.Objects {
+		if _, ok := v.x.objAt[p]; !ok {
+			v.added = append(v.added, p)
+		}
+	}
+	return tr, err
+}
+
+// objectKeyOf returns objectKey, from the index when the build's tree
+// is the index's (its symbolic links are the same: changing one changes
+// its directory).
+func (ev *Session) objectKeyOf() func(string) string {
+	v := ev.index
+	if v == nil || v.rediscovered {
+		return objectKey
+	}
+	keys := make(map[string]string, len(v.x.toc.Dumps))
+	for _, d := range v.x.toc.Dumps {
+		if d.ObjectKey != "" {
+			keys[d.Dump.Object] = d.ObjectKey
+		}
+	}
+	return func(p string) string {
+		if k, ok := keys[p]; ok {
+			return k
+		}
+		return objectKey(p)
+	}
+}
+
+// orphans returns the index's units without a dump, when the tree is the
+// index's and their objects are fresh.
+func (v *indexView) orphans() ([]callgraph.ObjectUnit, []string, bool) {
+	if v.rediscovered {
+		return nil, nil, false
+	}
+	var us []callgraph.ObjectUnit
+	for _, u := range v.x.toc.Orphans {
+		j, ok := v.x.objAt[u.Object]
+		if !ok || !v.freshObj[j] {
+			return nil, nil, false
+		}
+		us = append(us, callgraph.ObjectUnit{TU: u.TU, Object: u.Object})
+	}
+	return us, v.x.toc.OrphanNotes, true
+}
+
+// setUnits tells the view which object each unit of the session has.
+func (v *indexView) setUnits(ev *Session) {
+	v.tuObj, v.objTU = map[string]int{}, map[int]string{}
+	add := func(tu, obj string) {
+		if j, ok := v.x.objAt[obj]; ok {
+			if _, dup := v.tuObj[tu]; !dup {
+				v.tuObj[tu] = j
+				v.objTU[j] = tu
+			}
+		}
+	}
+	for _, d := range ev.dumps {
+		add(d.TU, d.Object)
+	}
+	for _, u := range ev.units {
+		add(u.TU, u.Object)
+	}
+}
+
+// dumpEntry returns d's entry when the index holds it fresh.
+func (v *indexView) dumpEntry(d ipadump.Dump) (int, bool) {
+	i, ok := v.x.dumpAt[d.Path]
+	if !ok || !v.freshDump[i] {
+		return 0, false
+	}
+	e := &v.x.toc.Dumps[i]
+	return i, e.Held && e.Dump.TU == d.TU && e.Dump.Kind == d.Kind
+}
+
+// Records implements callgraph.DumpStore.
+func (v *indexView) Records(d ipadump.Dump) ([]ipadump.Record, bool) {
+	i, ok := v.dumpEntry(d)
+	if !ok {
+		return nil, false
+	}
+	b, err := v.x.f.Blob(v.x.toc.Dumps[i].Blob)
+	if err != nil {
+		return nil, false
+	}
+	recs, err := index.DecodeRecords(b, d.Path)
+	return recs, err == nil
+}
+
+// Counts implements callgraph.DumpStore.
+func (v *indexView) Counts(d ipadump.Dump, names []string) (int, int, int, bool, bool) {
+	i, ok := v.dumpEntry(d)
+	if !ok {
+		return 0, 0, 0, false, false
+	}
+	named := false
+	for _, n := range names {
+		ds, ok := v.dumpsNaming(n)
+		if !ok {
+			return 0, 0, 0, false, false
+		}
+		named = named || ds[i]
+	}
+	e := &v.x.toc.Dumps[i]
+	return e.Records, e.Clones, e.Removes, named, true
+}
+
+// name returns the name index's entry of n; false when the index cannot
+// be read there.
+func (v *indexView) name(n string) (index.Name, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.lookup[n]; ok {
+		return e, true
+	}
+	bs := v.x.toc.Buckets
+	if len(bs) == 0 {
+		return index.Name{}, false
+	}
+	b, err := v.x.f.Blob(bs[index.Bucket(n, len(bs))])
+	if err != nil {
+		return index.Name{}, false
+	}
+	e, _, err := index.LookupBucket(b, n)
+	if err != nil {
+		return index.Name{}, false
+	}
+	v.lookup[n] = e
+	return e, true
+}
+
+func (v *indexView) dumpsNaming(n string) (map[int]bool, bool) {
+	v.mu.Lock()
+	ds, ok := v.named[n]
+	v.mu.Unlock()
+	if ok {
+		return ds, true
+	}
+	e, ok := v.name(n)
+	if !ok {
+		return nil, false
+	}
+	ds = map[int]bool{}
+	for _, i := range e.Dumps {
+		ds[i] = true
+	}
+	v.mu.Lock()
+	v.named[n] = ds
+	v.mu.Unlock()
+	return ds, true
+}
+
+// open reads an object for the session's cache: from the index when it
+// holds it fresh, else from the build (counted in reread).
+func (v *indexView) open(path string) (*object.File, error) {
+	if j, ok := v.x.objAt[path]; ok && v.freshObj[j] && v.x.toc.Objects[j].Held {
+		if b, err := v.x.f.Blob(v.x.toc.Objects[j].Image); err == nil {
+			if im, err := index.DecodeImage(b, path); err == nil {
+				return object.FromImage(*im), nil
+			}
+		}
+	}
+	v.reread.Add(1)
+	return openObject(path)
+}
+
+// Units implements callgraph.ObjectStore.
+func (v *indexView) Units(tu string) ([]dwarfinfo.Unit, bool) {
+	j, ok := v.tuObj[tu]
+	if !ok || !v.freshObj[j] || !v.x.toc.Objects[j].HasUnits {
+		return nil, false
+	}
+	b, err := v.x.f.Blob(v.x.toc.Objects[j].Units)
+	if err != nil {
+		return nil, false
+	}
+	us, err := index.DecodeUnits(b)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]dwarfinfo.Unit, len(us))
+	for i, u := range us {
+		out[i] = dwarfinfo.Unit{Name: u.Name, CompDir: u.CompDir, Producer: u.Producer, Flags: dwarfinfo.ParseProducer(u.Producer), From: u.From}
+	}
+	return out, true
+}
+
+// Covers implements callgraph.ObjectStore.
+func (v *indexView) Covers(tu string) bool {
+	j, ok := v.tuObj[tu]
+	if !ok || !v.freshObj[j] || !v.x.toc.Objects[j].Held {
+		return false
+	}
+	// The name index must be readable too.
+	for _, b := range v.x.toc.Buckets {
+		_ = b
+		return true
+	}
+	return false
+}
+
+// CallsTo implements callgraph.ObjectStore.
+func (v *indexView) CallsTo(name string) []callgraph.UnitCall {
+	e, ok := v.name(name)
+	if !ok {
+		return nil
+	}
+	var out []callgraph.UnitCall
+	for _, c := range e.Calls {
+		if tu, ok := v.objTU[c.Obj]; ok {
+			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
+		}
+	}
+	return out
+}
+
+// defining is Session.defining from the index: the fresh objects it
+// holds from its name index, the others read by name.
+func (v *indexView) defining(paths []string, name string) ([]string, error) {
+	e, ok := v.name(name)
+	if !ok {
+		return callgraph.ObjectsDefining(paths, name, 0)
+	}
+	defs := map[int]bool{}
+	for _, i := range e.Defs {
+		defs[i] = true
+	}
+	var live []string
+	var out []string
+	for _, p := range paths {
+		j, ok := v.x.objAt[p]
+		if ok && v.freshObj[j] && v.x.toc.Objects[j].Held {
+			continue
+		}
+		live = append(live, p)
+	}
+	liveDefs, err := callgraph.ObjectsDefining(live, name, 0)
+	isLive := map[string]bool{}
+	for _, p := range liveDefs {
+		isLive[p] = true
+	}
+	for _, p := range paths {
+		j, ok := v.x.objAt[p]
+		if ok && v.freshObj[j] && v.x.toc.Objects[j].Held && defs[j] || isLive[p] {
+			out = append(out, p)
+		}
+	}
+	return out, err
+}
+
+// indexNotePrefix starts the note an answer from an index carries.
+const indexNotePrefix = "answered from the index "
+
+// note says the answer came from the index, and what was read from the
+// build instead.
+func (v *indexView) note() string {
+	s := indexNotePrefix + v.path
+	var parts []string
+	if v.rediscovered {
+		parts = append(parts, "the build's directories changed since it was built, so the build was walked again")
+	}
+	if len(v.stale) > 0 {
+		parts = append(parts, fmt.Sprintf("%s changed since it was built and were read from the build (%s)", plural(len(v.stale), "file", "files"), examples(v.stale)))
+	}
+	if len(v.added) > 0 {
+		parts = append(parts, fmt.Sprintf("%s it does not hold were read from the build (%s)", plural(len(v.added), "new file", "new files"), examples(v.added)))
+	}
+	if len(parts) == 0 {
+		return s + " (every file it names is unchanged)"
+	}
+	return s + ": " + strings.Join(parts, "; ") + "; run klp-audit index to refresh it"
+}
+
+func examples(xs []string) string {
+	s := append([]string(nil), xs...)
+	sort.Strings(s)
+	out := strings.Join(s[:min(3, len(s))], ", ")
+	if len(s) > 3 {
+		out += fmt.Sprintf(" and %d more", len(s)-3)
+	}
+	return out
+}
+
+// addIndexNote adds to a's result the note that it came from the index
+// (or why the index was not used).
+func (ev *Session) addIndexNote(a *Answer) {
+	if a == nil || a.Result == nil {
+		return
+	}
+	n := ev.indexNote
+	if ev.index != nil {
+		n = ev.index.note()
+	}
+	if n == "" {
+		return
+	}
+	for _, x := range a.Result.Notes {
+		if x == n {
+			return
+		}
+	}
+	a.Result.Notes = append(a.Result.Notes, n)
+}
+
+// useIndex opens the session's index, when there is one (see
+// openIndexView), and returns the build's tree from it or from a walk.
+func (ev *Session) discover(o Options) (ipadump.Tree, error) {
+	ev.index, ev.indexNote = openIndexView(o)
+	if ev.index == nil {
+		return ipadump.DiscoverTree(ipadump.DiscoverOptions{}, o.Builds...)
+	}
+	return ev.index.discover(o)
+}
+
+// orphanUnitsIndexed is orphanUnits, from the index when it holds them.
+func (ev *Session) orphanUnitsIndexed() ([]callgraph.ObjectUnit, []string) {
+	if ev.index != nil {
+		if us, notes, ok := ev.index.orphans(); ok {
+			return us, notes
+		}
+	}
+	return ev.orphanUnits()
+}
+
+// dumpStore returns the session's dump store (nil without an index).
+func (ev *Session) dumpStore() callgraph.DumpStore {
+	if ev.index == nil {
+		return nil
+	}
+	return ev.index
+}
+
+// indexedObjects sets up the object cache over the index.
+func (ev *Session) indexedObjects() *callgraph.Objects {
+	v := ev.index
+	v.setUnits(ev)
+	objs := callgraph.NewObjects(ev.graph, v.open)
+	objs.SetStore(v)
+	return objs
+}
