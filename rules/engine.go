@@ -528,6 +528,13 @@ func (r *run) externalCalls() map[string][]caller {
 	tus, noObject := r.searchedUnits()
 	r.e.Objects.Prefetch(tus, 0)
 	r.searchNotes(tus, noObject)
+	r.readCalls(tus)
+	return r.extCalls
+}
+
+// readCalls adds the calls the objects of units tus make to symbols they
+// do not define to extCalls, by the called name.
+func (r *run) readCalls(tus []string) {
 	for _, tu := range tus {
 		f, err := r.e.Objects.File(tu)
 		if err != nil {
@@ -544,7 +551,6 @@ func (r *run) externalCalls() map[string][]caller {
 			}
 		}
 	}
-	return r.extCalls
 }
 
 // searchedUnits returns the units whose objects the search for callers

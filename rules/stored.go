@@ -1,12 +1,10 @@
 package rules
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/dwarfinfo"
-	"github.com/klp-audit/klp-audit/object"
 )
 
 // The rules read two things of every object of the build: compile flags
@@ -96,18 +94,5 @@ func (r *run) storedCallsInit(s callgraph.ObjectStore) {
 	}
 	r.e.Objects.Prefetch(uncovered, 0)
 	r.searchNotes(tus, noObject)
-	for _, tu := range uncovered {
-		f, err := r.e.Objects.File(tu)
-		if err != nil {
-			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
-			continue
-		}
-		for i, ref := range f.Refs {
-			if (ref.Kind == object.Call || ref.Kind == object.TailCall) && len(f.Lookup(ref.To)) == 0 {
-				c := callerOf(f, tu, ref)
-				c.refIdx = i
-				r.extCalls[ref.To] = append(r.extCalls[ref.To], c)
-			}
-		}
-	}
+	r.readCalls(uncovered)
 }

@@ -124,10 +124,7 @@ func kernelFlagObjects(builds []string, objs []*flagObject) ([]*flagObject, []st
 	sort.Strings(whys)
 	for _, w := range whys {
 		names := left[w]
-		ex := strings.Join(names[:min(3, len(names))], ", ")
-		if len(names) > 3 {
-			ex += fmt.Sprintf(" and %d more", len(names)-3)
-		}
+		ex := examples(names)
 		why := map[string]string{
 			"host programs":             "not kernel code",
 			"assembler sources":         "no compiler analyses to report",

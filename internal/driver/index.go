@@ -845,6 +845,8 @@ func (v *indexView) note() string {
 	return s + ": " + strings.Join(parts, "; ") + "; run klp-audit index to refresh it"
 }
 
+// examples names the first three of xs, sorted, and how many more there
+// are.
 func examples(xs []string) string {
 	s := append([]string(nil), xs...)
 	sort.Strings(s)

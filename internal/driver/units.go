@@ -45,10 +45,7 @@ func (ev *Session) orphanUnits() (units []callgraph.ObjectUnit, notes []string) 
 	sort.Strings(whys)
 	for _, w := range whys {
 		tus := skipped[w]
-		ex := strings.Join(tus[:min(3, len(tus))], ", ")
-		if len(tus) > 3 {
-			ex += fmt.Sprintf(" and %d more", len(tus)-3)
-		}
+		ex := examples(tus)
 		if w == notLinkedWhy {
 			notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s, by kbuild's built-in.a, lib.a and .mod files: not read (%s)", len(tus), w, ex))
 			continue
