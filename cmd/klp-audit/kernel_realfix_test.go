@@ -39,8 +39,9 @@ var realFixes = []struct {
 	// byDefault: run without KLP_AUDIT_MEASURE (a representative few).
 	byDefault bool
 	// known is a limitation of check this fix shows today: that the fix
-	// is not accepted is logged, not failed, and the test fails when it
-	// is accepted (remove the note then).
+	// is not accepted, or a changed function not in the answer, is
+	// logged, not failed, and the test fails when neither shows (remove
+	// the note then).
 	known string
 }{
 	{name: "posix-cpu-timers-exit-state", units: []string{"kernel/time/posix-cpu-timers.o"}, byDefault: true},
@@ -52,14 +53,15 @@ var realFixes = []struct {
 	{name: "hrtimer-no-function-callback", units: []string{"kernel/time/hrtimer.o"}},
 	{name: "swap-free-and-cache-swapoff-race", units: []string{"mm/swapfile.o"}},
 	{name: "hugetlb-resv-uncharge-lock", units: []string{"mm/hugetlb.o"}},
-	{name: "perf-validate-size-lockdep", units: []string{"kernel/events/core.o"}},
+	{name: "perf-validate-size-lockdep", units: []string{"kernel/events/core.o"},
+		known: "the targets __x64_sys_perf_event_open and __ia32_sys_perf_event_open are called ambiguous in vmlinux (unresolved): kernel/sys_ni.o's weak COND_SYSCALL stubs of the same names are counted, though the link keeps only the strong ones"},
 	{name: "remap-pfn-range-partial-zap", units: []string{"mm/memory.o"}},
 	{name: "memcg-idr-lock", units: []string{"mm/memcontrol.o"},
 		known: "a hunk removing DEFINE_SPINLOCK and a whole function is classified unknown; the removed static memcg_idr_lock and the renumbered lockdep key __key.2 are reported as data changes"},
 	{name: "membarrier-serialize-ipi", units: []string{"kernel/sched/build_utility.o"},
-		known: "a hunk of DEFINE_MUTEX and #define lines is classified unknown; the removed static membarrier_ipi_mutex is reported as a data change"},
+		known: "a hunk of DEFINE_MUTEX and #define lines is classified unknown; the removed static membarrier_ipi_mutex is reported as a data change; __x64_sys_membarrier is called ambiguous (sys_ni.o's weak stub counted)"},
 	{name: "mmzone-pfn-section-valid-null", header: "include/linux/mmzone.h", fn: "pfn_section_valid",
-		known: "check picks a header's units from the .cmd dependency lists (every unit includes mmzone.h: more than --rebuild-max), so it falls back to the prediction"},
+		known: "check picks a header's units from the .cmd dependency lists (every unit includes mmzone.h: more than --rebuild-max), so it falls back to the prediction, which misses changed functions"},
 }
 
 // patchedBy returns the function that applies the unified diff fix to a
@@ -168,7 +170,7 @@ func TestKernelRealFixes(t *testing.T) {
 	measure := os.Getenv("KLP_AUDIT_MEASURE") != ""
 	var times []time.Duration
 	var rows []string
-	predMust, predRight := 0, 0
+	predMust, predRight, mustAll, mustRight := 0, 0, 0, 0
 	for _, fx := range realFixes {
 		if !measure && !fx.byDefault {
 			continue
@@ -221,13 +223,29 @@ func TestKernelRealFixes(t *testing.T) {
 			pass := funcsYAML(t, must)
 			codePass, rPass := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", pass, "--rebuild-cache", cache, "-j", "2")
 			accepted := codePass == 0 && rPass.Verdict == "complete"
-			switch {
-			case fx.known != "" && accepted:
-				t.Errorf("accepted now, though listed as a known limitation (%s): remove the note", fx.known)
-			case fx.known != "":
-				t.Logf("not accepted (known: %s): exit %d, verdict %s, problems %d", fx.known, codePass, rPass.Verdict, len(rPass.Problems))
-			case !accepted:
-				t.Errorf("a livepatch replacing the %d must-patch targets: exit %d, verdict %s, problems %+v", len(must), codePass, rPass.Verdict, rPass.Problems)
+			// A known limitation's failures are logged, and the test
+			// fails when none shows any more.
+			fails := 0
+			fail := func(format string, args ...any) {
+				t.Helper()
+				fails++
+				if fx.known != "" {
+					t.Logf("known limitation: "+format, args...)
+					return
+				}
+				t.Errorf(format, args...)
+			}
+			if fx.known != "" {
+				defer func() {
+					if fails == 0 {
+						t.Errorf("listed as a known limitation (%s), but accepted with full recall: remove the note", fx.known)
+					} else {
+						t.Logf("known limitation: %s", fx.known)
+					}
+				}()
+			}
+			if !accepted {
+				fail("a livepatch replacing the %d must-patch targets: exit %d, verdict %s, problems %+v", len(must), codePass, rPass.Verdict, rPass.Problems)
 			}
 			if len(must) == 0 {
 				t.Errorf("no must-patch target: the fix changes code")
@@ -254,7 +272,13 @@ func TestKernelRealFixes(t *testing.T) {
 						answer[k] = "changed, " + f.Coverage
 					}
 				}
-			} else {
+			}
+			for _, tg := range rPass.Covered {
+				if k := tg.TU + ":" + tg.Name; answer[k] == "" {
+					answer[k] = "target, covered"
+				}
+			}
+			if !rebuilt {
 				for _, list := range [][]report.CheckTarget{r.Missing, r.Conditional, r.Review, r.Covered} {
 					for _, tg := range list {
 						answer[tg.TU+":"+tg.Name] = "target, " + tg.Severity
@@ -288,11 +312,15 @@ func TestKernelRealFixes(t *testing.T) {
 					if nb, ok := b[name]; !ok || nb != body {
 						k := u + ":" + name
 						differ = append(differ, k)
-						switch how := answer[k]; {
+						how := answer[k]
+						if parent, ok := strings.CutSuffix(name, ".cold"); ok && how == "" {
+							how = answer[u+":"+parent] // a cold piece is replaced with its function
+						}
+						switch {
 						case how == "line-shift":
 							shifted = append(shifted, k)
 						case how == "" || strings.Contains(how, "not covered"):
-							missed = append(missed, k+" ("+orNone(how)+")")
+							missed = append(missed, k+" ("+orNone(how)+"; "+firstDiff(body, b[name])+")")
 						}
 					}
 				}
@@ -300,10 +328,38 @@ func TestKernelRealFixes(t *testing.T) {
 			sort.Strings(differ)
 			sort.Strings(missed)
 			for _, m := range missed {
-				t.Errorf("%s changed in the independent recompilation, but the answer does not carry it", m)
+				fail("%s changed in the independent recompilation, but the answer does not carry it", m)
 			}
 			if len(differ) == 0 {
 				t.Fatalf("no function differs in the independent recompilations: the test proves nothing")
+			}
+
+			// The rebuild's must precision against the independent truth: a
+			// must target whose code differs, or that carries one that does
+			// (its callers replaced for it).
+			truth := map[string]bool{}
+			for _, k := range differ {
+				truth[k] = true
+			}
+			if rebuilt {
+				for _, f := range rPass.Rebuild.Functions {
+					if truth[f.TU+":"+f.Name] {
+						for _, c := range f.CoveredBy {
+							truth[f.TU+":"+c.OldName] = true
+						}
+					}
+				}
+			}
+			var unchanged []string
+			for _, m := range must {
+				if !truth[m.TU+":"+m.Name] && !truth[m.TU+":"+m.Name+".cold"] {
+					unchanged = append(unchanged, m.Name)
+				}
+			}
+			mustAll += len(must)
+			mustRight += len(must) - len(unchanged)
+			if len(unchanged) > 0 {
+				t.Logf("realfix: %s: must targets whose code does not differ in the independent recompilation: %v", fx.name, unchanged)
 			}
 
 			// The prediction's must precision against the rebuild's answer.
@@ -324,8 +380,8 @@ func TestKernelRealFixes(t *testing.T) {
 			if !accepted {
 				verdict = "not accepted"
 			}
-			row := fmt.Sprintf("| %s | %s | %d | %.1f s | %d | %d | %d | %d/%d | %s |", fx.name, file, len(units), wall.Seconds(),
-				len(differ)-len(shifted), len(shifted), len(must), right, len(pred.Missing), verdict)
+			row := fmt.Sprintf("| %s | %s | %d | %.1f s | %d | %d | %d/%d | %d/%d | %s |", fx.name, file, len(units), wall.Seconds(),
+				len(differ)-len(shifted), len(shifted), len(must)-len(unchanged), len(must), right, len(pred.Missing), verdict)
 			rows = append(rows, row)
 			t.Logf("realfix: %s; rebuilt %v; differ %v", row, rebuilt, differ)
 		})
@@ -334,12 +390,12 @@ func TestKernelRealFixes(t *testing.T) {
 		return
 	}
 	slices.Sort(times)
-	t.Logf("realfix: | fix | file | units | wall (first check, -j 2) | changed | line shifts | must (rebuild) | predicted must also in the rebuild's | verdict |")
+	t.Logf("realfix: | fix | file | units | wall (first check, -j 2) | changed | line shifts | must that changed (rebuild) | predicted must also in the rebuild's | verdict |")
 	for _, r := range rows {
 		t.Logf("realfix: %s", r)
 	}
-	t.Logf("realfix: %d fixes: wall median %.1f s, max %.1f s; prediction (--no-rebuild) must precision %d/%d = %s",
-		len(times), times[len(times)/2].Seconds(), times[len(times)-1].Seconds(), predRight, predMust, pct(predRight, predMust))
+	t.Logf("realfix: %d fixes: wall median %.1f s, max %.1f s; must precision %d/%d = %s; prediction (--no-rebuild) must precision against the rebuild's %d/%d = %s",
+		len(times), times[len(times)/2].Seconds(), times[len(times)-1].Seconds(), mustRight, mustAll, pct(mustRight, mustAll), predRight, predMust, pct(predRight, predMust))
 }
 
 func orNone(s string) string {
@@ -392,7 +448,8 @@ func inlineInclude(t *testing.T, unit []byte, unitPath, inc, path string, text [
 	t.Helper()
 	lines := strings.SplitAfter(string(unit), "\n")
 	for i, l := range lines {
-		if strings.TrimSpace(l) == `#include "`+inc+`"` {
+		if f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "#")); strings.HasPrefix(strings.TrimSpace(l), "#") &&
+			len(f) == 2 && f[0] == "include" && f[1] == `"`+inc+`"` {
 			var b strings.Builder
 			b.WriteString(strings.Join(lines[:i], ""))
 			fmt.Fprintf(&b, "# 1 \"%s\"\n%s", path, text)
@@ -416,8 +473,11 @@ var numberedStaticRE = regexp.MustCompile(`\b[A-Za-z_][A-Za-z0-9_.]*\.[0-9]+\b`)
 // (.data.once+0x3): the assembler's form for a local object or string.
 var dataSecRelRE = regexp.MustCompile(`R_X86_64_(PC32|PLT32|32S|32|64)\s+(\.[A-Za-z0-9_.]+)([+-])(0x[0-9a-f]+)`)
 
-// truthFuncs is objdumpFuncs made blind to where data sits: without
-// section pseudo-entries (.altinstr_replacement: their code belongs to
+// branchTargetRE matches a branch target as objdump names it.
+var branchTargetRE = regexp.MustCompile(`<([^<>+]+)\+0x[0-9a-f]+>`)
+
+// truthFuncs is objdumpFuncs made blind to where data sits, boot code
+// (.init.text, .exit.text) left out: without section pseudo-entries (.altinstr_replacement: their code belongs to
 // functions, which differ with it); a relocation against a data section
 // written as the object it lands in, or for a string section the
 // string; and GCC's numbering of function-local statics left out
@@ -435,10 +495,18 @@ func truthFuncs(t *testing.T, obj string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	numbered := map[string]bool{}
+	numbered, boot, funcs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) == elf.STT_FUNC {
+			funcs[s.Name] = true
+		}
 		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && numberedStaticRE.MatchString(s.Name) {
 			numbered[s.Name] = true
+		}
+		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && int(s.Section) < len(ef.Sections) {
+			if n := ef.Sections[s.Section].Name; strings.HasPrefix(n, ".init.text") || strings.HasPrefix(n, ".exit.text") {
+				boot[s.Name] = true // runs before a livepatch loads
+			}
 		}
 	}
 	secData := map[string][]byte{}
@@ -476,10 +544,27 @@ func truthFuncs(t *testing.T, obj string) map[string]string {
 	}
 	out := map[string]string{}
 	for name, body := range objdumpFuncs(t, obj) {
-		if strings.HasPrefix(name, ".") {
+		if strings.HasPrefix(name, ".") || boot[name] {
 			continue
 		}
+		var kept []string
+		for _, l := range strings.Split(body, "\n") {
+			if !strings.HasPrefix(l, "Disassembly of section ") { // the next section's header
+				kept = append(kept, l)
+			}
+		}
+		body = strings.Join(kept, "\n")
 		body = dataSecRelRE.ReplaceAllStringFunc(body, resolve)
+		// A branch target objdump names after a symbol that is not a
+		// function (the label before a cold piece) moves with the code
+		// around it.
+		body = branchTargetRE.ReplaceAllStringFunc(body, func(m string) string {
+			sm := branchTargetRE.FindStringSubmatch(m)
+			if funcs[sm[1]] {
+				return m
+			}
+			return "<" + sm[1] + "+?>"
+		})
 		out[name] = numberedStaticRE.ReplaceAllStringFunc(body, func(m string) string {
 			if numbered[m] {
 				return m[:strings.LastIndex(m, ".")] + ".N"
@@ -488,4 +573,18 @@ func truthFuncs(t *testing.T, obj string) map[string]string {
 		})
 	}
 	return out
+}
+
+// firstDiff says where two function texts first differ.
+func firstDiff(a, b string) string {
+	if b == "" {
+		return "gone from the patched object"
+	}
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(x), len(y)) {
+		if x[i] != y[i] {
+			return fmt.Sprintf("line %d: %q -> %q", i+1, strings.TrimSpace(x[i]), strings.TrimSpace(y[i]))
+		}
+	}
+	return fmt.Sprintf("%d lines -> %d", len(x), len(y))
 }
