@@ -523,10 +523,15 @@ func truthFuncs(t *testing.T, obj string) map[string]string {
 		if sm[1] == "PC32" || sm[1] == "PLT32" {
 			add += 4
 		}
-		for _, s := range syms {
-			if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && int(s.Section) < len(ef.Sections) && ef.Sections[s.Section] == sec &&
-				uint64(add) >= s.Value && uint64(add) < s.Value+max(s.Size, 1) {
-				return fmt.Sprintf("R_X86_64_%s %s+%#x", sm[1], s.Name, uint64(add)-s.Value)
+		// An object covering the address; a zero-size one (an empty
+		// struct lock_class_key __key.N without lockdep) at the same
+		// address as a real one only when there is no real one.
+		for _, zero := range []bool{false, true} {
+			for _, s := range syms {
+				if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && int(s.Section) < len(ef.Sections) && ef.Sections[s.Section] == sec &&
+					(s.Size == 0) == zero && uint64(add) >= s.Value && uint64(add) < s.Value+max(s.Size, 1) {
+					return fmt.Sprintf("R_X86_64_%s %s+%#x", sm[1], s.Name, uint64(add)-s.Value)
+				}
 			}
 		}
 		if strings.HasPrefix(sec.Name, ".rodata.str") && add >= 0 {
