@@ -52,7 +52,7 @@ var realFixes = []struct {
 	{name: "page-alloc-zonelist-seqlock-deadlock", units: []string{"mm/page_alloc.o"}, byDefault: true},
 	{name: "hrtimer-no-function-callback", units: []string{"kernel/time/hrtimer.o"}},
 	{name: "swap-free-and-cache-swapoff-race", units: []string{"mm/swapfile.o"}},
-	{name: "hugetlb-resv-uncharge-lock", units: []string{"mm/hugetlb.o"}},
+	{name: "hugetlb-resv-uncharge-lock", units: []string{"mm/hugetlb.o"}, byDefault: true},
 	{name: "perf-validate-size-lockdep", units: []string{"kernel/events/core.o"},
 		known: "the targets __x64_sys_perf_event_open and __ia32_sys_perf_event_open are called ambiguous in vmlinux (unresolved): kernel/sys_ni.o's weak COND_SYSCALL stubs of the same names are counted, though the link keeps only the strong ones"},
 	{name: "remap-pfn-range-partial-zap", units: []string{"mm/memory.o"}},
