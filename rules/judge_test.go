@@ -222,10 +222,19 @@ func (t *tally) add(res *rules.Result, fn, tu string, changed, shifted map[strin
 					carrier = true
 				}
 			}
+			// Reached first by another rule, it may also be there for a
+			// changed function whose callers are replaced.
+			for _, r := range tg.Also {
+				for _, e := range res.Explained {
+					if substitutes[r] && e.Rule == r && e.ID.TU == tu && changed[e.ID.Name] {
+						carrier = true
+					}
+				}
+			}
 			if carrier {
 				t.mustCarrier++
 			} else {
-				t.imprecise = append(t.imprecise, fmt.Sprintf("%s: %s (%s): %s", fn, tg.ID.Name, tg.Rule, strings.Join(chain, ", ")))
+				t.imprecise = append(t.imprecise, fmt.Sprintf("%s: %s (%s, also %v): %s", fn, tg.ID.Name, tg.Rule, tg.Also, strings.Join(chain, ", ")))
 			}
 		case rules.Conditional:
 			t.cond, t.condChanged = t.cond+1, t.condChanged+c
