@@ -530,3 +530,51 @@ func TestBaseName(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedAddressData: without lockdep struct lock_class_key is empty,
+// so a static key can share its address with the variable beside it
+// (memcg_oom_lock and __key.2 in mm/memcontrol.o). A reference there is
+// to the sized variable: f reads oom_lock_like in both objects, which
+// only lay the empty key out differently, so f is unchanged.
+func TestSharedAddressData(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "readelf")
+	dir := t.TempDir()
+	srcs := map[string]string{
+		"orig.c":    "struct lock_class_key { };\nstatic int oom_lock_like;\nstatic struct lock_class_key __key;\nvoid *key_of(void) { return &__key; }\nint f(int x) { oom_lock_like += x; return oom_lock_like; }\n",
+		"patched.c": "struct lock_class_key { };\nstatic struct lock_class_key __key;\nstatic int oom_lock_like;\nint f(int x) { oom_lock_like += x; return oom_lock_like; }\nvoid *key_of(void) { return &__key; }\n",
+	}
+	for name, src := range srcs {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fixture.Run(t, dir, "gcc", "-O2", "-c", name, "-o", strings.TrimSuffix(name, ".c")+".o")
+	}
+	// What gcc laid out: in orig.o the empty key and the variable share
+	// offset 0 of .bss.
+	out, err := exec.Command("readelf", "-sW", filepath.Join(dir, "orig.o")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 8 && (f[7] == "__key" || f[7] == "oom_lock_like") {
+			at[f[7]] = f[1] + " size " + f[2]
+		}
+	}
+	if at["__key"] != "0000000000000000 size 0" || at["oom_lock_like"] != "0000000000000000 size 4" {
+		t.Fatalf("gcc %s laid orig.o out as %v, want both at 0", fixture.GCCVersion(), at)
+	}
+	a, err := Open(filepath.Join(dir, "orig.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(filepath.Join(dir, "patched.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Compare(a, b)
+	if slices.Contains(changedNames(d.Changed), "f") {
+		t.Errorf("f reported changed: %+v", d.Changed)
+	}
+}

@@ -151,20 +151,27 @@ func mappingSymbol(m elf.Machine, s *object.Symbol) bool {
 }
 
 // dataAt returns the symbol-table index of the data symbol covering pos
-// of section shndx, or -1. A symbol of size 0 covers its own address only.
+// of section shndx, or -1. A symbol of size 0 covers its own address only,
+// and a sized object at that address names it first: without lockdep the
+// empty struct lock_class_key __key.2 sits at memcg_oom_lock's address,
+// and a reference there is to memcg_oom_lock.
 func (o *Object) dataAt(shndx int, pos uint64) int {
 	idx := o.data[o.key(shndx)]
 	i := sort.Search(len(idx), func(i int) bool { return o.syms[idx[i]].Value > pos }) - 1
+	label := -1
 	for n := 0; i >= 0 && n < 16; i, n = i-1, n+1 {
 		s := &o.syms[idx[i]]
 		if o.File.Linked() && s.Shndx != shndx && shndx != 0 {
 			continue
 		}
-		if pos >= s.Value && (pos < s.Value+s.Size || pos == s.Value) {
+		if pos >= s.Value && pos < s.Value+s.Size {
 			return idx[i]
 		}
+		if pos == s.Value && s.Size == 0 && label < 0 {
+			label = idx[i]
+		}
 	}
-	return -1
+	return label
 }
 
 // sectionOf returns the section holding position pos: shndx itself in a
