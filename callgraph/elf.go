@@ -21,7 +21,15 @@ import (
 type Definers struct {
 	paths  []string
 	byName map[string][]int // function name -> indexes into paths, in input order
-	err    error
+	// weak holds the (name, index) pairs whose definition is a weak
+	// symbol: the link keeps a strong one of the name instead.
+	weak map[weakDef]bool
+	err  error
+}
+
+type weakDef struct {
+	name string
+	i    int
 }
 
 // NewDefiners reads the symbol tables of the objects at paths with
@@ -36,17 +44,33 @@ func NewDefiners(paths []string, workers int, unitsOnly bool) *Definers {
 		workers = 8
 	}
 	names := make([][]string, len(paths))
+	weaks := make([]map[string]bool, len(paths))
 	errs := make([]error, len(paths))
-	par.Each(len(paths), workers, func(i int) { names[i], errs[i] = definedFuncs(paths[i], unitsOnly) })
-	d := &Definers{paths: paths, byName: map[string][]int{}, err: errors.Join(errs...)}
+	par.Each(len(paths), workers, func(i int) { names[i], weaks[i], errs[i] = definedFuncs(paths[i], unitsOnly) })
+	d := &Definers{paths: paths, byName: map[string][]int{}, weak: map[weakDef]bool{}, err: errors.Join(errs...)}
 	for i, ns := range names {
 		for _, n := range ns {
 			if l := d.byName[n]; len(l) == 0 || l[len(l)-1] != i {
 				d.byName[n] = append(l, i)
 			}
 		}
+		for n := range weaks[i] {
+			d.weak[weakDef{n, i}] = true
+		}
 	}
 	return d
+}
+
+// Weak reports whether the object at path defines function name only as
+// a weak symbol (kernel/sys_ni.o's COND_SYSCALL stubs): a link that also
+// holds a strong definition keeps that one, and kallsyms lists it alone.
+func (d *Definers) Weak(name, path string) bool {
+	for _, i := range d.byName[name] {
+		if d.paths[i] == path {
+			return d.weak[weakDef{name, i}]
+		}
+	}
+	return false
 }
 
 // Defining returns, in input order, the objects that define a function
@@ -105,7 +129,7 @@ func definesFunc(path, name string) (bool, error) {
 	if name != "" && namesLack(path, name) {
 		return false, nil
 	}
-	names, err := definedFuncs(path, false)
+	names, _, err := definedFuncs(path, false)
 	return slices.Contains(names, name), err
 }
 
@@ -153,27 +177,29 @@ func UnitObjectsDefining(paths []string, name string, workers int) ([]string, er
 
 // definedFuncs returns the names of the function symbols the object at
 // path defines; none for a combined object when unitsOnly.
-func definedFuncs(path string, unitsOnly bool) ([]string, error) {
+func definedFuncs(path string, unitsOnly bool) ([]string, map[string]bool, error) {
 	fh, err := safeio.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", path, err)
+		return nil, nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	defer fh.Close()
 	f, err := elf.NewFile(fh.SectionReader())
 	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", path, err)
+		return nil, nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
-		return nil, fmt.Errorf("object %w", err)
+		return nil, nil, fmt.Errorf("object %w", err)
 	}
 	syms, err := f.Symbols()
 	if err != nil {
 		if errors.Is(err, elf.ErrNoSymbols) {
-			return nil, fmt.Errorf("object %s: no symbol table", path)
+			return nil, nil, fmt.Errorf("object %s: no symbol table", path)
 		}
-		return nil, fmt.Errorf("object %s: %w", path, err)
+		return nil, nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	var names []string
+	var weak map[string]bool
+	strong := map[string]bool{}
 	files := 0
 	for _, s := range syms {
 		switch {
@@ -181,10 +207,23 @@ func definedFuncs(path string, unitsOnly bool) ([]string, error) {
 			files++
 		case elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF:
 			names = append(names, s.Name)
+			if elf.ST_BIND(s.Info) == elf.STB_WEAK {
+				if weak == nil {
+					weak = map[string]bool{}
+				}
+				weak[s.Name] = true
+			} else {
+				strong[s.Name] = true
+			}
 		}
 	}
 	if unitsOnly && files > 1 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return names, nil
+	for n := range weak {
+		if strong[n] {
+			delete(weak, n) // a strong copy of the name in the object too
+		}
+	}
+	return names, weak, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -418,5 +419,36 @@ func TestCheckRebuildFixture(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "check.c"))
 	if strings.Contains(string(data), "len < 0") {
 		t.Error("check.c was patched in place")
+	}
+}
+
+// TestCheckWeakStub: kernel/sys_ni.o defines weak COND_SYSCALL stubs of
+// the syscalls; the link keeps the strong definition, and kallsyms lists
+// it alone. A klp_func naming the syscall without old_sympos resolves to
+// it, not to an ambiguity the kernel would refuse.
+func TestCheckWeakStub(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "readelf")
+	dir := t.TempDir()
+	files := map[string]string{
+		"sys_ni.c":  "long __attribute__((weak)) __x64_sys_frob(long x) { return -38; }\n",
+		"frob.c":    "long __x64_sys_frob(long x)\n{\n\treturn x * 2;\n}\n",
+		"fix.patch": "--- a/frob.c\n+++ b/frob.c\n@@ -1,4 +1,4 @@\n long __x64_sys_frob(long x)\n {\n-\treturn x * 2;\n+\treturn x * 3;\n }\n",
+		"lp.yaml":   "- old_name: __x64_sys_frob\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"sys_ni", "frob"} {
+		fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", f+".c", "-o", f+".o")
+	}
+	out, err := exec.Command("readelf", "-sW", filepath.Join(dir, "sys_ni.o")).Output()
+	if err != nil || !regexp.MustCompile(`FUNC +WEAK .* __x64_sys_frob\n`).Match(out) {
+		t.Fatalf("gcc %s: sys_ni.o does not define __x64_sys_frob weak: %v\n%s", fixture.GCCVersion(), err, out)
+	}
+	code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml")
+	if code != ExitOK || res.Verdict != "complete" || len(res.Unresolved) != 0 {
+		t.Errorf("exit %d, verdict %q, unresolved %+v, problems %+v\n%s; want 0, complete", code, res.Verdict, res.Unresolved, res.Problems, errs)
 	}
 }

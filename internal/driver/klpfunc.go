@@ -76,7 +76,7 @@ func resolveLinked(lf *livepatch.LinkedFile, f livepatch.Func) (reason, problem 
 // resolveInObjects resolves f against the functions the build's objects
 // define.
 func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
-	var mine, others []string
+	var mine, others, weak []string
 	otherObj := map[string]bool{}
 	// The units' objects, those without a dump (read from DWARF)
 	// included.
@@ -84,6 +84,12 @@ func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
 		for _, obj := range defs.Defining(f.OldName) {
 			if livepatch.Relinked(obj) {
 				continue // its parts define the function too
+			}
+			if defs.Weak(f.OldName, obj) {
+				// kernel/sys_ni.o's COND_SYSCALL stubs: the link keeps
+				// a strong definition of the name instead, if any.
+				weak = append(weak, obj)
+				continue
 			}
 			klp, err := ev.klpObjects().Of(obj)
 			if err != nil {
@@ -96,6 +102,10 @@ func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
 				otherObj[klp] = true
 			}
 		}
+	}
+	if len(mine) == 0 && len(others) == 0 && len(weak) > 0 {
+		// Weak definitions alone: the link keeps one of them.
+		mine = weak[:1]
 	}
 	sort.Strings(mine)
 	n := len(mine)
