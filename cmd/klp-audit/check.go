@@ -171,11 +171,6 @@ func runCheck(opts *CheckOptions) error {
 		return err
 	}
 	ro := opts.Rebuild
-	if f, ok := opts.Streams.Err.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			ro.Progress = f
-		}
-	}
 	res, err := driver.Check(opts.Options, driver.CheckQuery{Diff: opts.Diff, Livepatch: opts.Livepatch, Funcs: opts.Funcs,
 		Policy: opts.Policy, Vmlinux: opts.Vmlinux, Orig: opts.Orig, Patched: opts.Patched, Fuzz: opts.Fuzz, Rebuild: ro})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/kbuild"
 	"github.com/klp-audit/klp-audit/livepatch"
@@ -33,8 +34,6 @@ type RebuildOptions struct {
 	// units); 0 is DefaultMaxUnits. Above it the answer is the
 	// prediction, and the report says so.
 	MaxUnits int
-	// Progress, when set (a terminal), gets a progress line.
-	Progress io.Writer
 }
 
 // DefaultMaxUnits is the default cap on the units one check rebuilds.
@@ -165,7 +164,9 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		workers = runtime.NumCPU()
 	}
 	ctx := context.Background()
-	done := b.RunAll(ctx, jobs, workers, in.ro.Progress)
+	bar := progress.New(len(jobs), fmt.Sprintf("rebuilding %s", plural(len(runs), "unit", "units")))
+	done := b.RunAll(ctx, jobs, workers, bar)
+	bar.Done()
 
 	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
