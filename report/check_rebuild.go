@@ -75,7 +75,11 @@ type RebuiltUnit struct {
 	// (objtool's edits replayed or allowed); Identical that it is so byte
 	// for byte. Differences list what differs otherwise: a problem of the
 	// answer.
-	Faithful    bool     `json:"faithful" yaml:"faithful"`
+	Faithful bool `json:"faithful" yaml:"faithful"`
+	// LineNeutral says the line shifts were told exactly: by a third,
+	// line-neutral build (the patched source with "#line" directives
+	// after each changed region), or because the fix moves no line.
+	LineNeutral bool     `json:"line_neutral,omitempty" yaml:"line_neutral,omitempty"`
 	Identical   bool     `json:"identical,omitempty" yaml:"identical,omitempty"`
 	Differences []string `json:"differences,omitempty" yaml:"differences,omitempty"`
 	Note        string   `json:"note,omitempty" yaml:"note,omitempty"`

@@ -71,8 +71,50 @@ type unitRun struct {
 	obj          string // absolute path of the tree's object
 	tu           string // the unit's name in the build (relative to its --build directory)
 	orig, patchd *kbuild.Rebuilt
-	diff         *objdiff.ObjectDiff
-	ru           report.RebuiltUnit
+	// diff is the comparison of the original with the patched build
+	// (with the line-neutral build when there is one: see
+	// lineNeutralDiff); exactShift names its line shifts that the
+	// line-neutral build proves.
+	diff       *objdiff.ObjectDiff
+	exactShift map[string]bool
+	ru         report.RebuiltUnit
+}
+
+// lineNeutralDiff makes d, the comparison of the original with the
+// patched build, the comparison with the line-neutral build n (the
+// patched source with the original's line numbers after each changed
+// region): its changed, added and removed functions and data are n's,
+// and its line shifts those functions that differ in d but equal the
+// original in n (exact, returned), plus those n's own reading of the
+// line table still takes for line shifts.
+func lineNeutralDiff(d, n *objdiff.ObjectDiff) map[string]bool {
+	inN := map[string]bool{}
+	for _, c := range n.Changed {
+		inN[c.Name] = true
+	}
+	for _, c := range n.LineShiftOnly {
+		inN[c.Name] = true
+	}
+	for _, f := range n.Removed {
+		inN[f.Name] = true
+	}
+	exact := map[string]bool{}
+	shifts := append([]objdiff.Change(nil), n.LineShiftOnly...)
+	for _, c := range append(append([]objdiff.Change(nil), d.Changed...), d.LineShiftOnly...) {
+		if !inN[c.Name] {
+			exact[c.Name] = true
+			shifts = append(shifts, c)
+		}
+	}
+	sort.SliceStable(shifts, func(i, j int) bool { return shifts[i].Name < shifts[j].Name })
+	d.Changed, d.LineShiftOnly, d.Added, d.Removed, d.DataChanges = n.Changed, shifts, n.Added, n.Removed, n.DataChanges
+	return exact
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 // rebuild rebuilds the units the fix touches, original and patched,
@@ -90,14 +132,24 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	}
 	var probs []report.Problem
 
-	// The patched files.
-	patched := map[string][]byte{}
+	// The patched files, and their line-neutral form.
+	patched, lineNeutral, directives := map[string][]byte{}, map[string][]byte{}, 0
 	for i, f := range in.files {
 		out, err := patch.ApplyAt(in.sources[f.OldName], f, in.locs[i])
 		if err != nil {
 			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
 		}
 		patched[f.OldName] = []byte(strings.Join(out, "\n") + "\n")
+		ln, n, err := patch.LineNeutral(in.sources[f.OldName], f, in.locs[i])
+		if err != nil {
+			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
+		}
+		lineNeutral[f.OldName] = []byte(strings.Join(ln, "\n") + "\n")
+		directives += n
+	}
+	var neutral map[string][]byte
+	if directives > 0 {
+		neutral = lineNeutral
 	}
 
 	// The units.
@@ -155,9 +207,20 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	if b.CacheDir != "" && insideAny(b.CacheDir, runs) {
 		return fallback(fmt.Sprintf("the rebuild cache %s lies inside the tree, which is never written", b.CacheDir))
 	}
-	jobs := make([]kbuild.Job, 0, 2*len(runs))
+	// Three builds of each unit, in parallel: the original, the patched
+	// source, and the patched source with "#line" directives after each
+	// changed region (line-neutral: what did not change keeps its line
+	// numbers), when the fix moves lines at all.
+	stride := 2
+	if neutral != nil {
+		stride = 3
+	}
+	jobs := make([]kbuild.Job, 0, stride*len(runs))
 	for _, r := range runs {
 		jobs = append(jobs, kbuild.Job{Unit: r.u, Label: "orig"}, kbuild.Job{Unit: r.u, Files: patched, Label: "patched"})
+		if neutral != nil {
+			jobs = append(jobs, kbuild.Job{Unit: r.u, Files: neutral, Label: "neutral"})
+		}
 	}
 	workers := in.ro.Jobs
 	if workers <= 0 {
@@ -171,7 +234,7 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
 	for i, r := range runs {
-		o, p := done[2*i], done[2*i+1]
+		o, p := done[stride*i], done[stride*i+1]
 		r.ru = report.RebuiltUnit{Object: r.u.Cmd.Target, Source: r.u.Cmd.Source}
 		if o.Err != nil || p.Err != nil {
 			err := o.Err
@@ -205,6 +268,24 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 			continue
 		}
 		r.diff = &rep.Objects[0]
+		switch {
+		case neutral == nil:
+			// No line moved: every difference is a real one.
+			r.diff.Changed = append(r.diff.Changed, r.diff.LineShiftOnly...)
+			r.diff.LineShiftOnly = nil
+			r.ru.LineNeutral = true
+		case done[stride*i+2].Err != nil:
+			r.ru.Note = joinNote(r.ru.Note, "the line-neutral build failed, so line shifts are objdiff's reading of the line table: "+
+				firstLine(done[stride*i+2].Err.Error()))
+		default:
+			nrep, err := objdiff.CompareFiles(r.orig.Object, done[stride*i+2].Rebuilt.Object)
+			if err != nil {
+				r.ru.Note = joinNote(r.ru.Note, "the line-neutral build could not be compared, so line shifts are objdiff's reading of the line table: "+err.Error())
+				break
+			}
+			r.exactShift = lineNeutralDiff(r.diff, &nrep.Objects[0])
+			r.ru.LineNeutral = true
+		}
 		out.Units = append(out.Units, r.ru)
 		rebuilt[r.obj] = r
 	}
@@ -372,8 +453,10 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 			rf.Predicted = isTarget
 			e, inEntries := entries[k]
 			switch {
+			case lineOnly && r.exactShift[name]:
+				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers moved: equal to the original in the line-neutral build (#line after each changed region): not a target"
 			case lineOnly:
-				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers (__LINE__, WARN/BUG lines) moved: not a target"
+				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers (__LINE__, WARN/BUG lines) moved, as the line table reads: not a target"
 			case srcChanged[name] && inEntries && e.depth == 0:
 				rf.Cause, rf.Detail = report.CauseChangedLine, "holds a line the fix changes"
 			case inEntries && e.depth > 0:
