@@ -154,11 +154,7 @@ the impact graph as SVG).
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
 	fl.IntVar(&opts.Fuzz, "fuzz", 0, "let up to `N` context lines at each end of a hunk differ from the build's source, as patch -F N")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif, markdown or html")
-	fl.BoolVar(&opts.Rebuild.Off, "no-rebuild", false, "do not rebuild the units the fix touches: the prediction alone")
-	fl.IntVarP(&opts.Rebuild.Jobs, "jobs", "j", 0, "compilers run at once when rebuilding (`N`; default: the number of CPUs)")
-	fl.StringVar(&opts.Rebuild.CacheDir, "rebuild-cache", "",
-		"`DIR` keeping rebuilt originals (default $XDG_CACHE_HOME/klp-audit/rebuild; \"off\" keeps none)")
-	fl.IntVar(&opts.Rebuild.MaxUnits, "rebuild-max", driver.DefaultMaxUnits, "rebuild at most `N` units (a header read by more: the prediction alone)")
+	bindRebuild(cmd, &opts.Rebuild)
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbCheck))
