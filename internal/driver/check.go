@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/internal/safeio"
@@ -68,6 +69,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		Extra: []report.LivepatchFunc{},
 	}
 	// Inputs first: every input error exits 2 before anything is judged.
+	t0 := time.Now()
 	files, err := readDiff(opts.Diff)
 	if err != nil {
 		return nil, err
@@ -82,10 +84,12 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	t0 = phase("inputs", t0)
 	ev, err := Load(o)
 	if err != nil {
 		return nil, err
 	}
+	t0 = phase("loading the build", t0)
 	fx, err := locateFix(o, files, opts.Fuzz)
 	if err != nil {
 		return nil, err
@@ -133,6 +137,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	}
 	res.Hunks = append(res.Hunks, hunks...)
 	res.Problems = append(res.Problems, hprobs...)
+	t0 = phase("locating the fix, hunks to functions", t0)
 
 	// Changed functions to targets.
 	targets := map[tkey]report.CheckTarget{}
@@ -178,6 +183,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		}
 	}
 
+	t0 = phase("the prediction (impacted per function)", t0)
 	// The rebuild of the units the fix touches turns the prediction into
 	// what the compiler did.
 	lateLinked := false
@@ -199,6 +205,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	res.Rebuild, order, rprobs = rebuild(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
 		changed: changed, preds: preds, lp: lp, impact: impact}, targets, order)
 	res.Problems = append(res.Problems, rprobs...)
+	phase("the rebuild, all of it", t0)
 	if lateLinked {
 		linked.Close()
 	}

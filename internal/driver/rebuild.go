@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
@@ -210,16 +211,22 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	// Three builds of each unit, in parallel: the original, the patched
 	// source, and the patched source with "#line" directives after each
 	// changed region (line-neutral: what did not change keeps its line
-	// numbers), when the fix moves lines at all.
-	stride := 2
-	if neutral != nil {
-		stride = 3
-	}
-	jobs := make([]kbuild.Job, 0, stride*len(runs))
+	// numbers), when the fix moves lines at all. Only the original must
+	// be the tree's object, debugging information included; the others
+	// are compared by their code, which -g does not change, and compile
+	// in about half the time without it. The originals, the longest,
+	// start first.
+	n := len(runs)
+	jobs := make([]kbuild.Job, 0, 3*n)
 	for _, r := range runs {
-		jobs = append(jobs, kbuild.Job{Unit: r.u, Label: "orig"}, kbuild.Job{Unit: r.u, Files: patched, Label: "patched"})
-		if neutral != nil {
-			jobs = append(jobs, kbuild.Job{Unit: r.u, Files: neutral, Label: "neutral"})
+		jobs = append(jobs, kbuild.Job{Unit: r.u, Label: "orig"})
+	}
+	for _, r := range runs {
+		jobs = append(jobs, kbuild.Job{Unit: r.u, Files: patched, Label: "patched", NoDebug: true})
+	}
+	if neutral != nil {
+		for _, r := range runs {
+			jobs = append(jobs, kbuild.Job{Unit: r.u, Files: neutral, Label: "neutral", NoDebug: true})
 		}
 	}
 	workers := in.ro.Jobs
@@ -227,14 +234,19 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		workers = runtime.NumCPU()
 	}
 	ctx := context.Background()
+	t0 := time.Now()
 	bar := progress.New(len(jobs), fmt.Sprintf("rebuilding %s", plural(len(runs), "unit", "units")))
 	done := b.RunAll(ctx, jobs, workers, bar)
 	bar.Done()
+	for i, d := range done {
+		phase(fmt.Sprintf("  compile %s %s", jobs[i].Label, jobs[i].Unit.Cmd.Target), time.Now().Add(-d.Took))
+	}
+	t0 = phase("compiles (in parallel)", t0)
 
 	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
 	for i, r := range runs {
-		o, p := done[stride*i], done[stride*i+1]
+		o, p := done[i], done[n+i]
 		r.ru = report.RebuiltUnit{Object: r.u.Cmd.Target, Source: r.u.Cmd.Source}
 		if o.Err != nil || p.Err != nil {
 			err := o.Err
@@ -248,7 +260,9 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		}
 		r.orig, r.patchd = o.Rebuilt, p.Rebuilt
 		r.ru.Cached = o.Rebuilt.Cached
+		t0 = time.Now()
 		f, err := kbuild.Faithful(ctx, r.u.Cmd, r.orig, r.obj)
+		t0 = phase("the proof (objtool, compare with the tree's)", t0)
 		switch {
 		case err != nil:
 			r.ru.Note = "not compared with the tree's object: " + err.Error()
@@ -268,23 +282,25 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 			continue
 		}
 		r.diff = &rep.Objects[0]
+		t0 = phase("comparing original and patched", t0)
 		switch {
 		case neutral == nil:
 			// No line moved: every difference is a real one.
 			r.diff.Changed = append(r.diff.Changed, r.diff.LineShiftOnly...)
 			r.diff.LineShiftOnly = nil
 			r.ru.LineNeutral = true
-		case done[stride*i+2].Err != nil:
+		case done[2*n+i].Err != nil:
 			r.ru.Note = joinNote(r.ru.Note, "the line-neutral build failed, so line shifts are objdiff's reading of the line table: "+
-				firstLine(done[stride*i+2].Err.Error()))
+				firstLine(done[2*n+i].Err.Error()))
 		default:
-			nrep, err := objdiff.CompareFiles(r.orig.Object, done[stride*i+2].Rebuilt.Object)
+			nrep, err := objdiff.CompareFiles(r.orig.Object, done[2*n+i].Rebuilt.Object)
 			if err != nil {
 				r.ru.Note = joinNote(r.ru.Note, "the line-neutral build could not be compared, so line shifts are objdiff's reading of the line table: "+err.Error())
 				break
 			}
 			r.exactShift = lineNeutralDiff(r.diff, &nrep.Objects[0])
 			r.ru.LineNeutral = true
+			t0 = phase("comparing original and line-neutral", t0)
 		}
 		out.Units = append(out.Units, r.ru)
 		rebuilt[r.obj] = r
@@ -294,7 +310,9 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		out.Note = "no unit could be rebuilt: the answer is the prediction"
 		return out, order, probs
 	}
+	t0 = time.Now()
 	order = answerFromRebuild(in, out, rebuilt, targets, order, &probs)
+	phase("the answer from the rebuild", t0)
 	return out, order, probs
 }
 
