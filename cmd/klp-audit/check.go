@@ -91,7 +91,10 @@ cause (holds a changed line; holds the inlined or cloned code of a
 changed function; a caller relying on a changed callee; GCC moved a
 decision; line numbers only) and the klp_func entries that cover it.
 Predicted targets whose code did not change are dropped and listed with
-the reason; changed functions nothing predicted are added. The rebuilt
+the reason; changed functions nothing predicted are added. A third,
+line-neutral build (the patched source with #line directives after each
+changed region) tells functions whose only change is a moved line number
+(__LINE__, WARN) exactly. The rebuilt
 original must equal the tree's object (objtool's step is replayed on a
 copy), else the report says so. A .c file's units are those compiled from
 it; a header's, every unit whose .cmd dependency list names it (at most

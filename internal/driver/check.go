@@ -84,16 +84,20 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	t0 = phase("inputs", t0)
+	fx, err := locateFix(o, files, opts.Fuzz)
+	if err != nil {
+		return nil, err
+	}
+	// The units the fix touches compile while the build is read and the
+	// prediction made.
+	pending := startRebuild(rebuildInput{o: o, ro: opts.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+	defer pending.stop()
+	t0 = phase("inputs, locating the fix", t0)
 	ev, err := Load(o)
 	if err != nil {
 		return nil, err
 	}
 	t0 = phase("loading the build", t0)
-	fx, err := locateFix(o, files, opts.Fuzz)
-	if err != nil {
-		return nil, err
-	}
 	files, asGiven, locs, sources, names := fx.files, fx.asGiven, fx.locs, fx.sources, fx.names
 	// lpUncertain says which klp_funcs the livepatch has is not known
 	// for sure: what it lacks, or what the kernel would refuse, is then
@@ -137,7 +141,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	}
 	res.Hunks = append(res.Hunks, hunks...)
 	res.Problems = append(res.Problems, hprobs...)
-	t0 = phase("locating the fix, hunks to functions", t0)
+	t0 = phase("hunks to functions", t0)
 
 	// Changed functions to targets.
 	targets := map[tkey]report.CheckTarget{}
@@ -202,7 +206,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		return a.Result, nil
 	}
 	var rprobs []report.Problem
-	res.Rebuild, order, rprobs = rebuild(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
+	res.Rebuild, order, rprobs = pending.finish(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
 		changed: changed, preds: preds, lp: lp, impact: impact}, targets, order)
 	res.Problems = append(res.Problems, rprobs...)
 	phase("the rebuild, all of it", t0)

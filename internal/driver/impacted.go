@@ -117,10 +117,14 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 	}
 	defer linked.Close()
 	var fx *fixInput
+	var pending *pendingRebuild
 	if fix != nil {
 		if fx, err = locateFix(o, fix, q.Fuzz); err != nil {
 			return nil, err
 		}
+		// The units the fix touches compile while the build is read.
+		pending = startRebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+		defer pending.stop()
 	}
 	s, err := loadFor(o, q.Func)
 	if err != nil {
@@ -130,7 +134,7 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 	if err != nil || fx == nil {
 		return a, err
 	}
-	s.resolveByRebuild(o, q, fx, a, policy, linked)
+	s.resolveByRebuild(o, q, fx, pending, a, policy, linked)
 	return a, nil
 }
 

@@ -18,7 +18,7 @@ import (
 // targets of the other functions the fix changes join the answer, which
 // is then the fix's. With --no-rebuild, or without the tree's sources
 // or .cmd files, the report says once that the answer is the prediction.
-func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, a *Answer, policy *rules.Policy, linked *livepatch.LinkedFiles) {
+func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pending *pendingRebuild, a *Answer, policy *rules.Policy, linked *livepatch.LinkedFiles) {
 	res := a.Result
 	var probs []report.Problem
 	_, changed, _, hprobs, err := sess.fixFunctions(fx, q.Fix)
@@ -84,7 +84,7 @@ func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, a 
 		rb = &report.CheckRebuild{Note: "--no-rebuild: the answer is the prediction, not checked by rebuilding"}
 	} else {
 		var rprobs []report.Problem
-		rb, order, rprobs = rebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources,
+		rb, order, rprobs = pending.finish(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources,
 			changed: changed, preds: preds, impact: impact}, targets, order)
 		probs = append(probs, rprobs...)
 	}

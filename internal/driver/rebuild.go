@@ -118,18 +118,39 @@ func firstLine(s string) string {
 	return l
 }
 
-// rebuild rebuilds the units the fix touches, original and patched,
-// compares them and turns the prediction (targets, in order) into the
-// rebuild's answer: predicted targets whose code did not change are
-// dropped, changed functions nothing predicted are added. It returns the
-// report's rebuild part (nil with --no-rebuild), the new target order and
-// the problems found.
-func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey) (*report.CheckRebuild, []tkey, []report.Problem) {
+// pendingRebuild is the rebuild of the units a fix touches, original,
+// patched and line-neutral; their comparison turns the prediction into
+// the rebuild's answer: predicted targets whose code did not change are
+// dropped, changed functions nothing predicted are added. Its compiles
+// run while the prediction is made: startRebuild starts it with what the
+// fix and the tree say (in's o, ro, files, locs and sources); finish
+// waits for them and answers; stop ends it, finished or not, and
+// removes its scratch directory.
+type pendingRebuild struct {
+	off     bool
+	early   *report.CheckRebuild // the answer when nothing is compiled (a fallback)
+	probs   []report.Problem
+	runs    []*unitRun
+	jobs    []kbuild.Job
+	neutral bool
+	done    chan []kbuild.Done
+	ctx     context.Context
+	cancel  context.CancelFunc
+	scratch string
+	t0      time.Time
+}
+
+// startRebuild finds the units the fix touches and starts compiling
+// them, original, patched and line-neutral, in the background.
+func startRebuild(in rebuildInput) *pendingRebuild {
+	p := &pendingRebuild{}
 	if in.ro.Off {
-		return nil, order, nil
+		p.off = true
+		return p
 	}
-	fallback := func(why string) (*report.CheckRebuild, []tkey, []report.Problem) {
-		return &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}, order, nil
+	fallback := func(why string) *pendingRebuild {
+		p.early = &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}
+		return p
 	}
 	var probs []report.Problem
 
@@ -177,7 +198,8 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	}
 	if len(runs) == 0 {
 		if len(probs) > 0 {
-			return &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, order, probs
+			p.early, p.probs = &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, probs
+			return p
 		}
 		return fallback("no kbuild .cmd file of the build compiles or reads the files the fix changes (the build has no sources or .cmd files)")
 	}
@@ -194,7 +216,7 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	if err != nil {
 		return fallback(fmt.Sprintf("no scratch directory (%v)", err))
 	}
-	defer os.RemoveAll(scratch)
+	p.scratch = scratch
 	b := &kbuild.Builder{Scratch: scratch}
 	switch in.ro.CacheDir {
 	case "off":
@@ -206,6 +228,8 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		b.CacheDir = in.ro.CacheDir
 	}
 	if b.CacheDir != "" && insideAny(b.CacheDir, runs) {
+		os.RemoveAll(scratch)
+		p.scratch = ""
 		return fallback(fmt.Sprintf("the rebuild cache %s lies inside the tree, which is never written", b.CacheDir))
 	}
 	// Three builds of each unit, in parallel: the original, the patched
@@ -231,17 +255,58 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	}
 	workers := in.ro.Jobs
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		// One more than the CPUs, as make -j: the three compiles of a
+		// one-file fix run at once.
+		workers = runtime.NumCPU() + 1
 	}
-	ctx := context.Background()
+	p.runs, p.jobs, p.neutral, p.probs = runs, jobs, neutral != nil, probs
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.done = make(chan []kbuild.Done, 1)
+	p.t0 = time.Now()
+	go func() {
+		bar := progress.New(len(jobs), fmt.Sprintf("rebuilding %s", plural(len(runs), "unit", "units")))
+		done := b.RunAll(p.ctx, jobs, workers, bar)
+		bar.Done()
+		p.done <- done
+	}()
+	return p
+}
+
+// stop ends the rebuild: compiles still running are killed, and the
+// scratch directory is removed.
+func (p *pendingRebuild) stop() {
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+		p.done <- nil // stop may be called again
+	}
+	if p.scratch != "" {
+		os.RemoveAll(p.scratch)
+		p.scratch = ""
+	}
+}
+
+// finish waits for the compiles, compares the builds and turns the
+// prediction (targets, in order; in's changed, preds, lp and impact) into
+// the rebuild's answer. It returns the report's rebuild part (nil with
+// --no-rebuild), the new target order and the problems found.
+func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey) (*report.CheckRebuild, []tkey, []report.Problem) {
+	if p.off {
+		return nil, order, nil
+	}
+	if p.early != nil {
+		return p.early, order, p.probs
+	}
+	runs, jobs, probs, ctx, hasNeutral := p.runs, p.jobs, p.probs, p.ctx, p.neutral
+	n := len(runs)
 	t0 := time.Now()
-	bar := progress.New(len(jobs), fmt.Sprintf("rebuilding %s", plural(len(runs), "unit", "units")))
-	done := b.RunAll(ctx, jobs, workers, bar)
-	bar.Done()
+	done := <-p.done
+	p.done <- done
 	for i, d := range done {
 		phase(fmt.Sprintf("  compile %s %s", jobs[i].Label, jobs[i].Unit.Cmd.Target), time.Now().Add(-d.Took))
 	}
-	t0 = phase("compiles (in parallel)", t0)
+	phase("compiles (in parallel), from their start", p.t0)
+	t0 = phase("waiting for the compiles after the prediction", t0)
 
 	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
@@ -284,7 +349,7 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		r.diff = &rep.Objects[0]
 		t0 = phase("comparing original and patched", t0)
 		switch {
-		case neutral == nil:
+		case !hasNeutral:
 			// No line moved: every difference is a real one.
 			r.diff.Changed = append(r.diff.Changed, r.diff.LineShiftOnly...)
 			r.diff.LineShiftOnly = nil
@@ -481,6 +546,10 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 				rf.Cause, rf.Detail = report.CauseInlinedCode, chainText(e.chain)
 			case isTarget && hasRule(targets[tk], "caller-assumptions"):
 				rf.Cause, rf.Detail = report.CauseCallerAssumptions, "caller-assumptions confirmed: "+lastStepText(targets[tk].Chain)
+			case callerStep(targets, order, name, r.tu) != nil:
+				// A caller the rules put its own callers in place of
+				// (not patchable, another ABI).
+				rf.Cause, rf.Detail = report.CauseCallerAssumptions, "caller-assumptions confirmed: "+lastStepText([]report.Step{*callerStep(targets, order, name, r.tu)})
 			default:
 				rf.Cause = report.CauseDecisionShift
 				rf.Detail = orText(shifts[normName(name)], "its code changed although nothing predicted it; the dumps show no new or vanished clone or inlining in it")
@@ -549,6 +618,21 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 }
 
 func (k tkey) isZero() bool { return k == tkey{} }
+
+// callerStep returns a caller-assumptions step of a target's chain that
+// leads to name in unit tu: name is a caller the prediction reached
+// through its callee, and replaced by its own callers.
+func callerStep(targets map[tkey]report.CheckTarget, order []tkey, name, tu string) *report.Step {
+	for _, k := range order {
+		t := targets[k]
+		for i, s := range t.Chain {
+			if s.To == name && s.Rule == "caller-assumptions" && (s.TU == tu || i+1 < len(t.Chain) && t.Chain[i+1].TU == tu) {
+				return &t.Chain[i]
+			}
+		}
+	}
+	return nil
+}
 
 func hasRule(t report.CheckTarget, rule string) bool {
 	if t.Rule == rule {
