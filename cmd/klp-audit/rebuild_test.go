@@ -101,3 +101,33 @@ func TestCheckLineNeutralFixture(t *testing.T) {
 		t.Errorf("verdict %s, missing %v, unresolved %+v, problems %+v; want complete: fixed and limit are replaced", res.Verdict, names(res.Missing), res.Unresolved, res.Problems)
 	}
 }
+
+// TestCheckRebuildStopsOnInputError: the compiles start as soon as the
+// fix is located; an input error found later (a livepatch with no
+// klp_func array) still exits 2, and leaves no scratch directory behind.
+func TestCheckRebuildStopsOnInputError(t *testing.T) {
+	dir := fixture.Build(t, "rebuild-line")
+	writeCmd(t, dir, "line.o", "line.c", "gcc -Wp,-MMD,./.line.o.d -O2 -g -fdump-ipa-clones -c -o line.o line.c")
+	os.WriteFile(filepath.Join(dir, "bad.c"), []byte("int x;\n"), 0o644)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	code, _, errs := run(t, dir, "check", "--diff", "fix.patch", "--build", ".", "--livepatch", "bad.c", "--rebuild-cache", "off")
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want %d (input error)\n%s", code, ExitUsage, errs)
+	}
+	left, _ := os.ReadDir(tmp)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	if len(names) > 0 {
+		t.Errorf("scratch left behind in TMPDIR: %v", names)
+	}
+	// The same check with a good funcs list does rebuild there (so the
+	// test above would see a scratch directory left behind).
+	os.WriteFile(filepath.Join(dir, "lp.yaml"), []byte("- old_name: fixed\n"), 0o644)
+	_, res, _ := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+	if res.Rebuild == nil || !res.Rebuild.Rebuilt {
+		t.Errorf("no rebuild: %+v", res.Rebuild)
+	}
+}

@@ -84,21 +84,25 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	fx, err := locateFix(o, files, opts.Fuzz)
-	if err != nil {
-		return nil, err
-	}
 	// The units the fix touches compile while the build is read and the
-	// prediction made.
-	pending := startRebuild(rebuildInput{o: o, ro: opts.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+	// prediction made; a fix that does not apply is said once the build
+	// is known to be readable.
+	fx, fxErr := locateFix(o, files, opts.Fuzz)
+	pending := &pendingRebuild{off: true}
+	if fxErr == nil {
+		pending = startRebuild(rebuildInput{o: o, ro: opts.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+	}
 	defer pending.stop()
 	t0 = phase("inputs, locating the fix", t0)
 	ev, err := Load(o)
 	if err != nil {
 		return nil, err
 	}
+	if fxErr != nil {
+		return nil, fxErr
+	}
 	t0 = phase("loading the build", t0)
-	files, asGiven, locs, sources, names := fx.files, fx.asGiven, fx.locs, fx.sources, fx.names
+	asGiven, locs, sources, names := fx.asGiven, fx.locs, fx.sources, fx.names
 	// lpUncertain says which klp_funcs the livepatch has is not known
 	// for sure: what it lacks, or what the kernel would refuse, is then
 	// unknown too.

@@ -117,18 +117,23 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 	}
 	defer linked.Close()
 	var fx *fixInput
-	var pending *pendingRebuild
+	var fxErr error
+	pending := &pendingRebuild{off: true}
 	if fix != nil {
-		if fx, err = locateFix(o, fix, q.Fuzz); err != nil {
-			return nil, err
+		// The units the fix touches compile while the build is read; a
+		// fix that does not apply is said once the build is known to be
+		// readable.
+		if fx, fxErr = locateFix(o, fix, q.Fuzz); fxErr == nil {
+			pending = startRebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
 		}
-		// The units the fix touches compile while the build is read.
-		pending = startRebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
-		defer pending.stop()
 	}
+	defer pending.stop()
 	s, err := loadFor(o, q.Func)
 	if err != nil {
 		return nil, err
+	}
+	if fxErr != nil {
+		return nil, fxErr
 	}
 	a, err := s.Impacted(q, policy, linked)
 	if err != nil || fx == nil {

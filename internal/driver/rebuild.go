@@ -306,7 +306,7 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 		phase(fmt.Sprintf("  compile %s %s", jobs[i].Label, jobs[i].Unit.Cmd.Target), time.Now().Add(-d.Took))
 	}
 	phase("compiles (in parallel), from their start", p.t0)
-	t0 = phase("waiting for the compiles after the prediction", t0)
+	phase("waiting for the compiles after the prediction", t0)
 
 	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
@@ -365,7 +365,7 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 			}
 			r.exactShift = lineNeutralDiff(r.diff, &nrep.Objects[0])
 			r.ru.LineNeutral = true
-			t0 = phase("comparing original and line-neutral", t0)
+			phase("comparing original and line-neutral", t0)
 		}
 		out.Units = append(out.Units, r.ru)
 		rebuilt[r.obj] = r
