@@ -50,6 +50,14 @@ const maxSourceFile = 64 << 20
 // b.Scratch named after label. The compiler's diagnostics are in the
 // error when it fails.
 func (b *Builder) Rebuild(ctx context.Context, u Unit, files map[string][]byte, label string) (*Rebuilt, error) {
+	return b.RebuildJob(ctx, Job{Unit: u, Files: files, Label: label})
+}
+
+// RebuildJob is Rebuild of j's unit, with j's files, in a directory named
+// after j's label; with j.NoDebug the compiler writes no debugging
+// information (-g0 after the command's flags).
+func (b *Builder) RebuildJob(ctx context.Context, j Job) (*Rebuilt, error) {
+	u, files, label := j.Unit, j.Files, j.Label
 	if u.Err != nil {
 		return nil, u.Err
 	}
@@ -73,7 +81,7 @@ func (b *Builder) Rebuild(ctx context.Context, u Unit, files map[string][]byte, 
 	}
 	obj := filepath.Join(out, path.Base(cf.Target))
 	key := ""
-	if b.CacheDir != "" && len(files) == 0 {
+	if b.CacheDir != "" && len(files) == 0 && !j.NoDebug {
 		if key, err = b.cacheKey(tree, cf); err == nil {
 			if r, ok := b.fromCache(key, out, obj); ok {
 				r.Dir = shadow
@@ -83,6 +91,9 @@ func (b *Builder) Rebuild(ctx context.Context, u Unit, files map[string][]byte, 
 	}
 	deps := filepath.Join(work, "deps.d")
 	argv := b.argv(cf, tree, shadow, obj, deps)
+	if j.NoDebug {
+		argv = append(argv, "-g0")
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = shadow
 	var stderr bytes.Buffer

@@ -337,10 +337,18 @@ func nearest(src, old []string, firstGuess, headerFirst int) *NearMatch {
 // as patch(1) writes the fixed file: the file's own lines are kept where
 // the hunk has context, deleted lines are left out and added lines put in.
 func ApplyAt(src []string, f File, locs []Location) ([]string, error) {
+	out, _, err := applyAt(src, f, locs)
+	return out, err
+}
+
+// applyAt is ApplyAt, also returning for each line of the fixed file its
+// number in src (0 for an added line).
+func applyAt(src []string, f File, locs []Location) (out []string, origin []int, err error) {
 	if len(locs) != len(f.Hunks) {
-		return nil, fmt.Errorf("%s: %d locations for %d hunks", f.Name(), len(locs), len(f.Hunks))
+		return nil, nil, fmt.Errorf("%s: %d locations for %d hunks", f.Name(), len(locs), len(f.Hunks))
 	}
-	out := make([]string, 0, len(src))
+	out = make([]string, 0, len(src))
+	origin = make([]int, 0, len(src))
 	frozen := 0 // lines of src consumed
 	copyTill := func(i, n int) error {
 		if n < frozen || n > len(src) {
@@ -348,6 +356,9 @@ func ApplyAt(src []string, f File, locs []Location) ([]string, error) {
 				f.Name(), i+1, f.Hunks[i].Header(), locs[i].Line, len(src))
 		}
 		out = append(out, src[frozen:n]...)
+		for k := frozen; k < n; k++ {
+			origin = append(origin, k+1)
+		}
 		frozen = n
 		return nil
 	}
@@ -357,20 +368,24 @@ func ApplyAt(src []string, f File, locs []Location) ([]string, error) {
 			switch l.Op {
 			case Delete:
 				if err := copyTill(i, l.OldLine+off-1); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if frozen >= len(src) {
-					return nil, copyTill(i, len(src)+1)
+					return nil, nil, copyTill(i, len(src)+1)
 				}
 				frozen++
 			case Add:
 				if err := copyTill(i, l.OldLine+off); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				out = append(out, l.Text)
+				origin = append(origin, 0)
 			}
 		}
 	}
-	out = append(out, src[frozen:]...)
-	return out, nil
+	for k := frozen; k < len(src); k++ {
+		out = append(out, src[k])
+		origin = append(origin, k+1)
+	}
+	return out, origin, nil
 }

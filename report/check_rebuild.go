@@ -75,7 +75,11 @@ type RebuiltUnit struct {
 	// (objtool's edits replayed or allowed); Identical that it is so byte
 	// for byte. Differences list what differs otherwise: a problem of the
 	// answer.
-	Faithful    bool     `json:"faithful" yaml:"faithful"`
+	Faithful bool `json:"faithful" yaml:"faithful"`
+	// LineNeutral says the line shifts were told exactly: by a third,
+	// line-neutral build (the patched source with "#line" directives
+	// after each changed region), or because the fix moves no line.
+	LineNeutral bool     `json:"line_neutral,omitempty" yaml:"line_neutral,omitempty"`
 	Identical   bool     `json:"identical,omitempty" yaml:"identical,omitempty"`
 	Differences []string `json:"differences,omitempty" yaml:"differences,omitempty"`
 	Note        string   `json:"note,omitempty" yaml:"note,omitempty"`
@@ -98,7 +102,8 @@ type RebuiltFunc struct {
 	Predicted bool `json:"predicted" yaml:"predicted"`
 	// Coverage is one of the Coverage constants; CoveredBy the klp_func
 	// targets that carry it (itself, or its callers).
-	Coverage  string          `json:"coverage" yaml:"coverage"`
+	// Empty in impacted's answer, which has no livepatch.
+	Coverage  string          `json:"coverage,omitempty" yaml:"coverage,omitempty"`
 	CoveredBy []LivepatchFunc `json:"covered_by,omitempty" yaml:"covered_by,omitempty"`
 	// Why says how it is covered when not directly (the rule that put
 	// its callers in its place).
@@ -169,6 +174,10 @@ func writeTextRebuild(b *strings.Builder, r *CheckRebuild) {
 			fmt.Fprintf(b, "  %s [%s] %s", oneLine(f.Name), oneLine(f.TU), f.Cause)
 			if f.Detail != "" {
 				fmt.Fprintf(b, ": %s", oneLine(f.Detail))
+			}
+			if f.Coverage == "" {
+				b.WriteString("\n")
+				continue
 			}
 			fmt.Fprintf(b, "\n    covered: %s", f.Coverage)
 			if len(f.CoveredBy) > 0 {

@@ -70,6 +70,9 @@ type Result struct {
 	// Notes are facts that do not change the answer but a reader should
 	// know.
 	Notes []string `json:"notes,omitempty" yaml:"notes,omitempty"`
+	// Rebuild is what rebuilding the units a fix touches showed
+	// (impacted --fix): the targets are then resolved by it.
+	Rebuild *CheckRebuild `json:"rebuild,omitempty" yaml:"rebuild,omitempty"`
 }
 
 // TargetList is a must-patch set: nil when the rules did not run, so the

@@ -29,6 +29,7 @@ func normalized(r *Result) *Result {
 		e.CloneOf = nilIfEmpty(e.CloneOf)
 		n.Entries[i] = e
 	}
+	n.Rebuild = normalizedRebuild(r.Rebuild)
 	return &n
 }
 

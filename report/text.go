@@ -30,6 +30,7 @@ func renderText(w io.Writer, r *Result) error {
 		start = end
 	}
 	writeTargets(&b, r)
+	writeTextRebuild(&b, r.Rebuild)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

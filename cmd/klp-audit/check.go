@@ -91,7 +91,10 @@ cause (holds a changed line; holds the inlined or cloned code of a
 changed function; a caller relying on a changed callee; GCC moved a
 decision; line numbers only) and the klp_func entries that cover it.
 Predicted targets whose code did not change are dropped and listed with
-the reason; changed functions nothing predicted are added. The rebuilt
+the reason; changed functions nothing predicted are added. A third,
+line-neutral build (the patched source with #line directives after each
+changed region) tells functions whose only change is a moved line number
+(__LINE__, WARN) exactly. The rebuilt
 original must equal the tree's object (objtool's step is replayed on a
 copy), else the report says so. A .c file's units are those compiled from
 it; a header's, every unit whose .cmd dependency list names it (at most
@@ -154,11 +157,7 @@ the impact graph as SVG).
 	fl.StringVar(&opts.Patched, "patched", "", "patched build `DIR` or object, compared with --orig")
 	fl.IntVar(&opts.Fuzz, "fuzz", 0, "let up to `N` context lines at each end of a hunk differ from the build's source, as patch -F N")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, yaml, json, sarif, markdown or html")
-	fl.BoolVar(&opts.Rebuild.Off, "no-rebuild", false, "do not rebuild the units the fix touches: the prediction alone")
-	fl.IntVarP(&opts.Rebuild.Jobs, "jobs", "j", 0, "compilers run at once when rebuilding (`N`; default: the number of CPUs)")
-	fl.StringVar(&opts.Rebuild.CacheDir, "rebuild-cache", "",
-		"`DIR` keeping rebuilt originals (default $XDG_CACHE_HOME/klp-audit/rebuild; \"off\" keeps none)")
-	fl.IntVar(&opts.Rebuild.MaxUnits, "rebuild-max", driver.DefaultMaxUnits, "rebuild at most `N` units (a header read by more: the prediction alone)")
+	bindRebuild(cmd, &opts.Rebuild)
 	_ = cmd.MarkFlagRequired("diff")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbCheck))
@@ -171,11 +170,6 @@ func runCheck(opts *CheckOptions) error {
 		return err
 	}
 	ro := opts.Rebuild
-	if f, ok := opts.Streams.Err.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			ro.Progress = f
-		}
-	}
 	res, err := driver.Check(opts.Options, driver.CheckQuery{Diff: opts.Diff, Livepatch: opts.Livepatch, Funcs: opts.Funcs,
 		Policy: opts.Policy, Vmlinux: opts.Vmlinux, Orig: opts.Orig, Patched: opts.Patched, Fuzz: opts.Fuzz, Rebuild: ro})
 	if err != nil {

@@ -29,6 +29,11 @@ type ImpactedOptions struct {
 	// Explain names the target whose reason chain to explain, as NAME or
 	// NAME@TU.
 	Explain string
+	// Fix resolves the answer by rebuilding (--fix, --fuzz and the
+	// rebuild flags).
+	Fix     string
+	Fuzz    int
+	Rebuild driver.RebuildOptions
 }
 
 func newImpactedCmd(s *Streams, runF func(*ImpactedOptions) error) *cobra.Command {
@@ -72,6 +77,16 @@ line, quoted; the call instruction, disassembled), each symbol's section,
 offset, size and binding, and the rules with their severity and note.
 --format json or yaml writes the same as data.
 
+--fix FIX.patch resolves the answer with the fix, as check does: the
+units it touches are rebuilt from kbuild's .cmd commands, original and
+patched (in a scratch directory; the tree is never written), and a
+conditional or review target whose code changed becomes must ("confirmed
+by the rebuild"), one whose code did not change is dropped and listed
+with its reason, and a function that changed although nothing predicted
+it is added (a decision shift). The targets of the other functions the
+fix changes join the answer. With --no-rebuild, or without the tree's
+sources and .cmd files, the report says the answer is the prediction.
+
 On a terminal, a text answer ends with the next steps as commands to paste:
 --explain for its first target, klp-skeleton, and check once the fix is
 written.
@@ -94,6 +109,9 @@ written.
 
   # Why must cgroup_bpf_release be replaced? The chain, with its evidence
   klp-audit impacted --build ~/linux --func percpu_ref_put_many --explain cgroup_bpf_release@kernel/bpf/cgroup.o
+
+  # Resolve the conditional targets with the fix, by rebuilding what it touches
+  klp-audit impacted --build ~/linux --func should_skip_region --fix fix.patch
 
   # Dumps listed in a file, as kgraft-analysis-tool takes them
   find ~/linux -name '*.ipa-clones' >dumps.txt
@@ -133,6 +151,9 @@ written.
 		"explain one target `NAME` (or NAME@TU): its chain from the changed function with the evidence of every hop")
 	fl.BoolVar(&opts.AllFunctions, "all-functions", false,
 		"answer for every function of every unit with a dump, from the dumps alone, one JSON answer a line (as kgraft-analysis-tool does for every symbol)")
+	fl.StringVar(&opts.Fix, "fix", "", "resolve the answer with the fix `FILE` (a unified diff against the build's sources) by rebuilding the units it touches")
+	fl.IntVar(&opts.Fuzz, "fuzz", 0, "with --fix: let up to `N` context lines at each end of a hunk differ from the build's source, as patch -F N")
+	bindRebuild(cmd, &opts.Rebuild)
 	_ = cmd.RegisterFlagCompletionFunc("format", formatCompletion(report.VerbImpacted))
 	return cmd
 }
@@ -172,5 +193,6 @@ func runImpacted(opts *ImpactedOptions) error {
 // query is the driver's form of the options' question.
 func (opts *ImpactedOptions) query() driver.ImpactQuery {
 	return driver.ImpactQuery{Func: opts.Func, File: opts.File, TU: opts.TU, DumpsOnly: opts.DumpsOnly,
-		NoRules: opts.NoRules, Policy: opts.Policy, Vmlinux: opts.Vmlinux, Explain: opts.Explain != ""}
+		NoRules: opts.NoRules, Policy: opts.Policy, Vmlinux: opts.Vmlinux, Explain: opts.Explain != "",
+		Fix: opts.Fix, Fuzz: opts.Fuzz, Rebuild: opts.Rebuild}
 }

@@ -250,7 +250,7 @@ var (
 	objdumpHexRE  = regexp.MustCompile(`\b[0-9a-f]+ <`)
 	// A relocation against a code section symbol: type, section, sign,
 	// addend.
-	objdumpSecRelRE = regexp.MustCompile(`R_X86_64_(PC32|PLT32|32S|64)\s+(\.text[.a-z_]*)([+-])(0x[0-9a-f]+)`)
+	objdumpSecRelRE = regexp.MustCompile(`R_X86_64_(PC32|PLT32|32S|64)\s+(\.(?:[a-z]+\.)?text[.a-z_]*)([+-])(0x[0-9a-f]+)`)
 )
 
 // objdumpFuncs disassembles obj with objdump -dr and returns each

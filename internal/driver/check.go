@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/internal/safeio"
@@ -68,20 +69,10 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		Extra: []report.LivepatchFunc{},
 	}
 	// Inputs first: every input error exits 2 before anything is judged.
-	diff, err := safeio.ReadFile(opts.Diff, patch.MaxDiffSize)
+	t0 := time.Now()
+	files, err := readDiff(opts.Diff)
 	if err != nil {
-		return nil, Inputf("diff: %v", err)
-	}
-	files, err := patch.Parse(bytes.NewReader(diff), opts.Diff)
-	if err != nil {
-		return nil, Inputf("bad diff: %v", err)
-	}
-	for _, f := range files {
-		for _, name := range []string{f.OldName, f.NewName} {
-			if err := confinedPath(name); err != nil {
-				return nil, err
-			}
-		}
+		return nil, err
 	}
 	var lp []livepatch.Func
 	if opts.Funcs != "" {
@@ -93,28 +84,25 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The units the fix touches compile while the build is read and the
+	// prediction made; a fix that does not apply is said once the build
+	// is known to be readable.
+	fx, fxErr := locateFix(o, files, opts.Fuzz)
+	pending := &pendingRebuild{off: true}
+	if fxErr == nil {
+		pending = startRebuild(rebuildInput{o: o, ro: opts.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+	}
+	defer pending.stop()
+	t0 = phase("inputs, locating the fix", t0)
 	ev, err := Load(o)
 	if err != nil {
 		return nil, err
 	}
-	// Each hunk is located in the build's source as patch(1) locates it,
-	// and from here on read at that place: its lines are the build's.
-	sources := map[string][]string{}
-	var names []string
-	locs := make([][]patch.Location, len(files))
-	asGiven := append([]patch.File(nil), files...) // before locating, for applying
-	for i, f := range files {
-		src, err := buildSource(o, f)
-		if err != nil {
-			return nil, err
-		}
-		if locs[i], err = patch.Locate(src, f, opts.Fuzz); err != nil {
-			return nil, Inputf("the diff does not apply to the build's sources: %v", err)
-		}
-		files[i] = f.At(locs[i])
-		sources[f.OldName] = src
-		names = append(names, f.OldName)
+	if fxErr != nil {
+		return nil, fxErr
 	}
+	t0 = phase("loading the build", t0)
+	asGiven, locs, sources, names := fx.asGiven, fx.locs, fx.sources, fx.names
 	// lpUncertain says which klp_funcs the livepatch has is not known
 	// for sure: what it lacks, or what the kernel would refuse, is then
 	// unknown too.
@@ -151,53 +139,13 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	}
 
 	// Hunks to functions, in the original file's lines (the build's).
-	objs := append([]string(nil), ev.objects...)
-	objs = append(objs, ev.objectsOf()...)
-	extents, extErrs := fileExtents(dedupe(objs), names)
-	for _, err := range extErrs {
-		res.Problems = append(res.Problems, report.Problem{File: opts.Diff, Kind: report.KindFailClosed,
-			Message: "hunks mapped without this object's DWARF: " + err.Error()})
+	hunks, changed, macro, hprobs, err := ev.fixFunctions(fx, opts.Diff)
+	if err != nil {
+		return nil, err
 	}
-	var changed []changedFunc
-	seen := map[[2]string]bool{}
-	macro := false
-	for fi, f := range files {
-		ext, fromSource := extents[f.OldName], false
-		cext := patch.CFunctions(sources[f.OldName])
-		if len(ext) == 0 {
-			ext, fromSource = cext, true
-		} else {
-			ext = widenToBraces(ext, cext)
-		}
-		fixed, err := patch.ApplyAt(sources[f.OldName], asGiven[fi], locs[fi])
-		tx := patch.TextsOf(sources[f.OldName], fixed)
-		if err != nil {
-			return nil, Inputf("the diff does not apply to the build's sources: %v", err)
-		}
-		for i := range f.Hunks {
-			h := &f.Hunks[i]
-			rh, first := classifyHunk(f.Name(), h, ext, tx)
-			rh.Offset, rh.Fuzz = locs[fi][i].Offset, locs[fi][i].Fuzz
-			if fromSource && len(rh.Functions) > 0 {
-				rh.Note = joinNote(rh.Note, "function extents from the source: no DWARF of the build covers "+f.OldName)
-			}
-			switch rh.Kind {
-			case patch.KindUnknown:
-				res.Problems = append(res.Problems, report.Problem{File: f.Name(), Line: rh.Line,
-					Message: "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"})
-			case patch.KindMacro:
-				macro = true
-			}
-			for _, fn := range rh.Functions {
-				k := [2]string{fn, f.OldName}
-				if !seen[k] {
-					seen[k] = true
-					changed = append(changed, changedFunc{name: fn, file: f.OldName, line: first[fn]})
-				}
-			}
-			res.Hunks = append(res.Hunks, rh)
-		}
-	}
+	res.Hunks = append(res.Hunks, hunks...)
+	res.Problems = append(res.Problems, hprobs...)
+	t0 = phase("hunks to functions", t0)
 
 	// Changed functions to targets.
 	targets := map[tkey]report.CheckTarget{}
@@ -243,6 +191,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		}
 	}
 
+	t0 = phase("the prediction (impacted per function)", t0)
 	// The rebuild of the units the fix touches turns the prediction into
 	// what the compiler did.
 	lateLinked := false
@@ -261,9 +210,10 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		return a.Result, nil
 	}
 	var rprobs []report.Problem
-	res.Rebuild, order, rprobs = rebuild(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
+	res.Rebuild, order, rprobs = pending.finish(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
 		changed: changed, preds: preds, lp: lp, impact: impact}, targets, order)
 	res.Problems = append(res.Problems, rprobs...)
+	phase("the rebuild, all of it", t0)
 	if lateLinked {
 		linked.Close()
 	}
@@ -664,4 +614,113 @@ func pick(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// fixInput is a fix located in the build's sources.
+type fixInput struct {
+	// files are the diff's files with each hunk moved to where it
+	// applies; asGiven as the diff gives them (for applying at locs).
+	files, asGiven []patch.File
+	locs           [][]patch.Location
+	// sources are the build's original files, by the diff's old name;
+	// names those names in the diff's order.
+	sources map[string][]string
+	names   []string
+}
+
+// readDiff reads and parses the fix at path; its paths must be relative
+// and stay inside the tree.
+func readDiff(path string) ([]patch.File, error) {
+	diff, err := safeio.ReadFile(path, patch.MaxDiffSize)
+	if err != nil {
+		return nil, Inputf("diff: %v", err)
+	}
+	files, err := patch.Parse(bytes.NewReader(diff), path)
+	if err != nil {
+		return nil, Inputf("bad diff: %v", err)
+	}
+	for _, f := range files {
+		for _, name := range []string{f.OldName, f.NewName} {
+			if err := confinedPath(name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return files, nil
+}
+
+// locateFix locates each hunk of files in the build's source as
+// patch(1) locates it (fuzz: its -F); from there on a hunk is read at
+// that place: its lines are the build's.
+func locateFix(o Options, files []patch.File, fuzz int) (*fixInput, error) {
+	fx := &fixInput{asGiven: append([]patch.File(nil), files...), files: files,
+		locs: make([][]patch.Location, len(files)), sources: map[string][]string{}}
+	for i, f := range files {
+		src, err := buildSource(o, f)
+		if err != nil {
+			return nil, err
+		}
+		if fx.locs[i], err = patch.Locate(src, f, fuzz); err != nil {
+			return nil, Inputf("the diff does not apply to the build's sources: %v", err)
+		}
+		fx.files[i] = f.At(fx.locs[i])
+		fx.sources[f.OldName] = src
+		fx.names = append(fx.names, f.OldName)
+	}
+	return fx, nil
+}
+
+// fixFunctions maps the fix's hunks to the functions whose bodies they
+// change (the build's DWARF, else the C definitions of the source) and
+// classifies the others; macro says a hunk changes a macro. Problems
+// name diffPath or the file.
+func (ev *Session) fixFunctions(fx *fixInput, diffPath string) (hunks []report.Hunk, changed []changedFunc, macro bool, probs []report.Problem, err error) {
+	files, asGiven, locs, sources, names := fx.files, fx.asGiven, fx.locs, fx.sources, fx.names
+	objs := append([]string(nil), ev.objects...)
+	objs = append(objs, ev.objectsOf()...)
+	extents, extErrs := fileExtents(dedupe(objs), names)
+	for _, err := range extErrs {
+		probs = append(probs, report.Problem{File: diffPath, Kind: report.KindFailClosed,
+			Message: "hunks mapped without this object's DWARF: " + err.Error()})
+	}
+	seen := map[[2]string]bool{}
+	for fi, f := range files {
+		ext, fromSource := extents[f.OldName], false
+		cext := patch.CFunctions(sources[f.OldName])
+		if len(ext) == 0 {
+			ext, fromSource = cext, true
+		} else {
+			ext = widenToBraces(ext, cext)
+		}
+		fixed, err := patch.ApplyAt(sources[f.OldName], asGiven[fi], locs[fi])
+		tx := patch.TextsOf(sources[f.OldName], fixed)
+		if err != nil {
+			return nil, nil, false, nil, Inputf("the diff does not apply to the build's sources: %v", err)
+		}
+		for i := range f.Hunks {
+			h := &f.Hunks[i]
+			rh, first := classifyHunk(f.Name(), h, ext, tx)
+			rh.Offset, rh.Fuzz = locs[fi][i].Offset, locs[fi][i].Fuzz
+			if fromSource && len(rh.Functions) > 0 {
+				rh.Note = joinNote(rh.Note, "function extents from the source: no DWARF of the build covers "+f.OldName)
+			}
+			switch rh.Kind {
+			case patch.KindUnknown:
+				probs = append(probs, report.Problem{File: f.Name(), Line: rh.Line,
+					Message: "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"})
+			case patch.KindMacro:
+				macro = true
+			}
+			for _, fn := range rh.Functions {
+				k := [2]string{fn, f.OldName}
+				if !seen[k] {
+					seen[k] = true
+					changed = append(changed, changedFunc{name: fn, file: f.OldName, line: first[fn]})
+				}
+			}
+			hunks = append(hunks, rh)
+		}
+	}
+
+	return hunks, changed, macro, probs, nil
 }

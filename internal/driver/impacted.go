@@ -11,6 +11,7 @@ import (
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/object"
+	"github.com/klp-audit/klp-audit/patch"
 	"github.com/klp-audit/klp-audit/report"
 	"github.com/klp-audit/klp-audit/rules"
 )
@@ -34,6 +35,13 @@ type ImpactQuery struct {
 	// Explain says the answer will be explained (Answer.Explain): the
 	// objects are read with their code, once, for the call sites.
 	Explain bool
+	// Fix is a fix (unified diff) to resolve the answer with: the units
+	// it touches are rebuilt as check rebuilds them (Rebuild tunes it;
+	// Fuzz is patch(1)'s -F) and the conditional and review targets
+	// become must or are dropped by what really changed.
+	Fix     string
+	Fuzz    int
+	Rebuild RebuildOptions
 }
 
 // Answer is impacted's answer: the report, and what --explain and
@@ -94,18 +102,49 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 	if len(q.Vmlinux) > 0 && (q.DumpsOnly || q.NoRules) {
 		return nil, Inputf("--vmlinux sets the old_sympos of the rules' targets: it needs the objects and the rules (drop --dumps-only and --no-rules)")
 	}
+	var fix []patch.File
+	if q.Fix != "" {
+		if q.DumpsOnly || q.NoRules || q.Explain {
+			return nil, Inputf("--fix resolves the must-patch set by rebuilding: it needs the objects and the rules, and answers with the set (drop --dumps-only, --no-rules and --explain)")
+		}
+		if fix, err = readDiff(q.Fix); err != nil {
+			return nil, err
+		}
+	}
 	linked, err := OpenVmlinux(q.Vmlinux)
 	if err != nil {
 		return nil, err
 	}
 	defer linked.Close()
+	var fx *fixInput
+	var fxErr error
+	pending := &pendingRebuild{off: true}
+	if fix != nil {
+		// The units the fix touches compile while the build is read; a
+		// fix that does not apply is said once the build is known to be
+		// readable.
+		if fx, fxErr = locateFix(o, fix, q.Fuzz); fxErr == nil {
+			pending = startRebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+		}
+	}
+	defer pending.stop()
 	s, err := loadFor(o, q.Func)
 	if err != nil {
 		return nil, err
 	}
+	if fxErr != nil {
+		return nil, fxErr
+	}
 	a, err := s.Impacted(q, policy, linked)
+	if err != nil {
+		return a, err
+	}
 	s.addIndexNote(a)
-	return a, err
+	if fx == nil {
+		return a, nil
+	}
+	s.resolveByRebuild(o, q, fx, pending, a, policy, linked)
+	return a, nil
 }
 
 // Impacted answers q over the session's evidence with the given policy

@@ -10,7 +10,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/kbuild"
 	"github.com/klp-audit/klp-audit/livepatch"
@@ -33,8 +35,6 @@ type RebuildOptions struct {
 	// units); 0 is DefaultMaxUnits. Above it the answer is the
 	// prediction, and the report says so.
 	MaxUnits int
-	// Progress, when set (a terminal), gets a progress line.
-	Progress io.Writer
 }
 
 // DefaultMaxUnits is the default cap on the units one check rebuilds.
@@ -72,33 +72,106 @@ type unitRun struct {
 	obj          string // absolute path of the tree's object
 	tu           string // the unit's name in the build (relative to its --build directory)
 	orig, patchd *kbuild.Rebuilt
-	diff         *objdiff.ObjectDiff
-	ru           report.RebuiltUnit
+	// diff is the comparison of the original with the patched build
+	// (with the line-neutral build when there is one: see
+	// lineNeutralDiff); exactShift names its line shifts that the
+	// line-neutral build proves.
+	diff       *objdiff.ObjectDiff
+	exactShift map[string]bool
+	ru         report.RebuiltUnit
 }
 
-// rebuild rebuilds the units the fix touches, original and patched,
-// compares them and turns the prediction (targets, in order) into the
-// rebuild's answer: predicted targets whose code did not change are
-// dropped, changed functions nothing predicted are added. It returns the
-// report's rebuild part (nil with --no-rebuild), the new target order and
-// the problems found.
-func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey) (*report.CheckRebuild, []tkey, []report.Problem) {
-	if in.ro.Off {
-		return nil, order, nil
+// lineNeutralDiff makes d, the comparison of the original with the
+// patched build, the comparison with the line-neutral build n (the
+// patched source with the original's line numbers after each changed
+// region): its changed, added and removed functions and data are n's,
+// and its line shifts those functions that differ in d but equal the
+// original in n (exact, returned), plus those n's own reading of the
+// line table still takes for line shifts.
+func lineNeutralDiff(d, n *objdiff.ObjectDiff) map[string]bool {
+	inN := map[string]bool{}
+	for _, c := range n.Changed {
+		inN[c.Name] = true
 	}
-	fallback := func(why string) (*report.CheckRebuild, []tkey, []report.Problem) {
-		return &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}, order, nil
+	for _, c := range n.LineShiftOnly {
+		inN[c.Name] = true
+	}
+	for _, f := range n.Removed {
+		inN[f.Name] = true
+	}
+	exact := map[string]bool{}
+	shifts := append([]objdiff.Change(nil), n.LineShiftOnly...)
+	for _, c := range append(append([]objdiff.Change(nil), d.Changed...), d.LineShiftOnly...) {
+		if !inN[c.Name] {
+			exact[c.Name] = true
+			shifts = append(shifts, c)
+		}
+	}
+	sort.SliceStable(shifts, func(i, j int) bool { return shifts[i].Name < shifts[j].Name })
+	d.Changed, d.LineShiftOnly, d.Added, d.Removed, d.DataChanges = n.Changed, shifts, n.Added, n.Removed, n.DataChanges
+	return exact
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// pendingRebuild is the rebuild of the units a fix touches, original,
+// patched and line-neutral; their comparison turns the prediction into
+// the rebuild's answer: predicted targets whose code did not change are
+// dropped, changed functions nothing predicted are added. Its compiles
+// run while the prediction is made: startRebuild starts it with what the
+// fix and the tree say (in's o, ro, files, locs and sources); finish
+// waits for them and answers; stop ends it, finished or not, and
+// removes its scratch directory.
+type pendingRebuild struct {
+	off     bool
+	early   *report.CheckRebuild // the answer when nothing is compiled (a fallback)
+	probs   []report.Problem
+	runs    []*unitRun
+	jobs    []kbuild.Job
+	neutral bool
+	done    chan []kbuild.Done
+	ctx     context.Context
+	cancel  context.CancelFunc
+	scratch string
+	t0      time.Time
+}
+
+// startRebuild finds the units the fix touches and starts compiling
+// them, original, patched and line-neutral, in the background.
+func startRebuild(in rebuildInput) *pendingRebuild {
+	p := &pendingRebuild{}
+	if in.ro.Off {
+		p.off = true
+		return p
+	}
+	fallback := func(why string) *pendingRebuild {
+		p.early = &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}
+		return p
 	}
 	var probs []report.Problem
 
-	// The patched files.
-	patched := map[string][]byte{}
+	// The patched files, and their line-neutral form.
+	patched, lineNeutral, directives := map[string][]byte{}, map[string][]byte{}, 0
 	for i, f := range in.files {
 		out, err := patch.ApplyAt(in.sources[f.OldName], f, in.locs[i])
 		if err != nil {
 			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
 		}
 		patched[f.OldName] = []byte(strings.Join(out, "\n") + "\n")
+		ln, n, err := patch.LineNeutral(in.sources[f.OldName], f, in.locs[i])
+		if err != nil {
+			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
+		}
+		lineNeutral[f.OldName] = []byte(strings.Join(ln, "\n") + "\n")
+		directives += n
+	}
+	var neutral map[string][]byte
+	if directives > 0 {
+		neutral = lineNeutral
 	}
 
 	// The units.
@@ -125,7 +198,8 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	}
 	if len(runs) == 0 {
 		if len(probs) > 0 {
-			return &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, order, probs
+			p.early, p.probs = &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, probs
+			return p
 		}
 		return fallback("no kbuild .cmd file of the build compiles or reads the files the fix changes (the build has no sources or .cmd files)")
 	}
@@ -142,7 +216,7 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 	if err != nil {
 		return fallback(fmt.Sprintf("no scratch directory (%v)", err))
 	}
-	defer os.RemoveAll(scratch)
+	p.scratch = scratch
 	b := &kbuild.Builder{Scratch: scratch}
 	switch in.ro.CacheDir {
 	case "off":
@@ -154,23 +228,90 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		b.CacheDir = in.ro.CacheDir
 	}
 	if b.CacheDir != "" && insideAny(b.CacheDir, runs) {
+		os.RemoveAll(scratch)
+		p.scratch = ""
 		return fallback(fmt.Sprintf("the rebuild cache %s lies inside the tree, which is never written", b.CacheDir))
 	}
-	jobs := make([]kbuild.Job, 0, 2*len(runs))
+	// Three builds of each unit, in parallel: the original, the patched
+	// source, and the patched source with "#line" directives after each
+	// changed region (line-neutral: what did not change keeps its line
+	// numbers), when the fix moves lines at all. Only the original must
+	// be the tree's object, debugging information included; the others
+	// are compared by their code, which -g does not change, and compile
+	// in about half the time without it. The originals, the longest,
+	// start first.
+	n := len(runs)
+	jobs := make([]kbuild.Job, 0, 3*n)
 	for _, r := range runs {
-		jobs = append(jobs, kbuild.Job{Unit: r.u, Label: "orig"}, kbuild.Job{Unit: r.u, Files: patched, Label: "patched"})
+		jobs = append(jobs, kbuild.Job{Unit: r.u, Label: "orig"})
+	}
+	for _, r := range runs {
+		jobs = append(jobs, kbuild.Job{Unit: r.u, Files: patched, Label: "patched", NoDebug: true})
+	}
+	if neutral != nil {
+		for _, r := range runs {
+			jobs = append(jobs, kbuild.Job{Unit: r.u, Files: neutral, Label: "neutral", NoDebug: true})
+		}
 	}
 	workers := in.ro.Jobs
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		// One more than the CPUs, as make -j: the three compiles of a
+		// one-file fix run at once.
+		workers = runtime.NumCPU() + 1
 	}
-	ctx := context.Background()
-	done := b.RunAll(ctx, jobs, workers, in.ro.Progress)
+	p.runs, p.jobs, p.neutral, p.probs = runs, jobs, neutral != nil, probs
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.done = make(chan []kbuild.Done, 1)
+	p.t0 = time.Now()
+	go func() {
+		bar := progress.New(len(jobs), fmt.Sprintf("rebuilding %s", plural(len(runs), "unit", "units")))
+		done := b.RunAll(p.ctx, jobs, workers, bar)
+		bar.Done()
+		p.done <- done
+	}()
+	return p
+}
+
+// stop ends the rebuild: compiles still running are killed, and the
+// scratch directory is removed.
+func (p *pendingRebuild) stop() {
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+		p.done <- nil // stop may be called again
+	}
+	if p.scratch != "" {
+		os.RemoveAll(p.scratch)
+		p.scratch = ""
+	}
+}
+
+// finish waits for the compiles, compares the builds and turns the
+// prediction (targets, in order; in's changed, preds, lp and impact) into
+// the rebuild's answer. It returns the report's rebuild part (nil with
+// --no-rebuild), the new target order and the problems found.
+func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey) (*report.CheckRebuild, []tkey, []report.Problem) {
+	if p.off {
+		return nil, order, nil
+	}
+	if p.early != nil {
+		return p.early, order, p.probs
+	}
+	runs, jobs, probs, ctx, hasNeutral := p.runs, p.jobs, p.probs, p.ctx, p.neutral
+	n := len(runs)
+	t0 := time.Now()
+	done := <-p.done
+	p.done <- done
+	for i, d := range done {
+		phase(fmt.Sprintf("  compile %s %s", jobs[i].Label, jobs[i].Unit.Cmd.Target), time.Now().Add(-d.Took))
+	}
+	phase("compiles (in parallel), from their start", p.t0)
+	phase("waiting for the compiles after the prediction", t0)
 
 	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
 	for i, r := range runs {
-		o, p := done[2*i], done[2*i+1]
+		o, p := done[i], done[n+i]
 		r.ru = report.RebuiltUnit{Object: r.u.Cmd.Target, Source: r.u.Cmd.Source}
 		if o.Err != nil || p.Err != nil {
 			err := o.Err
@@ -184,7 +325,9 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		}
 		r.orig, r.patchd = o.Rebuilt, p.Rebuilt
 		r.ru.Cached = o.Rebuilt.Cached
+		t0 = time.Now()
 		f, err := kbuild.Faithful(ctx, r.u.Cmd, r.orig, r.obj)
+		t0 = phase("the proof (objtool, compare with the tree's)", t0)
 		switch {
 		case err != nil:
 			r.ru.Note = "not compared with the tree's object: " + err.Error()
@@ -204,6 +347,26 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 			continue
 		}
 		r.diff = &rep.Objects[0]
+		t0 = phase("comparing original and patched", t0)
+		switch {
+		case !hasNeutral:
+			// No line moved: every difference is a real one.
+			r.diff.Changed = append(r.diff.Changed, r.diff.LineShiftOnly...)
+			r.diff.LineShiftOnly = nil
+			r.ru.LineNeutral = true
+		case done[2*n+i].Err != nil:
+			r.ru.Note = joinNote(r.ru.Note, "the line-neutral build failed, so line shifts are objdiff's reading of the line table: "+
+				firstLine(done[2*n+i].Err.Error()))
+		default:
+			nrep, err := objdiff.CompareFiles(r.orig.Object, done[2*n+i].Rebuilt.Object)
+			if err != nil {
+				r.ru.Note = joinNote(r.ru.Note, "the line-neutral build could not be compared, so line shifts are objdiff's reading of the line table: "+err.Error())
+				break
+			}
+			r.exactShift = lineNeutralDiff(r.diff, &nrep.Objects[0])
+			r.ru.LineNeutral = true
+			phase("comparing original and line-neutral", t0)
+		}
 		out.Units = append(out.Units, r.ru)
 		rebuilt[r.obj] = r
 	}
@@ -212,7 +375,9 @@ func rebuild(in rebuildInput, targets map[tkey]report.CheckTarget, order []tkey)
 		out.Note = "no unit could be rebuilt: the answer is the prediction"
 		return out, order, probs
 	}
+	t0 = time.Now()
 	order = answerFromRebuild(in, out, rebuilt, targets, order, &probs)
+	phase("the answer from the rebuild", t0)
 	return out, order, probs
 }
 
@@ -371,14 +536,20 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 			rf.Predicted = isTarget
 			e, inEntries := entries[k]
 			switch {
+			case lineOnly && r.exactShift[name]:
+				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers moved: equal to the original in the line-neutral build (#line after each changed region): not a target"
 			case lineOnly:
-				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers (__LINE__, WARN/BUG lines) moved: not a target"
+				rf.Cause, rf.Detail = report.CauseLineShift, "only line numbers (__LINE__, WARN/BUG lines) moved, as the line table reads: not a target"
 			case srcChanged[name] && inEntries && e.depth == 0:
 				rf.Cause, rf.Detail = report.CauseChangedLine, "holds a line the fix changes"
 			case inEntries && e.depth > 0:
 				rf.Cause, rf.Detail = report.CauseInlinedCode, chainText(e.chain)
 			case isTarget && hasRule(targets[tk], "caller-assumptions"):
 				rf.Cause, rf.Detail = report.CauseCallerAssumptions, "caller-assumptions confirmed: "+lastStepText(targets[tk].Chain)
+			case callerStep(targets, order, name, r.tu) != nil:
+				// A caller the rules put its own callers in place of
+				// (not patchable, another ABI).
+				rf.Cause, rf.Detail = report.CauseCallerAssumptions, "caller-assumptions confirmed: "+lastStepText([]report.Step{*callerStep(targets, order, name, r.tu)})
 			default:
 				rf.Cause = report.CauseDecisionShift
 				rf.Detail = orText(shifts[normName(name)], "its code changed although nothing predicted it; the dumps show no new or vanished clone or inlining in it")
@@ -447,6 +618,21 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 }
 
 func (k tkey) isZero() bool { return k == tkey{} }
+
+// callerStep returns a caller-assumptions step of a target's chain that
+// leads to name in unit tu: name is a caller the prediction reached
+// through its callee, and replaced by its own callers.
+func callerStep(targets map[tkey]report.CheckTarget, order []tkey, name, tu string) *report.Step {
+	for _, k := range order {
+		t := targets[k]
+		for i, s := range t.Chain {
+			if s.To == name && s.Rule == "caller-assumptions" && (s.TU == tu || i+1 < len(t.Chain) && t.Chain[i+1].TU == tu) {
+				return &t.Chain[i]
+			}
+		}
+	}
+	return nil
+}
 
 func hasRule(t report.CheckTarget, rule string) bool {
 	if t.Rule == rule {
