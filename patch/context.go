@@ -145,6 +145,24 @@ func (t *Texts) Classify(changed []Line) string {
 	return kindOf(data, macro, other)
 }
 
+// ChangesLayout reports whether a line of changed (outside function
+// bodies) declares a type's layout: a struct, union or enum body, a
+// member, an enumerator. Objects of the type that already exist keep the
+// old layout, which no rebuild of functions shows; a global initialiser
+// or a new variable changes data a rebuild compares.
+func (t *Texts) ChangesLayout(changed []Line) bool {
+	for _, l := range changed {
+		if strings.TrimSpace(t.Code(l)) == "" {
+			continue
+		}
+		code, isMacro := t.construct(l)
+		if !isMacro && (typeBodyRE.MatchString(code) || closeTypeRE.MatchString(code) || memberRE.MatchString(code) || enumeratorRE.MatchString(code)) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsStaticLocal reports whether l, a line inside a function body,
 // declares a static local variable (read in its side's context, and
 // anywhere on the line: "{ static int n; n++; }" declares one).

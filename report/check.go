@@ -79,6 +79,12 @@ type Hunk struct {
 	Kind      string   `json:"kind" yaml:"kind"`
 	Functions []string `json:"functions,omitempty" yaml:"functions,omitempty"`
 	Note      string   `json:"note,omitempty" yaml:"note,omitempty"`
+	// DataLayout says a data hunk declares a type's layout (a struct,
+	// union or enum body, a member, an enumerator): a data change even
+	// when a rebuild shows the code, since existing objects keep the old
+	// layout. Other data hunks (a new or changed variable) are decided
+	// by the rebuild's data changes when there is one.
+	DataLayout bool `json:"data_layout,omitempty" yaml:"data_layout,omitempty"`
 	// Offset is how many lines from its header's position the hunk was
 	// found in the build's source, as patch(1) reports it ("offset 12
 	// lines"); Line is already where it applies. Fuzz is how many context

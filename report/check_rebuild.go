@@ -62,6 +62,19 @@ type CheckRebuild struct {
 	// split part): the replacement code carries them; they are not
 	// klp_func targets.
 	New []RebuiltFunc `json:"new,omitempty" yaml:"new,omitempty"`
+	// Data are the data objects the patched build adds, removes or
+	// changes. An added one (a new static, a new WARN_ONCE flag) is
+	// carried by the livepatch module, a removed one is left unused; a
+	// changed one (initial value, size, section) no function replacement
+	// carries: verdict data-change.
+	Data []RebuiltData `json:"data,omitempty" yaml:"data,omitempty"`
+}
+
+// RebuiltData is a data object of a rebuilt unit the fix adds, removes or
+// changes.
+type RebuiltData struct {
+	DataChange `yaml:",inline"`
+	TU         string `json:"translation_unit" yaml:"translation_unit"`
 }
 
 // RebuiltUnit is one unit compiled again.
@@ -195,6 +208,14 @@ func writeTextRebuild(b *strings.Builder, r *CheckRebuild) {
 	}
 	for _, f := range r.New {
 		fmt.Fprintf(b, "  new in the patched build: %s [%s]: %s\n", oneLine(f.Name), oneLine(f.TU), oneLine(f.Detail))
+	}
+	if len(r.Data) > 0 {
+		fmt.Fprintf(b, "\ndata the fix adds, removes or changes (%d):\n", len(r.Data))
+		for _, d := range r.Data {
+			what := map[DataStatus]string{DataAdded: "added: the livepatch module carries it", DataRemoved: "removed: left unused",
+				DataChanged: "changed (" + oneLine(d.Reason) + "): no function replacement carries it"}[d.Status]
+			fmt.Fprintf(b, "  %s [%s] %s\n", oneLine(d.Name), oneLine(d.TU), what)
+		}
 	}
 	if len(r.Dropped) > 0 {
 		fmt.Fprintf(b, "\npredicted, dropped by the rebuild (%d):\n", len(r.Dropped))

@@ -452,3 +452,85 @@ func TestCheckWeakStub(t *testing.T) {
 		t.Errorf("exit %d, verdict %q, unresolved %+v, problems %+v\n%s; want 0, complete", code, res.Verdict, res.Unresolved, res.Problems, errs)
 	}
 }
+
+// TestCheckRebuildData: with the rebuild, a fix's data is decided by what
+// the compiler made of it. A new static (a lock, a WARN_ONCE flag) is
+// carried by the livepatch module: the check passes with a note. A
+// changed initial value of an existing variable, or a struct's layout,
+// no function replacement carries: data-change. What gcc made is checked
+// with readelf and objdump.
+func TestCheckRebuildData(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "readelf", "objdump")
+	src := "struct acct {\n\tint used;\n};\n\nstatic struct acct acct;\nstatic int limit = 10;\n\nvoid set_limit(int l)\n{\n\tlimit = l;\n}\n\nint bump(int x)\n{\n\tacct.used += x;\n\treturn acct.used > limit;\n}\n"
+	fixes := map[string]struct{ from, to string }{
+		"added":   {"static int limit = 10;\n", "static int limit = 10;\nstatic int bumps;\n"},
+		"changed": {"static int limit = 10;\n", "static int limit = 20;\n"},
+		"layout":  {"\tint used;\n", "\tint used;\n\tint peak;\n"},
+	}
+	uses := map[string]struct{ from, to string }{
+		"added":  {"\tacct.used += x;\n", "\tbumps++;\n\tacct.used += x;\n"},
+		"layout": {"\tacct.used += x;\n", "\tacct.used += x;\n\tif (acct.used > acct.peak)\n\t\tacct.peak = acct.used;\n"},
+	}
+	for name, fx := range fixes {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			patched := strings.Replace(src, fx.from, fx.to, 1)
+			if u, ok := uses[name]; ok {
+				patched = strings.Replace(patched, u.from, u.to, 1)
+			}
+			for _, f := range []struct{ path, text string }{
+				{"a/u.c", src}, {"b/u.c", patched}, {"u.c", src},
+				{".u.o.cmd", "cmd_u.o := gcc -O2 -g -fdump-ipa-clones -c -o u.o u.c\n\nsource_u.o := u.c\n"},
+				{"lp.yaml", "- old_name: bump\n"},
+			} {
+				os.MkdirAll(filepath.Join(dir, filepath.Dir(f.path)), 0o755)
+				if err := os.WriteFile(filepath.Join(dir, f.path), []byte(f.text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", "-o", "u.o", "u.c")
+			cmd := exec.Command("diff", "-u", "a/u.c", "b/u.c")
+			cmd.Dir = dir
+			diff, _ := cmd.Output()
+			os.WriteFile(filepath.Join(dir, "fix.patch"), diff, 0o644)
+			// What gcc makes of the patched source (outside the build).
+			truth := t.TempDir()
+			os.WriteFile(filepath.Join(truth, "u.c"), []byte(patched), 0o644)
+			fixture.Run(t, truth, "gcc", "-O2", "-c", "-o", "u.o", "u.c")
+			syms, _ := exec.Command("readelf", "-sW", filepath.Join(truth, "u.o")).Output()
+			data, _ := exec.Command("objdump", "-s", "-j", ".data", filepath.Join(truth, "u.o")).Output()
+			switch name {
+			case "added":
+				if !regexp.MustCompile(`OBJECT +LOCAL .* bumps\n`).Match(syms) {
+					t.Fatalf("gcc %s: no local object bumps in the patched object:\n%s", fixture.GCCVersion(), syms)
+				}
+			case "changed":
+				if !strings.Contains(string(data), " 14000000") {
+					t.Fatalf("gcc %s: .data does not hold limit = 20:\n%s", fixture.GCCVersion(), data)
+				}
+			}
+			code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+			if res == nil || res.Rebuild == nil || !res.Rebuild.Rebuilt {
+				t.Fatalf("exit %d: not rebuilt: %+v\n%s", code, res, errs)
+			}
+			var statuses []string
+			for _, d := range res.Rebuild.Data {
+				statuses = append(statuses, d.Name+" "+string(d.Status))
+			}
+			switch name {
+			case "added":
+				if code != ExitOK || res.Verdict != "complete" || strings.Join(statuses, ",") != "bumps added" {
+					t.Errorf("exit %d, verdict %q, data %v, problems %+v; want 0, complete, bumps added", code, res.Verdict, statuses, res.Problems)
+				}
+			case "changed":
+				if code != ExitIncomplete || res.Verdict != "data-change" || strings.Join(statuses, ",") != "limit changed" {
+					t.Errorf("exit %d, verdict %q, data %v; want 1, data-change, limit changed", code, res.Verdict, statuses)
+				}
+			case "layout":
+				if code != ExitIncomplete || res.Verdict != "data-change" || len(res.Hunks) == 0 || !res.Hunks[0].DataLayout {
+					t.Errorf("exit %d, verdict %q, hunks %+v; want 1, data-change, a layout hunk", code, res.Verdict, res.Hunks)
+				}
+			}
+		})
+	}
+}

@@ -218,6 +218,17 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		linked.Close()
 	}
 	rebuilt := res.Rebuild != nil && res.Rebuild.Rebuilt
+	if rebuilt {
+		// What a hunk the diff alone cannot place changes (a
+		// DEFINE_SPINLOCK, a function removed whole) is what the
+		// rebuild shows.
+		for i := range res.Problems {
+			if p := &res.Problems[i]; p.Message == unknownHunk {
+				p.Kind = report.KindNote
+				p.Message = "hunk changes no function body and is neither a comment, data nor a macro: what it changes is taken from the rebuild"
+			}
+		}
+	}
 	if macro && opts.Orig == "" && !rebuilt {
 		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
 			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
@@ -283,10 +294,21 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	// of each is enough.
 	res.Problems = uniqueProblems(res.Problems)
 	res.Verdict = VerdictComplete
+	// A data hunk is a data change unless a rebuild shows what it does
+	// to the unit's data (a new static is carried by the livepatch
+	// module, a changed initial value is not); a type's layout no
+	// rebuild shows.
 	data := false
 	for _, h := range res.Hunks {
-		if h.Kind == patch.KindData {
+		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || strings.Contains(h.Note, "static local")) {
 			data = true
+		}
+	}
+	if res.Rebuild != nil {
+		for _, d := range res.Rebuild.Data {
+			if d.Status == report.DataChanged {
+				data = true
+			}
 		}
 	}
 	switch {
@@ -425,6 +447,7 @@ func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent, tx *patch.Text
 	kind := patch.KindComment
 	if len(outside) > 0 {
 		kind = tx.Classify(outside)
+		rh.DataLayout = kind == patch.KindData && tx.ChangesLayout(outside)
 	}
 	staticLocal := false
 	for _, l := range inside {
@@ -608,6 +631,9 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 	return out
 }
 
+// unknownHunk is the problem of a hunk the diff alone cannot place.
+const unknownHunk = "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"
+
 // pick says one or many by n.
 func pick(n int, one, many string) string {
 	if n == 1 {
@@ -706,8 +732,7 @@ func (ev *Session) fixFunctions(fx *fixInput, diffPath string) (hunks []report.H
 			}
 			switch rh.Kind {
 			case patch.KindUnknown:
-				probs = append(probs, report.Problem{File: f.Name(), Line: rh.Line,
-					Message: "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"})
+				probs = append(probs, report.Problem{File: f.Name(), Line: rh.Line, Message: unknownHunk})
 			case patch.KindMacro:
 				macro = true
 			}

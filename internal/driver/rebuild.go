@@ -610,8 +610,15 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 				Detail: "only in the patched build: new code the replacement functions carry, not a klp_func target", Coverage: report.CoverageNone})
 		}
 		for _, d := range r.diff.DataChanges {
-			*probs = append(*probs, report.Problem{File: r.u.Cmd.Source, Kind: report.KindFailClosed,
-				Message: fmt.Sprintf("the rebuild changes data %s in %s (%s %s): replacing functions does not carry it (shadow variables or callbacks)", d.Name, r.tu, d.Status, d.Reason)})
+			out.Data = append(out.Data, report.RebuiltData{DataChange: d, TU: r.tu})
+			switch d.Status {
+			case report.DataAdded:
+				*probs = append(*probs, report.Problem{File: r.u.Cmd.Source, Kind: report.KindNote,
+					Message: fmt.Sprintf("the fix adds data %s to %s: the livepatch module carries a copy of its own, as the patched source initialises it (state the running kernel keeps elsewhere is not in it)", d.Name, r.tu)})
+			case report.DataRemoved:
+				*probs = append(*probs, report.Problem{File: r.u.Cmd.Source, Kind: report.KindNote,
+					Message: fmt.Sprintf("the fix removes data %s from %s: the replacement functions no longer use it, and the running kernel's copy stays", d.Name, r.tu)})
+			}
 		}
 	}
 	return order
