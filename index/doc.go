@@ -4,7 +4,7 @@
 //
 // # Layout
 //
-// A 48-byte header: the magic "KLPAIDX\x00", the layout version (1), a
+// A 48-byte header: the magic "KLPAIDX\x00", the layout version (3), a
 // reserved word, the file's size, the offset, length and CRC-32C of the
 // table of contents, and the CRC-32C of the header's first 44 bytes. Then
 // blobs, each located by a Ref (offset, length, CRC-32C), and last the
@@ -38,7 +38,8 @@
 // (Name, in buckets by a hash of the name) says, for every function name,
 // the dumps that name it, the objects that define it, and the calls to it
 // from objects that do not define it: the cross-object callers of a
-// global function.
+// global function; and the references taking its address from objects
+// that do not define it.
 //
 // The package knows the format only: which entries are fresh, and what a
 // query does with them, is internal/driver's.

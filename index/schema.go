@@ -486,12 +486,15 @@ type Call struct{ Obj, Ref int }
 // the objects that define a function symbol of that name (indexes into
 // TOC.Objects), and the calls to it from objects that do not define it
 // (the cross-object callers of a global function), in object order
-// then ref order.
+// then ref order; and the references taking its address from objects
+// that do not define it (Addrs: Ref indexes the object's refs, or, past
+// them, its ExternAddrs), in object order then ref order.
 type Name struct {
 	Name  string
 	Dumps []int
 	Defs  []int
 	Calls []Call
+	Addrs []Call
 }
 
 // Bucket returns the bucket of name among n.
@@ -519,10 +522,12 @@ func EncodeBucket(names []Name) []byte {
 		e.S(n.Name)
 		ints(n.Dumps)
 		ints(n.Defs)
-		e.U(uint64(len(n.Calls)))
-		for _, c := range n.Calls {
-			e.U(uint64(c.Obj))
-			e.U(uint64(c.Ref))
+		for _, cs := range [2][]Call{n.Calls, n.Addrs} {
+			e.U(uint64(len(cs)))
+			for _, c := range cs {
+				e.U(uint64(c.Obj))
+				e.U(uint64(c.Ref))
+			}
 		}
 	}
 	return e.B
@@ -589,10 +594,16 @@ func readName(d *Dec, name string) Name {
 	}
 	n.Dumps = ints()
 	n.Defs = ints()
-	k := d.N(d.Left())
-	for i := 0; i < k && d.err == nil; i++ {
-		n.Calls = append(n.Calls, Call{Obj: d.N(1 << 31), Ref: d.N(1 << 31)})
+	calls := func() []Call {
+		k := d.N(d.Left())
+		var out []Call
+		for i := 0; i < k && d.err == nil; i++ {
+			out = append(out, Call{Obj: d.N(1 << 31), Ref: d.N(1 << 31)})
+		}
+		return out
 	}
+	n.Calls = calls()
+	n.Addrs = calls()
 	return n
 }
 
@@ -603,8 +614,10 @@ func skipName(d *Dec) {
 			d.U()
 		}
 	}
-	k := d.N(d.Left())
-	for i := 0; i < 2*k && d.err == nil; i++ {
-		d.U()
+	for j := 0; j < 2; j++ {
+		k := d.N(d.Left())
+		for i := 0; i < 2*k && d.err == nil; i++ {
+			d.U()
+		}
 	}
 }

@@ -226,6 +226,8 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		defs        []string
 		calls       []index.Call // Obj unset
 		callNames   []string
+		addrs       []index.Call // Obj unset
+		addrNames   []string
 		read        bool
 	}
 	// Only the units' objects are read: the others (objects ld -r made
@@ -310,6 +312,14 @@ func BuildIndex(o Options) (*IndexReport, error) {
 				out.calls = append(out.calls, index.Call{Ref: j})
 				out.callNames = append(out.callNames, ref.To)
 			}
+			if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
+				out.addrs = append(out.addrs, index.Call{Ref: j})
+				out.addrNames = append(out.addrNames, ref.To)
+			}
+		}
+		for k, n := range f.ExternAddrs {
+			out.addrs = append(out.addrs, index.Call{Ref: len(f.Refs) + k})
+			out.addrNames = append(out.addrNames, n)
 		}
 	})
 
@@ -355,6 +365,10 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			for j, c := range out.calls {
 				e := entry(out.callNames[j])
 				e.Calls = append(e.Calls, index.Call{Obj: i, Ref: c.Ref})
+			}
+			for j, c := range out.addrs {
+				e := entry(out.addrNames[j])
+				e.Addrs = append(e.Addrs, index.Call{Obj: i, Ref: c.Ref})
 			}
 		} else if unitObj[out.e.Path] {
 			rep.ObjectsNotHeld++
@@ -781,6 +795,21 @@ func (v *indexView) CallsTo(name string) []callgraph.UnitCall {
 	}
 	var out []callgraph.UnitCall
 	for _, c := range e.Calls {
+		if tu, ok := v.objTU[c.Obj]; ok {
+			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
+		}
+	}
+	return out
+}
+
+// AddrsTo implements callgraph.ObjectStore.
+func (v *indexView) AddrsTo(name string) []callgraph.UnitCall {
+	e, ok := v.name(name)
+	if !ok {
+		return nil
+	}
+	var out []callgraph.UnitCall
+	for _, c := range e.Addrs {
 		if tu, ok := v.objTU[c.Obj]; ok {
 			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
 		}
