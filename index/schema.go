@@ -48,10 +48,13 @@ type ObjectEntry struct {
 }
 
 // Dir is a directory of the build and its modification time: a file
-// added to or removed from it changes it.
+// added to, removed from or renamed in it changes it. Mods are the names
+// of its kbuild .mod files, in directory order (sorted): while the
+// directory's modification time is the same, so are they.
 type Dir struct {
 	Path    string
 	MtimeNs int64
+	Mods    []string
 }
 
 // ObjectUnit is an object without a dump read as a unit from its DWARF.
@@ -125,6 +128,10 @@ func EncodeTOC(t *TOC) []byte {
 	for _, d := range t.Dirs {
 		e.S(d.Path)
 		e.I(d.MtimeNs)
+		e.U(uint64(len(d.Mods)))
+		for _, m := range d.Mods {
+			e.S(m)
+		}
 	}
 	e.U(uint64(len(t.Orphans)))
 	for _, u := range t.Orphans {
@@ -190,7 +197,12 @@ func DecodeTOC(b []byte) (*TOC, error) {
 	}
 	n = d.N(max)
 	for i := 0; i < n && d.err == nil; i++ {
-		t.Dirs = append(t.Dirs, Dir{Path: d.S(), MtimeNs: d.I()})
+		dir := Dir{Path: d.S(), MtimeNs: d.I()}
+		k := d.N(d.Left())
+		for j := 0; j < k && d.err == nil; j++ {
+			dir.Mods = append(dir.Mods, d.S())
+		}
+		t.Dirs = append(t.Dirs, dir)
 	}
 	n = d.N(max)
 	for i := 0; i < n && d.err == nil; i++ {

@@ -142,12 +142,26 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		toc.Orphans = append(toc.Orphans, index.ObjectUnit{TU: u.TU, Object: u.Object})
 	}
 	toc.OrphanNotes = notes
+	// Every directory, with its .mod files (livepatch.Objects lists
+	// them): WalkDir stats a directory before it lists it, so a .mod
+	// file added in between changes the mtime the index keeps.
 	for _, root := range o.Builds {
+		at := map[string]int{}
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
+			if err != nil {
+				return nil
+			}
+			// Any entry so named, as the directory's listing has it.
+			if p != root && strings.HasSuffix(d.Name(), ".mod") {
+				if i, ok := at[filepath.Dir(p)]; ok {
+					toc.Dirs[i].Mods = append(toc.Dirs[i].Mods, d.Name())
+				}
+			}
+			if !d.IsDir() {
 				return nil
 			}
 			if st, ok := statOf(p); ok {
+				at[p] = len(toc.Dirs)
 				toc.Dirs = append(toc.Dirs, index.Dir{Path: p, MtimeNs: st.MtimeNs})
 			}
 			return nil
@@ -482,6 +496,7 @@ type indexView struct {
 	objTU map[int]string
 
 	mu     sync.Mutex
+	dirAt  map[string]int          // directory -> its entry in the TOC
 	named  map[string]map[int]bool // names searched -> the dumps naming them
 	lookup map[string]index.Name
 	// reread counts the objects opened from the build, not the index.
@@ -649,6 +664,28 @@ func (v *indexView) setUnits(ev *Session) {
 	for _, u := range ev.units {
 		add(u.TU, u.Object)
 	}
+}
+
+// modsIn returns the names of directory dir's .mod files from the
+// index, when no directory of the build changed since it was built;
+// false when the index cannot tell (livepatch.Objects then lists dir).
+func (v *indexView) modsIn(dir string) ([]string, bool) {
+	if v.rediscovered {
+		return nil, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.dirAt == nil {
+		v.dirAt = make(map[string]int, len(v.x.toc.Dirs))
+		for i, d := range v.x.toc.Dirs {
+			v.dirAt[d.Path] = i
+		}
+	}
+	i, ok := v.dirAt[dir]
+	if !ok {
+		return nil, false
+	}
+	return v.x.toc.Dirs[i].Mods, true
 }
 
 // dumpEntry returns d's entry when the index holds it fresh.
