@@ -27,8 +27,9 @@
 // # Contents
 //
 // The TOC holds what discovery of the build found (dumps, objects,
-// symbolic links not followed, every directory with its mtime, the
-// objects without a dump read from DWARF) and, for every dump and object,
+// symbolic links not followed, every directory with its mtime and the
+// names of its .mod files, the objects without a dump read from DWARF)
+// and, for every dump and object,
 // its path, size and mtime (Stat) and the Ref of its evidence: a dump's
 // records (EncodeRecords: the containment graph of its unit, as the
 // dump reader gives them), an object's image (EncodeImage: function
