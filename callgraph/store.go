@@ -58,6 +58,11 @@ type ObjectStore interface {
 	// CallsTo returns the calls and tail calls to name from the objects
 	// it covers that do not define name, in unit order then ref order.
 	CallsTo(name string) []UnitCall
+	// AddrsTo returns the references taking name's address from the
+	// objects it covers that do not define name, in unit order then ref
+	// order: Ref indexes the object's refs, or, past them, its
+	// ExternAddrs (object.File).
+	AddrsTo(name string) []UnitCall
 }
 
 // storeMu guards Objects.store.

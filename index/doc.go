@@ -4,7 +4,7 @@
 //
 // # Layout
 //
-// A 48-byte header: the magic "KLPAIDX\x00", the layout version (1), a
+// A 48-byte header: the magic "KLPAIDX\x00", the layout version (3), a
 // reserved word, the file's size, the offset, length and CRC-32C of the
 // table of contents, and the CRC-32C of the header's first 44 bytes. Then
 // blobs, each located by a Ref (offset, length, CRC-32C), and last the
@@ -27,8 +27,9 @@
 // # Contents
 //
 // The TOC holds what discovery of the build found (dumps, objects,
-// symbolic links not followed, every directory with its mtime, the
-// objects without a dump read from DWARF) and, for every dump and object,
+// symbolic links not followed, every directory with its mtime and the
+// names of its .mod files, the objects without a dump read from DWARF)
+// and, for every dump and object,
 // its path, size and mtime (Stat) and the Ref of its evidence: a dump's
 // records (EncodeRecords: the containment graph of its unit, as the
 // dump reader gives them), an object's image (EncodeImage: function
@@ -38,7 +39,8 @@
 // (Name, in buckets by a hash of the name) says, for every function name,
 // the dumps that name it, the objects that define it, and the calls to it
 // from objects that do not define it: the cross-object callers of a
-// global function.
+// global function; and the references taking its address from objects
+// that do not define it.
 //
 // The package knows the format only: which entries are fresh, and what a
 // query does with them, is internal/driver's.

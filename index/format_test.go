@@ -19,7 +19,7 @@ func writeSample(t testing.TB, path string) (Ref, Ref) {
 		Clone: ipadump.Decl{Name: "big.constprop.0", Order: 7, File: "a.c", Line: 3, Col: 5}, Transform: ipadump.ConstProp,
 		Pos: ipadump.Pos{Dump: "a.c.000i.ipa-clones", Line: 1}}}
 	a := w.Add(EncodeRecords(recs))
-	b := w.Add(EncodeBucket([]Name{{Name: "big", Dumps: []int{0}, Defs: []int{0, 3}, Calls: []Call{{Obj: 1, Ref: 2}}}}))
+	b := w.Add(EncodeBucket([]Name{{Name: "big", Dumps: []int{0}, Defs: []int{0, 3}, Calls: []Call{{Obj: 1, Ref: 2}}, Addrs: []Call{{Obj: 2, Ref: 7}}}, {Name: "other", Addrs: []Call{{Obj: 4, Ref: 0}}}}))
 	toc := &TOC{Builds: []string{"b"}, Dumps: []DumpEntry{{Dump: ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, Held: true, Blob: a}}, Buckets: []Ref{b}}
 	if err := w.Commit(EncodeTOC(toc)); err != nil {
 		t.Fatal(err)
@@ -50,8 +50,11 @@ func TestRoundTrip(t *testing.T) {
 	}
 	bb, _ := f.Blob(b)
 	n, ok, err := LookupBucket(bb, "big")
-	if err != nil || !ok || len(n.Defs) != 2 || n.Defs[1] != 3 || n.Calls[0] != (Call{1, 2}) {
+	if err != nil || !ok || len(n.Defs) != 2 || n.Defs[1] != 3 || n.Calls[0] != (Call{1, 2}) || len(n.Addrs) != 1 || n.Addrs[0] != (Call{2, 7}) {
 		t.Errorf("name: %+v %v %v", n, ok, err)
+	}
+	if n, ok, err := LookupBucket(bb, "other"); err != nil || !ok || len(n.Calls) != 0 || len(n.Addrs) != 1 || n.Addrs[0] != (Call{4, 0}) {
+		t.Errorf("name after one with addresses: %+v %v %v", n, ok, err)
 	}
 	if _, ok, _ := LookupBucket(bb, "small"); ok {
 		t.Error("a name not written was found")

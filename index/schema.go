@@ -48,10 +48,13 @@ type ObjectEntry struct {
 }
 
 // Dir is a directory of the build and its modification time: a file
-// added to or removed from it changes it.
+// added to, removed from or renamed in it changes it. Mods are the names
+// of its kbuild .mod files, in directory order (sorted): while the
+// directory's modification time is the same, so are they.
 type Dir struct {
 	Path    string
 	MtimeNs int64
+	Mods    []string
 }
 
 // ObjectUnit is an object without a dump read as a unit from its DWARF.
@@ -125,6 +128,10 @@ func EncodeTOC(t *TOC) []byte {
 	for _, d := range t.Dirs {
 		e.S(d.Path)
 		e.I(d.MtimeNs)
+		e.U(uint64(len(d.Mods)))
+		for _, m := range d.Mods {
+			e.S(m)
+		}
 	}
 	e.U(uint64(len(t.Orphans)))
 	for _, u := range t.Orphans {
@@ -190,7 +197,12 @@ func DecodeTOC(b []byte) (*TOC, error) {
 	}
 	n = d.N(max)
 	for i := 0; i < n && d.err == nil; i++ {
-		t.Dirs = append(t.Dirs, Dir{Path: d.S(), MtimeNs: d.I()})
+		dir := Dir{Path: d.S(), MtimeNs: d.I()}
+		k := d.N(d.Left())
+		for j := 0; j < k && d.err == nil; j++ {
+			dir.Mods = append(dir.Mods, d.S())
+		}
+		t.Dirs = append(t.Dirs, dir)
 	}
 	n = d.N(max)
 	for i := 0; i < n && d.err == nil; i++ {
@@ -486,12 +498,15 @@ type Call struct{ Obj, Ref int }
 // the objects that define a function symbol of that name (indexes into
 // TOC.Objects), and the calls to it from objects that do not define it
 // (the cross-object callers of a global function), in object order
-// then ref order.
+// then ref order; and the references taking its address from objects
+// that do not define it (Addrs: Ref indexes the object's refs, or, past
+// them, its ExternAddrs), in object order then ref order.
 type Name struct {
 	Name  string
 	Dumps []int
 	Defs  []int
 	Calls []Call
+	Addrs []Call
 }
 
 // Bucket returns the bucket of name among n.
@@ -519,10 +534,12 @@ func EncodeBucket(names []Name) []byte {
 		e.S(n.Name)
 		ints(n.Dumps)
 		ints(n.Defs)
-		e.U(uint64(len(n.Calls)))
-		for _, c := range n.Calls {
-			e.U(uint64(c.Obj))
-			e.U(uint64(c.Ref))
+		for _, cs := range [2][]Call{n.Calls, n.Addrs} {
+			e.U(uint64(len(cs)))
+			for _, c := range cs {
+				e.U(uint64(c.Obj))
+				e.U(uint64(c.Ref))
+			}
 		}
 	}
 	return e.B
@@ -589,10 +606,16 @@ func readName(d *Dec, name string) Name {
 	}
 	n.Dumps = ints()
 	n.Defs = ints()
-	k := d.N(d.Left())
-	for i := 0; i < k && d.err == nil; i++ {
-		n.Calls = append(n.Calls, Call{Obj: d.N(1 << 31), Ref: d.N(1 << 31)})
+	calls := func() []Call {
+		k := d.N(d.Left())
+		var out []Call
+		for i := 0; i < k && d.err == nil; i++ {
+			out = append(out, Call{Obj: d.N(1 << 31), Ref: d.N(1 << 31)})
+		}
+		return out
 	}
+	n.Calls = calls()
+	n.Addrs = calls()
 	return n
 }
 
@@ -603,8 +626,10 @@ func skipName(d *Dec) {
 			d.U()
 		}
 	}
-	k := d.N(d.Left())
-	for i := 0; i < 2*k && d.err == nil; i++ {
-		d.U()
+	for j := 0; j < 2; j++ {
+		k := d.N(d.Left())
+		for i := 0; i < 2*k && d.err == nil; i++ {
+			d.U()
+		}
 	}
 }

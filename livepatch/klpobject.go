@@ -38,6 +38,10 @@ type Objects struct {
 	errs     map[string]error             // dir -> why its .mod files could not be read
 	archives map[string]*archiveSet       // dir -> what its built-in.a and lib.a link (nil: none)
 
+	// listMods, when set, gives a directory's .mod file names
+	// (SetModLister).
+	listMods func(dir string) ([]string, bool)
+
 	unbuiltMu sync.Mutex
 	unbuilt   map[string]*unbuiltSet // build root -> its sources in directories not built
 }
@@ -53,6 +57,16 @@ type archiveSet struct {
 func NewObjects(roots []string) *Objects {
 	return &Objects{roots: roots, kernel: map[string]bool{}, modules: map[string]map[string]string{}, errs: map[string]error{},
 		archives: map[string]*archiveSet{}}
+}
+
+// SetModLister makes k take the names of a directory's .mod files from
+// list (klp-audit's index, which knows them while the directory is
+// unchanged) instead of listing the directory; when list says false, the
+// directory is listed. Their contents are read as before.
+func (k *Objects) SetModLister(list func(dir string) ([]string, bool)) {
+	k.mu.Lock()
+	k.listMods = list
+	k.mu.Unlock()
 }
 
 // InKernelTree reports whether object path obj lies in a kernel tree.
@@ -122,10 +136,6 @@ func (k *Objects) NotLinked(obj string) string {
 	if !ok {
 		return ""
 	}
-	fi, err := os.Stat(obj)
-	if err != nil {
-		return ""
-	}
 	var nearest *archiveSet
 	for dir := filepath.Dir(obj); ; dir = filepath.Dir(dir) {
 		if _, in := relTo(root, dir); !in {
@@ -147,7 +157,12 @@ func (k *Objects) NotLinked(obj string) string {
 			break
 		}
 	}
-	if nearest == nil || nearest.mtime.Before(fi.ModTime()) {
+	if nearest == nil {
+		return ""
+	}
+	// Stat'ed last: most objects are found in an archive above.
+	fi, err := os.Stat(obj)
+	if err != nil || nearest.mtime.Before(fi.ModTime()) {
 		return ""
 	}
 	return "linked into neither vmlinux nor a module (no kbuild built-in.a, lib.a or .mod file of its directories lists it): " + imageOf(rel)
@@ -217,16 +232,26 @@ func (k *Objects) modulesIn(root, dir string) map[string]string {
 	}
 	mods := map[string]string{}
 	k.modules[dir] = mods
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		k.errs[dir] = err
+	var names []string
+	listed := false
+	if k.listMods != nil {
+		names, listed = k.listMods(dir)
 	}
-	for _, e := range ents {
-		name, isMod := strings.CutSuffix(e.Name(), ".mod")
+	if !listed {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			k.errs[dir] = err
+		}
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+	}
+	for _, file := range names {
+		name, isMod := strings.CutSuffix(file, ".mod")
 		if !isMod {
 			continue
 		}
-		b, err := readSmall(filepath.Join(dir, e.Name()))
+		b, err := readSmall(filepath.Join(dir, file))
 		if err != nil {
 			k.errs[dir] = err
 			continue

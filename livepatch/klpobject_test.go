@@ -254,3 +254,39 @@ func TestUnbuiltNaming(t *testing.T) {
 		t.Error("searched without knowing the architecture")
 	}
 }
+
+// TestModLister: with a lister (klp-audit's index) a directory's .mod
+// files are the ones it names, their contents read as without one; a
+// directory it does not know is listed.
+func TestModLister(t *testing.T) {
+	root := kernelTree(t)
+	write(t, filepath.Join(root, "fs/nfsd/nfsd-x.mod"), "fs/nfsd/nfssvc.o\n")
+	obj := filepath.Join(root, "fs/nfsd/nfssvc.o")
+	for _, c := range []struct {
+		what  string
+		names []string
+		known bool
+		want  string
+	}{
+		{"the lister names the .mod file", []string{"nfsd-x.mod", "nfssvc.o"}, true, "nfsd_x"},
+		{"the lister names none", nil, true, "vmlinux"},
+		{"the lister does not know the directory", nil, false, "nfsd_x"},
+	} {
+		k := NewObjects([]string{root})
+		var asked []string
+		k.SetModLister(func(dir string) ([]string, bool) {
+			asked = append(asked, dir)
+			if dir == filepath.Dir(obj) {
+				return c.names, c.known
+			}
+			return nil, false
+		})
+		got, err := k.Of(obj)
+		if err != nil || got != c.want {
+			t.Errorf("%s: Of = %q, %v; want %q", c.what, got, err, c.want)
+		}
+		if len(asked) == 0 || asked[0] != filepath.Dir(obj) {
+			t.Errorf("%s: the lister was asked for %q, want %s first", c.what, asked, filepath.Dir(obj))
+		}
+	}
+}

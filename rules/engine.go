@@ -160,6 +160,11 @@ type run struct {
 	// that take their address (function pointers, ops tables), by
 	// name: "unit: function", or "unit" (object.File.ExternAddrs).
 	extAddrs map[string][]string
+	// With a store: searched, noObject and uncovered are
+	// storedUnitsInit's; liveAddrs the address references of the
+	// uncovered objects, and extAddrs externalAddrsTo's answers.
+	searched, noObject, uncovered []string
+	liveAddrs                     map[string][]keyedAddr
 }
 
 // Run computes the must-patch set for the changed functions.
@@ -507,9 +512,8 @@ func (r *run) externalAddrs(t *Target) []string {
 	if t.Symbol.Bind == elf.STB_LOCAL {
 		return nil
 	}
-	r.externalAddrIndex()
 	var out []string
-	for _, a := range r.extAddrs[t.Symbol.Name] {
+	for _, a := range r.externalAddrsTo(t.Symbol.Name) {
 		if !contains(out, a) {
 			out = append(out, a)
 		}

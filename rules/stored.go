@@ -1,10 +1,12 @@
 package rules
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/dwarfinfo"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 // The rules read two things of every object of the build: compile flags
@@ -83,16 +85,105 @@ func (r *run) externalCallsTo(name string) []caller {
 func (r *run) storedCallsInit(s callgraph.ObjectStore) {
 	r.extCalls = map[string][]caller{}
 	r.extDone = map[string][]caller{}
-	r.tuPos = map[string]int{}
-	var uncovered []string
-	tus, noObject := r.searchedUnits()
-	for i, tu := range tus {
-		r.tuPos[tu] = i
-		if !s.Covers(tu) {
-			uncovered = append(uncovered, tu)
-		}
-	}
+	tus, noObject, uncovered := r.storedUnitsInit(s)
 	r.e.Objects.Prefetch(uncovered, 0)
 	r.searchNotes(tus, noObject)
 	r.readCalls(uncovered)
+}
+
+// storedUnitsInit numbers the searched units (tuPos), once, and returns
+// them, those with a dump but no object, and those the store does not
+// cover.
+func (r *run) storedUnitsInit(s callgraph.ObjectStore) (tus, noObject, uncovered []string) {
+	if r.tuPos == nil {
+		r.tuPos = map[string]int{}
+		r.searched, r.noObject = r.searchedUnits()
+		for i, tu := range r.searched {
+			r.tuPos[tu] = i
+			if !s.Covers(tu) {
+				r.uncovered = append(r.uncovered, tu)
+			}
+		}
+	}
+	return r.searched, r.noObject, r.uncovered
+}
+
+// keyedAddr is a reference taking a name's address, with its unit's
+// position and its place in the unit's object (a ref's index, or past
+// the refs an ExternAddrs entry).
+type keyedAddr struct {
+	tu, ord int
+	at      string
+}
+
+// externalAddrsTo returns the references taking name's address from
+// objects that do not define it, over every object the search for
+// callers reads (see externalAddrIndex), in unit order then ref order.
+func (r *run) externalAddrsTo(name string) []string {
+	var s callgraph.ObjectStore
+	if r.e.Objects != nil {
+		s = r.e.Objects.Store()
+	}
+	if s == nil {
+		r.externalAddrIndex()
+		return r.extAddrs[name]
+	}
+	if r.extAddrs == nil {
+		r.storedAddrsInit(s)
+	}
+	if a, ok := r.extAddrs[name]; ok {
+		return a
+	}
+	all := append([]keyedAddr(nil), r.liveAddrs[name]...)
+	for _, uc := range s.AddrsTo(name) {
+		pos, ok := r.tuPos[uc.TU]
+		if !ok || !s.Covers(uc.TU) {
+			continue
+		}
+		f, err := r.e.Objects.File(uc.TU)
+		switch {
+		case err != nil:
+		case uc.Ref < len(f.Refs):
+			all = append(all, keyedAddr{pos, uc.Ref, uc.TU + ": " + f.Refs[uc.Ref].From})
+		case uc.Ref < len(f.Refs)+len(f.ExternAddrs):
+			all = append(all, keyedAddr{pos, uc.Ref, uc.TU})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].tu != all[j].tu {
+			return all[i].tu < all[j].tu
+		}
+		return all[i].ord < all[j].ord
+	})
+	out := []string{}
+	for _, k := range all {
+		out = append(out, k.at)
+	}
+	r.extAddrs[name] = out
+	return out
+}
+
+// storedAddrsInit is externalAddrIndex over the objects the store does
+// not cover, read from them.
+func (r *run) storedAddrsInit(s callgraph.ObjectStore) {
+	r.extAddrs = map[string][]string{}
+	r.liveAddrs = map[string][]keyedAddr{}
+	_, _, uncovered := r.storedUnitsInit(s)
+	r.e.Objects.Prefetch(uncovered, 0)
+	for _, tu := range uncovered {
+		f, err := r.e.Objects.File(tu)
+		if err != nil {
+			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
+			continue
+		}
+		pos := r.tuPos[tu]
+		for i, ref := range f.Refs {
+			if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
+				r.liveAddrs[ref.To] = append(r.liveAddrs[ref.To], keyedAddr{pos, i, tu + ": " + ref.From})
+			}
+		}
+		for k, name := range f.ExternAddrs {
+			r.liveAddrs[name] = append(r.liveAddrs[name], keyedAddr{pos, len(f.Refs) + k, tu})
+		}
+	}
 }

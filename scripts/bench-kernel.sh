@@ -12,12 +12,15 @@ runs=${RUNS:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "dumps: $(find "$tree" -name '*.ipa-clones' | wc -l), $(find "$tree" -name '*.ipa-clones' -print0 | du -ch --files0-from=- | tail -1 | cut -f1)"
+# The cores may be shared: the CPU time of each run is printed beside its
+# wall time, and the load average here and at the end.
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # timed LABEL ARGS...: one run of klp-audit ARGS (its output discarded),
 # timed by /usr/bin/time into a file of its own.
 timed() {
 	local label=$1
 	shift
-	/usr/bin/time -o "$work/time" -f "$label: %e s wall, %M KiB peak RSS" "$bin" "$@" >/dev/null 2>&1 || true
+	/usr/bin/time -o "$work/time" -f "$label: %e s wall, %U+%S s CPU, %M KiB peak RSS" "$bin" "$@" >/dev/null 2>&1 || true
 	grep -v '^Command exited' "$work/time"
 }
 for mode in "" --no-rules --dumps-only; do
@@ -79,3 +82,4 @@ for ix in off "$idx"; do
 		timed "run $i" impacted --build "$tree" --index "$ix" --all-functions
 	done
 done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -22,6 +22,10 @@ type changedFunc struct {
 	line       int // the hunk's line in the patched file
 }
 
+// checkFullLoad makes Check read every dump first, as before the lean
+// load: tests compare the two.
+var checkFullLoad = false
+
 // CheckQuery is one question of "klp-audit check": does the livepatch
 // (its module source, or a funcs list) replace every function the fix
 // makes it replace?
@@ -94,7 +98,9 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	}
 	defer pending.stop()
 	t0 = phase("inputs, locating the fix", t0)
-	ev, err := Load(o)
+	// The lean load: each changed function's units are read when its
+	// must-patch set is asked for (see lean.go), not the whole build.
+	ev, err := load(o, !checkFullLoad, nil)
 	if err != nil {
 		return nil, err
 	}

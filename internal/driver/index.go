@@ -142,12 +142,26 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		toc.Orphans = append(toc.Orphans, index.ObjectUnit{TU: u.TU, Object: u.Object})
 	}
 	toc.OrphanNotes = notes
+	// Every directory, with its .mod files (livepatch.Objects lists
+	// them): WalkDir stats a directory before it lists it, so a .mod
+	// file added in between changes the mtime the index keeps.
 	for _, root := range o.Builds {
+		at := map[string]int{}
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
+			if err != nil {
+				return nil
+			}
+			// Any entry so named, as the directory's listing has it.
+			if p != root && strings.HasSuffix(d.Name(), ".mod") {
+				if i, ok := at[filepath.Dir(p)]; ok {
+					toc.Dirs[i].Mods = append(toc.Dirs[i].Mods, d.Name())
+				}
+			}
+			if !d.IsDir() {
 				return nil
 			}
 			if st, ok := statOf(p); ok {
+				at[p] = len(toc.Dirs)
 				toc.Dirs = append(toc.Dirs, index.Dir{Path: p, MtimeNs: st.MtimeNs})
 			}
 			return nil
@@ -226,6 +240,8 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		defs        []string
 		calls       []index.Call // Obj unset
 		callNames   []string
+		addrs       []index.Call // Obj unset
+		addrNames   []string
 		read        bool
 	}
 	// Only the units' objects are read: the others (objects ld -r made
@@ -310,6 +326,14 @@ func BuildIndex(o Options) (*IndexReport, error) {
 				out.calls = append(out.calls, index.Call{Ref: j})
 				out.callNames = append(out.callNames, ref.To)
 			}
+			if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
+				out.addrs = append(out.addrs, index.Call{Ref: j})
+				out.addrNames = append(out.addrNames, ref.To)
+			}
+		}
+		for k, n := range f.ExternAddrs {
+			out.addrs = append(out.addrs, index.Call{Ref: len(f.Refs) + k})
+			out.addrNames = append(out.addrNames, n)
 		}
 	})
 
@@ -355,6 +379,10 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			for j, c := range out.calls {
 				e := entry(out.callNames[j])
 				e.Calls = append(e.Calls, index.Call{Obj: i, Ref: c.Ref})
+			}
+			for j, c := range out.addrs {
+				e := entry(out.addrNames[j])
+				e.Addrs = append(e.Addrs, index.Call{Obj: i, Ref: c.Ref})
 			}
 		} else if unitObj[out.e.Path] {
 			rep.ObjectsNotHeld++
@@ -468,6 +496,7 @@ type indexView struct {
 	objTU map[int]string
 
 	mu     sync.Mutex
+	dirAt  map[string]int          // directory -> its entry in the TOC
 	named  map[string]map[int]bool // names searched -> the dumps naming them
 	lookup map[string]index.Name
 	// reread counts the objects opened from the build, not the index.
@@ -637,6 +666,28 @@ func (v *indexView) setUnits(ev *Session) {
 	}
 }
 
+// modsIn returns the names of directory dir's .mod files from the
+// index, when no directory of the build changed since it was built;
+// false when the index cannot tell (livepatch.Objects then lists dir).
+func (v *indexView) modsIn(dir string) ([]string, bool) {
+	if v.rediscovered {
+		return nil, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.dirAt == nil {
+		v.dirAt = make(map[string]int, len(v.x.toc.Dirs))
+		for i, d := range v.x.toc.Dirs {
+			v.dirAt[d.Path] = i
+		}
+	}
+	i, ok := v.dirAt[dir]
+	if !ok {
+		return nil, false
+	}
+	return v.x.toc.Dirs[i].Mods, true
+}
+
 // dumpEntry returns d's entry when the index holds it fresh.
 func (v *indexView) dumpEntry(d ipadump.Dump) (int, bool) {
 	i, ok := v.x.dumpAt[d.Path]
@@ -781,6 +832,21 @@ func (v *indexView) CallsTo(name string) []callgraph.UnitCall {
 	}
 	var out []callgraph.UnitCall
 	for _, c := range e.Calls {
+		if tu, ok := v.objTU[c.Obj]; ok {
+			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
+		}
+	}
+	return out
+}
+
+// AddrsTo implements callgraph.ObjectStore.
+func (v *indexView) AddrsTo(name string) []callgraph.UnitCall {
+	e, ok := v.name(name)
+	if !ok {
+		return nil
+	}
+	var out []callgraph.UnitCall
+	for _, c := range e.Addrs {
 		if tu, ok := v.objTU[c.Obj]; ok {
 			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
 		}

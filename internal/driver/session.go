@@ -273,6 +273,9 @@ func (ev *Session) definers() *callgraph.Definers {
 func (ev *Session) klpObjects() *livepatch.Objects {
 	if ev.klp == nil {
 		ev.klp = livepatch.NewObjects(ev.opts.Builds)
+		if ev.index != nil && !ev.index.rediscovered {
+			ev.klp.SetModLister(ev.index.modsIn)
+		}
 	}
 	return ev.klp
 }
