@@ -144,9 +144,9 @@ func (x86Decoder) relocKind(code []byte, field int, typ uint32) (RefKind, int, u
 // decodes.
 func x86Fast(code []byte) (insn, bool) {
 	i := 0
-	rex, rexW := false, false
+	rex := false
 	if len(code) > 0 && code[0]&0xf0 == 0x40 {
-		i, rex, rexW = 1, true, code[0]&8 != 0
+		i, rex = 1, true
 	}
 	if i >= len(code) {
 		return insn{}, false
@@ -162,63 +162,6 @@ func x86Fast(code []byte) (insn, bool) {
 		return x86ModRM(code, i, 1)
 	case op >= 0x50 && op <= 0x5f, op == 0x90, op == 0xc3, op == 0xc9, op == 0xcc:
 		return insn{len: i}, true
-	case op < 0x40 && op&7 == 4, op == 0xa8: // ALU al, imm8; test al, imm8
-		return x86Imm(code, i, 1)
-	case op < 0x40 && op&7 == 5, op == 0xa9: // ALU eax, imm32; test eax, imm32
-		return x86Imm(code, i, 4)
-	case op == 0x80: // group 1: r/m8, imm8
-		return x86ModRM(code, i, 1)
-	case op == 0x81: // group 1: r/m, imm32
-		return x86ModRM(code, i, 4)
-	case op == 0xc1: // shifts: r/m, imm8 (/6 is no instruction)
-		if i < len(code) && (code[i]>>3)&7 != 6 {
-			return x86ModRM(code, i, 1)
-		}
-		return insn{}, false
-	case op == 0x8d: // lea, but of a rip-relative address
-		if i < len(code) && code[i]&0xc7 != 0x05 && code[i]>>6 != 3 { // a register is no address
-			return x86ModRM(code, i, 0)
-		}
-		return insn{}, false
-	case op >= 0xb8 && op <= 0xbf: // mov r, imm32 (imm64 with REX.W)
-		n := 4
-		if rexW {
-			n = 8
-		}
-		in, ok := x86Imm(code, i, n)
-		if ok {
-			var v uint64
-			for k := n - 1; k >= 0; k-- {
-				v = v<<8 | uint64(code[i+k])
-			}
-			if n == 4 {
-				v = uint64(int64(int32(v)))
-			}
-			in.kind, in.hasImm, in.imm = AddrRef, true, v
-		}
-		return in, ok
-	case op == 0xc7: // mov r/m, imm32
-		if i >= len(code) || (code[i]>>3)&7 != 0 {
-			return insn{}, false
-		}
-		in, ok := x86ModRM(code, i, 4)
-		if ok {
-			b := code[in.len-4 : in.len]
-			v := uint64(int64(int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)))
-			in.kind, in.hasImm, in.imm = AddrRef, true, v
-		}
-		return in, ok
-	case op == 0x0f && rex:
-		// Two-byte opcodes reaching no other code, with a REX prefix.
-		if i >= len(code) {
-			return insn{}, false
-		}
-		op2 := code[i]
-		if op2 >= 0x40 && op2 <= 0x4f || op2 == 0xb6 || op2 == 0xb7 || op2 == 0xbe || op2 == 0xbf || op2 == 0xaf || op2 == 0xa3 ||
-			op2 >= 0x90 && op2 <= 0x9f {
-			return x86ModRM(code, i+1, 0)
-		}
-		return insn{}, false
 	case rex:
 		// Branches and two-byte opcodes with a REX prefix: rare.
 		return insn{}, false
@@ -254,10 +197,8 @@ func x86Fast(code []byte) (insn, bool) {
 			op2 == 0xb6, op2 == 0xb7, op2 == 0xbe, op2 == 0xbf, // movzx, movsx
 			op2 == 0xaf: // imul r, r/m
 			return x86ModRM(code, i, 0)
-		case op2 >= 0x90 && op2 <= 0x9f, op2 == 0xa3: // setcc (reg field ignored), bt
+		case op2 >= 0x90 && op2 <= 0x9f: // setcc: reg field ignored
 			return x86ModRM(code, i, 0)
-		case op2 == 0x0b: // ud2
-			return insn{len: i}, true
 		case op2 == 0x1f: // nop r/m
 			if i < len(code) && (code[i]>>3)&7 == 0 {
 				return x86ModRM(code, i, 0)
@@ -301,13 +242,4 @@ func x86ModRM(code []byte, i, imm int) (insn, bool) {
 		return insn{}, false
 	}
 	return insn{len: i}, true
-}
-
-// x86Imm returns the instruction whose opcode ends at code[i] and that
-// an immediate of n bytes follows.
-func x86Imm(code []byte, i, n int) (insn, bool) {
-	if i+n > len(code) {
-		return insn{}, false
-	}
-	return insn{len: i + n}, true
 }
