@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/klp-audit/klp-audit/internal/par"
+	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 )
@@ -102,6 +103,22 @@ func (o *Objects) Prefetch(tus []string, workers int) {
 		workers = 4
 	}
 	par.Each(len(tus), workers, func(i int) { _, _ = o.File(tus[i]) })
+}
+
+// PrefetchShown is Prefetch with a progress bar on a terminal saying
+// what the objects are read for, when they are many (a search of the
+// whole build).
+func (o *Objects) PrefetchShown(tus []string, what string) {
+	if len(tus) < 200 {
+		o.Prefetch(tus, 0)
+		return
+	}
+	bar := progress.New(len(tus), what)
+	defer bar.Done()
+	par.Each(len(tus), 4, func(i int) {
+		_, _ = o.File(tus[i])
+		bar.Add(1)
+	})
 }
 
 var (

@@ -530,7 +530,7 @@ func (r *run) externalCalls() map[string][]caller {
 	}
 	r.extCalls = map[string][]caller{}
 	tus, noObject := r.searchedUnits()
-	r.e.Objects.Prefetch(tus, 0)
+	r.e.Objects.PrefetchShown(tus, "searching the objects for callers")
 	r.searchNotes(tus, noObject)
 	r.readCalls(tus)
 	return r.extCalls
@@ -595,7 +595,7 @@ func (r *run) externalAddrIndex() {
 	}
 	r.extAddrs = map[string][]string{}
 	tus, _ := r.searchedUnits()
-	r.e.Objects.Prefetch(tus, 0)
+	r.e.Objects.PrefetchShown(tus, "searching the objects for address references")
 	for _, tu := range tus {
 		f, err := r.e.Objects.File(tu)
 		if err != nil {

@@ -86,7 +86,7 @@ func (r *run) storedCallsInit(s callgraph.ObjectStore) {
 	r.extCalls = map[string][]caller{}
 	r.extDone = map[string][]caller{}
 	tus, noObject, uncovered := r.storedUnitsInit(s)
-	r.e.Objects.Prefetch(uncovered, 0)
+	r.e.Objects.PrefetchShown(uncovered, "searching the objects for callers")
 	r.searchNotes(tus, noObject)
 	r.readCalls(uncovered)
 }
@@ -169,7 +169,7 @@ func (r *run) storedAddrsInit(s callgraph.ObjectStore) {
 	r.extAddrs = map[string][]string{}
 	r.liveAddrs = map[string][]keyedAddr{}
 	_, _, uncovered := r.storedUnitsInit(s)
-	r.e.Objects.Prefetch(uncovered, 0)
+	r.e.Objects.PrefetchShown(uncovered, "searching the objects for callers")
 	for _, tu := range uncovered {
 		f, err := r.e.Objects.File(tu)
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/index"
 	"github.com/klp-audit/klp-audit/internal/par"
+	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 )
@@ -182,7 +183,9 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		read  bool
 	}
 	douts := make([]dumpOut, len(tree.Dumps))
+	dbar := progress.New(len(tree.Dumps), "indexing the dumps")
 	par.Each(len(tree.Dumps), workers, func(i int) {
+		defer dbar.Add(1)
 		d := tree.Dumps[i]
 		out := &douts[i]
 		out.e.Dump = d
@@ -254,8 +257,12 @@ func BuildIndex(o Options) (*IndexReport, error) {
 	for _, u := range units {
 		unitObj[u.Object] = true
 	}
+	dbar.Done()
 	oouts := make([]objOut, len(tree.Objects))
+	obar := progress.New(len(tree.Objects), "indexing the objects")
+	defer obar.Done()
 	par.Each(len(tree.Objects), workers, func(i int) {
+		defer obar.Add(1)
 		p := tree.Objects[i]
 		out := &oouts[i]
 		out.e.Path = p
