@@ -22,9 +22,10 @@ demo:
 
 ## test: every test, with the race detector. Kernel integration tests run
 ## when "make kernel-fixture" has built the kernel cache, and skip otherwise;
-## the last line says how many were skipped.
+## the last line says how many were skipped. A package may take longer
+## than go test's default 10 minutes under -race on 2 loaded cores: 45.
 test:
-	@status=0; $(GO) tool gotestsum --format pkgname-and-test-fails --hide-summary=skipped --jsonfile .test-events.json -- -race -count=1 ./... || status=$$?; \
+	@status=0; $(GO) tool gotestsum --format pkgname-and-test-fails --hide-summary=skipped --jsonfile .test-events.json -- -race -count=1 -timeout 45m ./... || status=$$?; \
 	scripts/skipped.sh .test-events.json; rm -f .test-events.json; exit $$status
 
 ## check: what CI checks besides the tests.
