@@ -59,8 +59,7 @@ var realFixes = []struct {
 		known: "a hunk removing DEFINE_SPINLOCK and a whole function is classified unknown; the removed static memcg_idr_lock is reported as a data change"},
 	{name: "membarrier-serialize-ipi", units: []string{"kernel/sched/build_utility.o"},
 		known: "a hunk of DEFINE_MUTEX and #define lines is classified unknown; the removed static membarrier_ipi_mutex is reported as a data change"},
-	{name: "mmzone-pfn-section-valid-null", header: "include/linux/mmzone.h", fn: "pfn_section_valid",
-		known: "check picks a header's units from the .cmd dependency lists (every unit includes mmzone.h: more than --rebuild-max), so it falls back to the prediction, which misses changed functions"},
+	{name: "mmzone-pfn-section-valid-null", header: "include/linux/mmzone.h", fn: "pfn_section_valid"},
 }
 
 // patchedBy returns the function that applies the unified diff fix to a

@@ -61,6 +61,12 @@ type rebuildInput struct {
 	changed []changedFunc
 	preds   []*report.Result
 	lp      []livepatch.Func
+	// hunks are the fix's hunks, classified; unread says why the
+	// session read neither the dump nor the DWARF of a unit's object
+	// ("" when it read one): the units of a header are chosen with them
+	// (selectHeaderUnits).
+	hunks  []report.Hunk
+	unread func(obj string) string
 	// impact answers impacted for one function of one unit (for a
 	// function that changed although nothing predicted it).
 	impact func(name, tu string) (*report.Result, error)
@@ -127,8 +133,13 @@ func firstLine(s string) string {
 // waits for them and answers; stop ends it, finished or not, and
 // removes its scratch directory.
 type pendingRebuild struct {
-	off     bool
-	early   *report.CheckRebuild // the answer when nothing is compiled (a fallback)
+	off   bool
+	early *report.CheckRebuild // the answer when nothing is compiled (a fallback)
+	// headers, when the fix changes a header, wait for the prediction
+	// to choose their units (finish starts the compiles then); note
+	// says what was chosen.
+	headers *pendingHeaders
+	note    string
 	probs   []report.Problem
 	runs    []*unitRun
 	jobs    []kbuild.Job
@@ -174,13 +185,19 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 		neutral = lineNeutral
 	}
 
-	// The units.
-	seen := map[string]bool{}
+	// The units: a .c file's are known now; a header's are chosen once
+	// the prediction says which units hold the code of the functions its
+	// hunks change (see selectHeaderUnits), so their compiles start then.
 	var runs []*unitRun
+	var headers []headerFile
 	for _, f := range in.files {
 		us, err := kbuild.Units(in.o.Builds, f.OldName)
 		if err != nil {
 			return fallback(fmt.Sprintf("the build's kbuild .cmd files could not be read (%v)", err))
+		}
+		if isHeader(f.OldName) {
+			headers = append(headers, headerFile{file: f.OldName, name: f.Name(), cands: us})
+			continue
 		}
 		for _, u := range us {
 			if u.Err != nil {
@@ -188,17 +205,51 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 					Message: fmt.Sprintf("this unit reads %s but cannot be rebuilt (its answer is the prediction): %v", f.OldName, u.Err)})
 				continue
 			}
-			obj, _ := filepath.Abs(filepath.Join(u.Root, filepath.FromSlash(u.Cmd.Target)))
-			if seen[obj] {
-				continue
-			}
-			seen[obj] = true
-			runs = append(runs, &unitRun{u: u, obj: obj, tu: tuName(in.o.Builds, obj, u.Cmd.Target)})
+			runs = append(runs, newUnitRun(in.o.Builds, u))
+		}
+	}
+	p.probs = probs
+	if len(headers) > 0 {
+		p.headers = &pendingHeaders{files: headers, runs: runs, patched: patched, neutral: neutral}
+		return p
+	}
+	return p.launch(in, runs, patched, neutral)
+}
+
+// newUnitRun is the run of unit u, found under one of builds.
+func newUnitRun(builds []string, u kbuild.Unit) *unitRun {
+	obj, _ := filepath.Abs(filepath.Join(u.Root, filepath.FromSlash(u.Cmd.Target)))
+	return &unitRun{u: u, obj: obj, tu: tuName(builds, obj, u.Cmd.Target)}
+}
+
+// pendingHeaders are the fix's headers, whose units are chosen once the
+// prediction is made, with the units and files already known.
+type pendingHeaders struct {
+	files            []headerFile
+	runs             []*unitRun
+	patched, neutral map[string][]byte
+}
+
+// launch starts compiling runs (each unit once), original, patched and
+// line-neutral (when neutral is not nil), in the background; the
+// problems found so far are p.probs. A fix whose units cannot be rebuilt
+// sets p.early.
+func (p *pendingRebuild) launch(in rebuildInput, all []*unitRun, patched, neutral map[string][]byte) *pendingRebuild {
+	fallback := func(why string) *pendingRebuild {
+		p.early = &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}
+		return p
+	}
+	seen := map[string]bool{}
+	var runs []*unitRun
+	for _, r := range all {
+		if !seen[r.obj] {
+			seen[r.obj] = true
+			runs = append(runs, r)
 		}
 	}
 	if len(runs) == 0 {
-		if len(probs) > 0 {
-			p.early, p.probs = &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, probs
+		if len(p.probs) > 0 {
+			p.early = &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}
 			return p
 		}
 		return fallback("no kbuild .cmd file of the build compiles or reads the files the fix changes (the build has no sources or .cmd files)")
@@ -259,7 +310,7 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 		// one-file fix run at once.
 		workers = runtime.NumCPU() + 1
 	}
-	p.runs, p.jobs, p.neutral, p.probs = runs, jobs, neutral != nil, probs
+	p.runs, p.jobs, p.neutral = runs, jobs, neutral != nil
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.done = make(chan []kbuild.Done, 1)
 	p.t0 = time.Now()
@@ -294,6 +345,21 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 	if p.off {
 		return nil, order, nil
 	}
+	if p.headers != nil {
+		h := p.headers
+		p.headers = nil
+		runs, note, probs := selectHeaderUnits(in, h.files)
+		p.note, p.probs = note, append(p.probs, probs...)
+		switch all := append(h.runs, runs...); {
+		case len(all) == 0 && len(p.probs) == 0 && note != "":
+			p.early = &report.CheckRebuild{Note: note + ": nothing is rebuilt, the answer is the prediction"}
+		default:
+			p.launch(in, all, h.patched, h.neutral)
+			if p.early != nil && note != "" {
+				p.early.Note = note + "; " + p.early.Note
+			}
+		}
+	}
 	if p.early != nil {
 		return p.early, order, p.probs
 	}
@@ -308,7 +374,7 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 	phase("compiles (in parallel), from their start", p.t0)
 	phase("waiting for the compiles after the prediction", t0)
 
-	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
+	out := &report.CheckRebuild{Rebuilt: true, Note: p.note, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
 	for i, r := range runs {
 		o, p := done[i], done[n+i]
