@@ -122,7 +122,7 @@ func selectHeaderUnits(in rebuildInput, hs []headerFile) ([]*unitRun, string, []
 			note := fmt.Sprintf("%s: %d of the %d units whose kbuild dependency list names it hold the code of %s (their ipa-clones dumps, DWARF or symbols): only those are rebuilt",
 				h.file, held, n, strings.Join(fns, ", "))
 			if len(unread) > 0 {
-				note += fmt.Sprintf("; and %s whose evidence the session could not read: %s", plural(len(unread), "unit", "units"), examples(unread))
+				note += fmt.Sprintf("; and %s whose dump or DWARF could not be read, rebuilt too: %s", plural(len(unread), "unit", "units"), examples(unread))
 			}
 			notes = append(notes, note)
 		}
