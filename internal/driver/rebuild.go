@@ -627,7 +627,7 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 			}
 			if !isTarget {
 				if x, ok := explained[k]; ok && substitution[x.Rule] {
-					coverThroughCallers(&rf, x, targets, order, in.lp)
+					coverThroughCallers(in, &rf, x, targets, order)
 					out.Functions = append(out.Functions, rf)
 					return
 				}
@@ -641,7 +641,7 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 				}
 				if tk.name != name {
 					x := report.Explained{Name: name, Rule: "not-patchable"}
-					coverThroughCallers(&rf, x, targets, order, in.lp)
+					coverThroughCallers(in, &rf, x, targets, order)
 					out.Functions = append(out.Functions, rf)
 					return
 				}
@@ -738,24 +738,58 @@ func stepObject(s report.Step, t report.CheckTarget, rebuilt map[string]*unitRun
 }
 
 // coverThroughCallers says which targets carry a changed function that
-// the rule x put its callers in place of.
-func coverThroughCallers(rf *report.RebuiltFunc, x report.Explained, targets map[tkey]report.CheckTarget, order []tkey, lp []livepatch.Func) {
+// the rule x put its callers in place of: the targets whose chain steps
+// from it to them, else (the prediction reached those callers by another
+// path: offline_pages holds pfn_section_valid's code itself, and calls
+// do_migrate_range.isra.0, which holds it too) the callers the rules put
+// in its place when asked about it alone (in's impact).
+func coverThroughCallers(in rebuildInput, rf *report.RebuiltFunc, x report.Explained, targets map[tkey]report.CheckTarget, order []tkey) {
 	rf.Coverage = report.CoverageCallers
 	rf.Why = orText(x.Why, x.Rule)
-	n := 0
+	var carriers []report.CheckTarget
 	for _, k := range order {
-		t := targets[k]
-		through := false
-		for _, s := range t.Chain {
-			if s.From == rf.Name && substitution[s.Rule] {
-				through = true
+		if t := targets[k]; substitutedFrom(t.Chain, rf.Name) {
+			carriers = append(carriers, t)
+		}
+	}
+	if len(carriers) == 0 && in.impact != nil {
+		if res, err := in.impact(rf.Name, rf.TU); err == nil {
+			for _, t := range res.Targets {
+				if t.IgnoredBecause != "" || !substitutedFrom(t.Chain, rf.Name) {
+					continue
+				}
+				ct, ok := targets[tkey{t.Name, t.TU}]
+				if !ok {
+					rf.Coverage = report.CoverageMissing
+					rf.Why += fmt.Sprintf("; its caller %s is not a target", t.Name)
+					continue
+				}
+				carriers = append(carriers, ct)
+			}
+			if len(carriers) == 0 && rf.Coverage != report.CoverageMissing && res.Targets != nil && !missingEvidence(res.Problems) {
+				// The rules, complete, put no caller in its place: every
+				// call to it is from boot code, which has run before a
+				// livepatch loads (pfn_valid kept out of line in
+				// mm/page_alloc.o for deferred_init_maxorder), or
+				// nothing reaches it.
+				var boot []string
+				for _, e := range res.Explained {
+					if strings.HasPrefix(e.Why, "boot code") {
+						boot = append(boot, e.Name)
+					}
+				}
+				rf.Coverage = report.CoverageNone
+				rf.Why += "; no patchable caller reaches it"
+				if len(boot) > 0 {
+					rf.Why += ", only boot code that has run before a livepatch loads (" + examples(boot) + ")"
+				}
+				rf.Why += ": no klp_func needs to carry it"
+				return
 			}
 		}
-		if !through {
-			continue
-		}
-		n++
-		if findReplacement(lp, t.Target) < 0 {
+	}
+	for _, t := range carriers {
+		if findReplacement(in.lp, t.Target) < 0 {
 			rf.Coverage = report.CoverageMissing
 			continue
 		}
@@ -765,10 +799,21 @@ func coverThroughCallers(rf *report.RebuiltFunc, x report.Explained, targets map
 		}
 		rf.CoveredBy = append(rf.CoveredBy, lf)
 	}
-	if n == 0 {
+	if len(carriers) == 0 {
 		rf.Coverage = report.CoverageMissing
 		rf.Why += "; no target carries it"
 	}
+}
+
+// substitutedFrom says a chain steps from name to callers put in its
+// place (not patchable, another ABI, a folded body).
+func substitutedFrom(chain []report.Step, name string) bool {
+	for _, s := range chain {
+		if s.From == name && substitution[s.Rule] {
+			return true
+		}
+	}
+	return false
 }
 
 // addDecisionShift adds the targets of a function whose code changed
