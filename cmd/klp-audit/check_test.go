@@ -561,6 +561,19 @@ func TestCheckRebuildHeader(t *testing.T) {
 			t.Errorf("exit %d, verdict %s, problems %+v; want 0, complete, none", code, res.Verdict, res.Problems)
 		}
 	})
+	t.Run("impacted --fix", func(t *testing.T) {
+		_, res, errs := impactedJSON(t, orig, "--func", "scale", "--fix", "fn.patch", "--build", ".", "--rebuild-cache", "off")
+		var us []string
+		if res.Rebuild != nil {
+			for _, u := range res.Rebuild.Units {
+				us = append(us, u.Object)
+			}
+		}
+		sort.Strings(us)
+		if strings.Join(us, ",") != strings.Join(differ, ",") {
+			t.Fatalf("rebuilt %v, want %v; rebuild %+v, problems %+v\n%s", us, differ, res.Rebuild, res.Problems, errs)
+		}
+	})
 	t.Run("macro hunk", func(t *testing.T) {
 		_, res, errs := checkJSON(t, orig, "--diff", "macro.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
 		if got := rebuilt(t, res, errs); got != "a.o,b.o,c.o" {
