@@ -37,7 +37,8 @@ const (
 	CoverageCallers = "through-callers"
 	// CoverageMissing: a klp_func the function needs is absent.
 	CoverageMissing = "missing"
-	// CoverageNone: nothing to cover (a line shift).
+	// CoverageNone: nothing to cover (a line shift, or code only boot
+	// code reaches: Why says which).
 	CoverageNone = "none"
 )
 

@@ -534,3 +534,157 @@ func TestCheckRebuildData(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckRebuildHeader: a fix to a header rebuilds only the units
+// holding the code of the function its hunk changes. h.h's scale is
+// inlined into a.o and b.o; c.o includes h.h (its kbuild dependency list
+// names it) but uses only twice, so recompiling c.c with the fixed
+// header gives the same code, and c.o is not rebuilt. A hunk changing a
+// macro rebuilds every unit reading the header; a unit whose dump cannot
+// be read is rebuilt too, and the note says so.
+func TestCheckRebuildHeader(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "objdump")
+	const header = "#define SCALE 3\n" +
+		"static inline int scale(int x)\n{\n\treturn x * SCALE;\n}\n" +
+		"static inline int twice(int x)\n{\n\treturn x + x;\n}\n"
+	units := map[string]string{
+		"a": "#include \"h.h\"\nint fa(int x)\n{\n\treturn scale(x) + 1;\n}\n",
+		"b": "#include \"h.h\"\nint fb(int x)\n{\n\treturn scale(x) + 2;\n}\n",
+		"c": "#include \"h.h\"\nint fc(int x)\n{\n\treturn twice(x) + 3;\n}\n",
+	}
+	fixed := strings.Replace(header, "\treturn x * SCALE;\n", "\treturn x * SCALE + 1;\n", 1)
+	fnFix := "--- a/h.h\n+++ b/h.h\n@@ -2,5 +2,5 @@\n static inline int scale(int x)\n {\n-\treturn x * SCALE;\n+\treturn x * SCALE + 1;\n }\n static inline int twice(int x)\n"
+	macroFix := "--- a/h.h\n+++ b/h.h\n@@ -1,3 +1,3 @@\n-#define SCALE 3\n+#define SCALE 4\n static inline int scale(int x)\n {\n"
+	gcc := func(u string) string {
+		return "gcc -Wp,-MMD,./." + u + ".o.d -O2 -g -fdump-ipa-clones -c -o " + u + ".o " + u + ".c"
+	}
+	compile := func(t *testing.T, dir, u string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", gcc(u))
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
+	}
+	// tree writes the build: sources, objects, dumps and kbuild .cmd
+	// files naming h.h in each unit's dependency list.
+	tree := func(t *testing.T, h string) string {
+		dir := t.TempDir()
+		files := map[string]string{"h.h": h, "fn.patch": fnFix, "macro.patch": macroFix,
+			"lp.yaml": "- old_name: fa\n- old_name: fb\n"}
+		for u, src := range units {
+			files[u+".c"] = src
+			files["."+u+".o.cmd"] = "cmd_" + u + ".o := " + gcc(u) + "\n\nsource_" + u + ".o := " + u + ".c\n\n" +
+				"deps_" + u + ".o := \\\n  h.h \\\n\n" + u + ".o: $(deps_" + u + ".o)\n\n$(deps_" + u + ".o):\n"
+		}
+		for name, text := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for u := range units {
+			compile(t, dir, u)
+		}
+		return dir
+	}
+	disasm := func(t *testing.T, obj string) string {
+		t.Helper()
+		out, err := exec.Command("objdump", "-d", "--no-show-raw-insn", obj).Output()
+		if err != nil {
+			t.Fatalf("objdump %s: %v", obj, err)
+		}
+		_, body, _ := strings.Cut(string(out), "Disassembly")
+		return body
+	}
+	rebuilt := func(t *testing.T, res *report.CheckResult, errs string) string {
+		t.Helper()
+		if res == nil {
+			t.Fatalf("check refused the fix: %s", errs)
+		}
+		var us []string
+		if res.Rebuild != nil {
+			for _, u := range res.Rebuild.Units {
+				us = append(us, u.Object)
+			}
+		}
+		sort.Strings(us)
+		return strings.Join(us, ",")
+	}
+
+	orig, patched := tree(t, header), tree(t, fixed)
+	// The compiler's truth: which units' code the fix changes.
+	var differ []string
+	for _, u := range []string{"a", "b", "c"} {
+		if disasm(t, filepath.Join(orig, u+".o")) != disasm(t, filepath.Join(patched, u+".o")) {
+			differ = append(differ, u+".o")
+		}
+	}
+	if strings.Join(differ, ",") != "a.o,b.o" {
+		t.Fatalf("the fix changes the code of %v, want a.o and b.o: the fixture proves nothing", differ)
+	}
+
+	t.Run("function hunk", func(t *testing.T) {
+		code, res, errs := checkJSON(t, orig, "--diff", "fn.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+		if got := rebuilt(t, res, errs); got != strings.Join(differ, ",") {
+			t.Fatalf("rebuilt %q, want %q (the units whose code the fix changes); rebuild %+v, problems %+v\n%s", got, strings.Join(differ, ","), res.Rebuild, res.Problems, errs)
+		}
+		if !strings.Contains(res.Rebuild.Note, "2 of the 3 units") || !strings.Contains(res.Rebuild.Note, "scale") {
+			t.Errorf("note %q, want the count of units holding scale's code: 2 of the 3", res.Rebuild.Note)
+		}
+		var fns []string
+		for _, f := range res.Rebuild.Functions {
+			fns = append(fns, f.TU+":"+f.Name)
+		}
+		sort.Strings(fns)
+		if strings.Join(fns, ",") != "a.o:fa,b.o:fb" {
+			t.Errorf("changed in the rebuild %v, want a.o:fa and b.o:fb", fns)
+		}
+		if code != ExitOK || res.Verdict != "complete" || len(res.Problems) != 0 {
+			t.Errorf("exit %d, verdict %s, problems %+v; want 0, complete, none", code, res.Verdict, res.Problems)
+		}
+	})
+	t.Run("impacted --fix", func(t *testing.T) {
+		_, res, errs := impactedJSON(t, orig, "--func", "scale", "--fix", "fn.patch", "--build", ".", "--rebuild-cache", "off")
+		var us []string
+		if res.Rebuild != nil {
+			for _, u := range res.Rebuild.Units {
+				us = append(us, u.Object)
+			}
+		}
+		sort.Strings(us)
+		if strings.Join(us, ",") != strings.Join(differ, ",") {
+			t.Fatalf("rebuilt %v, want %v; rebuild %+v, problems %+v\n%s", us, differ, res.Rebuild, res.Problems, errs)
+		}
+	})
+	t.Run("macro hunk", func(t *testing.T) {
+		_, res, errs := checkJSON(t, orig, "--diff", "macro.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+		if got := rebuilt(t, res, errs); got != "a.o,b.o,c.o" {
+			t.Fatalf("rebuilt %q, want every unit reading h.h; rebuild %+v, problems %+v\n%s", got, res.Rebuild, res.Problems, errs)
+		}
+		if !strings.Contains(res.Rebuild.Note, "changes a macro") || !strings.Contains(res.Rebuild.Note, "(3)") {
+			t.Errorf("note %q, want the macro hunk and the count of units", res.Rebuild.Note)
+		}
+	})
+	t.Run("unreadable dump", func(t *testing.T) {
+		dump := filepath.Join(orig, "c.c.000i.ipa-clones")
+		data, err := os.ReadFile(dump)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(dump, data, 0o644)
+		if err := os.WriteFile(dump, append(append([]byte(nil), data...), "Callgraph clone;garbage\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, res, errs := checkJSON(t, orig, "--diff", "fn.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+		if got := rebuilt(t, res, errs); got != "a.o,b.o,c.o" {
+			t.Fatalf("rebuilt %q, want c.o too (its dump cannot be read); rebuild %+v, problems %+v\n%s", got, res.Rebuild, res.Problems, errs)
+		}
+		t.Logf("note: %s; problems %+v", res.Rebuild.Note, res.Problems)
+		if !strings.Contains(res.Rebuild.Note, "c.o (its dump could not be read") {
+			t.Errorf("note %q, want c.o named as a unit whose dump could not be read", res.Rebuild.Note)
+		}
+		if res.Verdict == "complete" {
+			t.Errorf("verdict complete with an unreadable dump; problems %+v", res.Problems)
+		}
+	})
+}

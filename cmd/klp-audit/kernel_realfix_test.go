@@ -56,8 +56,7 @@ var realFixes = []struct {
 	{name: "remap-pfn-range-partial-zap", units: []string{"mm/memory.o"}},
 	{name: "memcg-idr-lock", units: []string{"mm/memcontrol.o"}},
 	{name: "membarrier-serialize-ipi", units: []string{"kernel/sched/build_utility.o"}},
-	{name: "mmzone-pfn-section-valid-null", header: "include/linux/mmzone.h", fn: "pfn_section_valid",
-		known: "check picks a header's units from the .cmd dependency lists (every unit includes mmzone.h: more than --rebuild-max), so it falls back to the prediction, which misses changed functions"},
+	{name: "mmzone-pfn-section-valid-null", header: "include/linux/mmzone.h", fn: "pfn_section_valid"},
 }
 
 // patchedBy returns the function that applies the unified diff fix to a

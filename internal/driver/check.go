@@ -217,7 +217,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	}
 	var rprobs []report.Problem
 	res.Rebuild, order, rprobs = pending.finish(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
-		changed: changed, preds: preds, lp: lp, impact: impact}, targets, order)
+		changed: changed, preds: preds, lp: lp, impact: impact, hunks: hunks, unread: ev.unreadUnit}, targets, order)
 	res.Problems = append(res.Problems, rprobs...)
 	phase("the rebuild, all of it", t0)
 	if lateLinked {

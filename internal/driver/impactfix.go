@@ -21,7 +21,7 @@ import (
 func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pending *pendingRebuild, a *Answer, policy *rules.Policy, linked *livepatch.LinkedFiles) {
 	res := a.Result
 	var probs []report.Problem
-	_, changed, _, hprobs, err := sess.fixFunctions(fx, q.Fix)
+	hunks, changed, _, hprobs, err := sess.fixFunctions(fx, q.Fix)
 	if err != nil {
 		probs = append(probs, report.Problem{File: q.Fix, Kind: report.KindFailClosed, Message: err.Error()})
 	}
@@ -85,7 +85,7 @@ func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pe
 	} else {
 		var rprobs []report.Problem
 		rb, order, rprobs = pending.finish(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources,
-			changed: changed, preds: preds, impact: impact}, targets, order)
+			changed: changed, preds: preds, impact: impact, hunks: hunks, unread: sess.unreadUnit}, targets, order)
 		probs = append(probs, rprobs...)
 	}
 	// No livepatch here: a changed function is covered by nothing yet.

@@ -61,6 +61,12 @@ type rebuildInput struct {
 	changed []changedFunc
 	preds   []*report.Result
 	lp      []livepatch.Func
+	// hunks are the fix's hunks, classified; unread says why the
+	// session read neither the dump nor the DWARF of a unit's object
+	// ("" when it read one): the units of a header are chosen with them
+	// (selectHeaderUnits).
+	hunks  []report.Hunk
+	unread func(obj string) string
 	// impact answers impacted for one function of one unit (for a
 	// function that changed although nothing predicted it).
 	impact func(name, tu string) (*report.Result, error)
@@ -127,8 +133,13 @@ func firstLine(s string) string {
 // waits for them and answers; stop ends it, finished or not, and
 // removes its scratch directory.
 type pendingRebuild struct {
-	off     bool
-	early   *report.CheckRebuild // the answer when nothing is compiled (a fallback)
+	off   bool
+	early *report.CheckRebuild // the answer when nothing is compiled (a fallback)
+	// headers, when the fix changes a header, wait for the prediction
+	// to choose their units (finish starts the compiles then); note
+	// says what was chosen.
+	headers *pendingHeaders
+	note    string
 	probs   []report.Problem
 	runs    []*unitRun
 	jobs    []kbuild.Job
@@ -174,13 +185,19 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 		neutral = lineNeutral
 	}
 
-	// The units.
-	seen := map[string]bool{}
+	// The units: a .c file's are known now; a header's are chosen once
+	// the prediction says which units hold the code of the functions its
+	// hunks change (see selectHeaderUnits), so their compiles start then.
 	var runs []*unitRun
+	var headers []headerFile
 	for _, f := range in.files {
 		us, err := kbuild.Units(in.o.Builds, f.OldName)
 		if err != nil {
 			return fallback(fmt.Sprintf("the build's kbuild .cmd files could not be read (%v)", err))
+		}
+		if isHeader(f.OldName) {
+			headers = append(headers, headerFile{file: f.OldName, name: f.Name(), cands: us})
+			continue
 		}
 		for _, u := range us {
 			if u.Err != nil {
@@ -188,17 +205,51 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 					Message: fmt.Sprintf("this unit reads %s but cannot be rebuilt (its answer is the prediction): %v", f.OldName, u.Err)})
 				continue
 			}
-			obj, _ := filepath.Abs(filepath.Join(u.Root, filepath.FromSlash(u.Cmd.Target)))
-			if seen[obj] {
-				continue
-			}
-			seen[obj] = true
-			runs = append(runs, &unitRun{u: u, obj: obj, tu: tuName(in.o.Builds, obj, u.Cmd.Target)})
+			runs = append(runs, newUnitRun(in.o.Builds, u))
+		}
+	}
+	p.probs = probs
+	if len(headers) > 0 {
+		p.headers = &pendingHeaders{files: headers, runs: runs, patched: patched, neutral: neutral}
+		return p
+	}
+	return p.launch(in, runs, patched, neutral)
+}
+
+// newUnitRun is the run of unit u, found under one of builds.
+func newUnitRun(builds []string, u kbuild.Unit) *unitRun {
+	obj, _ := filepath.Abs(filepath.Join(u.Root, filepath.FromSlash(u.Cmd.Target)))
+	return &unitRun{u: u, obj: obj, tu: tuName(builds, obj, u.Cmd.Target)}
+}
+
+// pendingHeaders are the fix's headers, whose units are chosen once the
+// prediction is made, with the units and files already known.
+type pendingHeaders struct {
+	files            []headerFile
+	runs             []*unitRun
+	patched, neutral map[string][]byte
+}
+
+// launch starts compiling runs (each unit once), original, patched and
+// line-neutral (when neutral is not nil), in the background; the
+// problems found so far are p.probs. A fix whose units cannot be rebuilt
+// sets p.early.
+func (p *pendingRebuild) launch(in rebuildInput, all []*unitRun, patched, neutral map[string][]byte) *pendingRebuild {
+	fallback := func(why string) *pendingRebuild {
+		p.early = &report.CheckRebuild{Note: why + ": the answer is the prediction, not checked by rebuilding"}
+		return p
+	}
+	seen := map[string]bool{}
+	var runs []*unitRun
+	for _, r := range all {
+		if !seen[r.obj] {
+			seen[r.obj] = true
+			runs = append(runs, r)
 		}
 	}
 	if len(runs) == 0 {
-		if len(probs) > 0 {
-			p.early, p.probs = &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}, probs
+		if len(p.probs) > 0 {
+			p.early = &report.CheckRebuild{Note: "no unit the fix touches can be rebuilt: the answer is the prediction"}
 			return p
 		}
 		return fallback("no kbuild .cmd file of the build compiles or reads the files the fix changes (the build has no sources or .cmd files)")
@@ -259,7 +310,7 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 		// one-file fix run at once.
 		workers = runtime.NumCPU() + 1
 	}
-	p.runs, p.jobs, p.neutral, p.probs = runs, jobs, neutral != nil, probs
+	p.runs, p.jobs, p.neutral = runs, jobs, neutral != nil
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.done = make(chan []kbuild.Done, 1)
 	p.t0 = time.Now()
@@ -294,6 +345,21 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 	if p.off {
 		return nil, order, nil
 	}
+	if p.headers != nil {
+		h := p.headers
+		p.headers = nil
+		runs, note, probs := selectHeaderUnits(in, h.files)
+		p.note, p.probs = note, append(p.probs, probs...)
+		switch all := append(h.runs, runs...); {
+		case len(all) == 0 && len(p.probs) == 0 && note != "":
+			p.early = &report.CheckRebuild{Note: note + ": nothing is rebuilt, the answer is the prediction"}
+		default:
+			p.launch(in, all, h.patched, h.neutral)
+			if p.early != nil && note != "" {
+				p.early.Note = note + "; " + p.early.Note
+			}
+		}
+	}
 	if p.early != nil {
 		return p.early, order, p.probs
 	}
@@ -308,7 +374,7 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 	phase("compiles (in parallel), from their start", p.t0)
 	phase("waiting for the compiles after the prediction", t0)
 
-	out := &report.CheckRebuild{Rebuilt: true, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
+	out := &report.CheckRebuild{Rebuilt: true, Note: p.note, Units: []report.RebuiltUnit{}, Functions: []report.RebuiltFunc{}, Dropped: []report.DroppedTarget{}}
 	rebuilt := map[string]*unitRun{} // by absolute object path
 	for i, r := range runs {
 		o, p := done[i], done[n+i]
@@ -561,7 +627,7 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 			}
 			if !isTarget {
 				if x, ok := explained[k]; ok && substitution[x.Rule] {
-					coverThroughCallers(&rf, x, targets, order, in.lp)
+					coverThroughCallers(in, &rf, x, targets, order)
 					out.Functions = append(out.Functions, rf)
 					return
 				}
@@ -575,7 +641,7 @@ func answerFromRebuild(in rebuildInput, out *report.CheckRebuild, rebuilt map[st
 				}
 				if tk.name != name {
 					x := report.Explained{Name: name, Rule: "not-patchable"}
-					coverThroughCallers(&rf, x, targets, order, in.lp)
+					coverThroughCallers(in, &rf, x, targets, order)
 					out.Functions = append(out.Functions, rf)
 					return
 				}
@@ -679,24 +745,58 @@ func stepObject(s report.Step, t report.CheckTarget, rebuilt map[string]*unitRun
 }
 
 // coverThroughCallers says which targets carry a changed function that
-// the rule x put its callers in place of.
-func coverThroughCallers(rf *report.RebuiltFunc, x report.Explained, targets map[tkey]report.CheckTarget, order []tkey, lp []livepatch.Func) {
+// the rule x put its callers in place of: the targets whose chain steps
+// from it to them, else (the prediction reached those callers by another
+// path: offline_pages holds pfn_section_valid's code itself, and calls
+// do_migrate_range.isra.0, which holds it too) the callers the rules put
+// in its place when asked about it alone (in's impact).
+func coverThroughCallers(in rebuildInput, rf *report.RebuiltFunc, x report.Explained, targets map[tkey]report.CheckTarget, order []tkey) {
 	rf.Coverage = report.CoverageCallers
 	rf.Why = orText(x.Why, x.Rule)
-	n := 0
+	var carriers []report.CheckTarget
 	for _, k := range order {
-		t := targets[k]
-		through := false
-		for _, s := range t.Chain {
-			if s.From == rf.Name && substitution[s.Rule] {
-				through = true
+		if t := targets[k]; substitutedFrom(t.Chain, rf.Name) {
+			carriers = append(carriers, t)
+		}
+	}
+	if len(carriers) == 0 && in.impact != nil {
+		if res, err := in.impact(rf.Name, rf.TU); err == nil {
+			for _, t := range res.Targets {
+				if t.IgnoredBecause != "" || !substitutedFrom(t.Chain, rf.Name) {
+					continue
+				}
+				ct, ok := targets[tkey{t.Name, t.TU}]
+				if !ok {
+					rf.Coverage = report.CoverageMissing
+					rf.Why += fmt.Sprintf("; its caller %s is not a target", t.Name)
+					continue
+				}
+				carriers = append(carriers, ct)
+			}
+			if len(carriers) == 0 && rf.Coverage != report.CoverageMissing && res.Targets != nil && !missingEvidence(res.Problems) {
+				// The rules, complete, put no caller in its place: every
+				// call to it is from boot code, which has run before a
+				// livepatch loads (pfn_valid kept out of line in
+				// mm/page_alloc.o for deferred_init_maxorder), or
+				// nothing reaches it.
+				var boot []string
+				for _, e := range res.Explained {
+					if strings.HasPrefix(e.Why, "boot code") {
+						boot = append(boot, e.Name)
+					}
+				}
+				rf.Coverage = report.CoverageNone
+				rf.Why += "; no patchable caller reaches it"
+				if len(boot) > 0 {
+					rf.Why += ", only boot code that has run before a livepatch loads (" + examples(boot) + ")"
+				}
+				rf.Why += ": no klp_func needs to carry it"
+				return
 			}
 		}
-		if !through {
-			continue
-		}
-		n++
-		if findReplacement(lp, t.Target) < 0 {
+	}
+	for _, t := range carriers {
+		if findReplacement(in.lp, t.Target) < 0 {
 			rf.Coverage = report.CoverageMissing
 			continue
 		}
@@ -706,10 +806,21 @@ func coverThroughCallers(rf *report.RebuiltFunc, x report.Explained, targets map
 		}
 		rf.CoveredBy = append(rf.CoveredBy, lf)
 	}
-	if n == 0 {
+	if len(carriers) == 0 {
 		rf.Coverage = report.CoverageMissing
 		rf.Why += "; no target carries it"
 	}
+}
+
+// substitutedFrom says a chain steps from name to callers put in its
+// place (not patchable, another ABI, a folded body).
+func substitutedFrom(chain []report.Step, name string) bool {
+	for _, s := range chain {
+		if s.From == name && substitution[s.Rule] {
+			return true
+		}
+	}
+	return false
 }
 
 // addDecisionShift adds the targets of a function whose code changed
