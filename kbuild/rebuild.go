@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/klp-audit/klp-audit/internal/safeio"
 )
@@ -96,6 +97,13 @@ func (b *Builder) RebuildJob(ctx context.Context, j Job) (*Rebuilt, error) {
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = shadow
+	// gcc's own temporary files (the .s between cc1 and as) go to the
+	// work directory, removed with it: a compile stopped half-way
+	// leaves nothing in the user's TMPDIR.
+	cmd.Env = append(os.Environ(), "TMPDIR="+work)
+	// Stopping the compile stops cc1 and as too, not only the driver.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
