@@ -597,19 +597,29 @@ func (r *run) externalAddrIndex() {
 	tus, _ := r.searchedUnits()
 	r.e.Objects.PrefetchShown(tus, "searching the objects for address references")
 	for _, tu := range tus {
-		f, err := r.e.Objects.File(tu)
-		if err != nil {
-			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
-			continue
+		r.readAddrs(tu, func(name, at string, _ int) {
+			r.extAddrs[name] = append(r.extAddrs[name], at)
+		})
+	}
+}
+
+// readAddrs calls add for every reference unit tu's object makes to a
+// symbol it does not define that takes its address: the name, where
+// ("unit: function", or "unit" when only the symbol table tells) and an
+// order within the object.
+func (r *run) readAddrs(tu string, add func(name, at string, ord int)) {
+	f, err := r.e.Objects.File(tu)
+	if err != nil {
+		r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
+		return
+	}
+	for i, ref := range f.Refs {
+		if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
+			add(ref.To, tu+": "+ref.From, i)
 		}
-		for _, ref := range f.Refs {
-			if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
-				r.extAddrs[ref.To] = append(r.extAddrs[ref.To], tu+": "+ref.From)
-			}
-		}
-		for _, name := range f.ExternAddrs {
-			r.extAddrs[name] = append(r.extAddrs[name], tu)
-		}
+	}
+	for k, name := range f.ExternAddrs {
+		add(name, tu, len(f.Refs)+k)
 	}
 }
 

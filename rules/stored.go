@@ -1,12 +1,10 @@
 package rules
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/dwarfinfo"
-	"github.com/klp-audit/klp-audit/object"
 )
 
 // The rules read two things of every object of the build: compile flags
@@ -169,21 +167,11 @@ func (r *run) storedAddrsInit(s callgraph.ObjectStore) {
 	r.extAddrs = map[string][]string{}
 	r.liveAddrs = map[string][]keyedAddr{}
 	_, _, uncovered := r.storedUnitsInit(s)
-	r.e.Objects.PrefetchShown(uncovered, "searching the objects for callers")
+	r.e.Objects.PrefetchShown(uncovered, "searching the objects for address references")
 	for _, tu := range uncovered {
-		f, err := r.e.Objects.File(tu)
-		if err != nil {
-			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
-			continue
-		}
 		pos := r.tuPos[tu]
-		for i, ref := range f.Refs {
-			if (ref.Kind == object.AddrRef || ref.Kind == object.DataRef) && len(f.Lookup(ref.To)) == 0 {
-				r.liveAddrs[ref.To] = append(r.liveAddrs[ref.To], keyedAddr{pos, i, tu + ": " + ref.From})
-			}
-		}
-		for k, name := range f.ExternAddrs {
-			r.liveAddrs[name] = append(r.liveAddrs[name], keyedAddr{pos, len(f.Refs) + k, tu})
-		}
+		r.readAddrs(tu, func(name, at string, ord int) {
+			r.liveAddrs[name] = append(r.liveAddrs[name], keyedAddr{pos, ord, at})
+		})
 	}
 }
