@@ -156,11 +156,7 @@ func TestKernelRealFixes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
 	}
-	for _, tool := range []string{"patch", "objdump"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	fixture.NeedTools(t, "patch", "objdump")
 	tree := fixture.KernelTree(t)
 	measure := os.Getenv("KLP_AUDIT_MEASURE") != ""
 	var times []time.Duration

@@ -126,11 +126,7 @@ func TestKernelCheckRebuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
 	}
-	for _, tool := range []string{"diff", "objdump"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	fixture.NeedTools(t, "diff", "objdump")
 	tree := fixture.KernelTree(t)
 	const src, obj = "mm/oom_kill.c", "mm/oom_kill.o"
 	fix, mutate := kernelFix(t, tree, src, `static bool oom_unkillable_task\([^;{]*\)`,
