@@ -32,5 +32,5 @@
 //
 // What the dumps alone cannot tell (whether a node survives as a symbol,
 // identical code folding, caller-side assumptions) is not in this graph's
-// edges; see DOMAIN.md.
+// edges: the object package and the rules read those.
 package callgraph

@@ -11,7 +11,7 @@ import (
 )
 
 // benchDumps builds a synthetic kernel-sized input in memory, shaped after
-// the dumps of Debian's 6.1 kernel/ and mm/ (DOMAIN.md §6: 374 dumps,
+// the dumps of Debian's 6.1 kernel/ and mm/ (the kernel fixture: 374 dumps,
 // 16 MB, 139k lines of 44 to 250 bytes, 23k distinct names, 900 files):
 // kbuild-like paths, header inlines shared by many dumps with a few very
 // popular ones (get_current), static functions per dump, one line in five

@@ -142,7 +142,7 @@ func TestKernelRecompileSame(t *testing.T) {
 // function's own line so that no line moves.
 const skipDecl = "static int klp_audit_sink; static bool should_skip_region("
 
-// TestKernelImpureCallee is DOMAIN.md's case: should_skip_region in
+// TestKernelImpureCallee is the caller-assumptions case: should_skip_region in
 // mm/memblock.c is "locally pure", and GCC compiles its callers
 // __next_mem_range and __next_mem_range_rev relying on it. Making it write
 // a global changes it and both callers, which only call it.

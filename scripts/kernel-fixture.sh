@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kernel-fixture.sh: build the real-kernel test input that klp-audit's
-# integration tests and benchmarks read (DOMAIN.md §6).
+# integration tests and benchmarks read (README: Real kernel data).
 #
 # Installs Debian's linux-source-6.1, configures it with Debian's amd64
 # config and builds kernel/ and mm/ with -fdump-ipa-clones into a cache

@@ -38,7 +38,7 @@ func find(r *report.Result, name, tu string) *report.Entry {
 }
 
 // TestKernelImpacted runs the command on the kernel fixture and checks the
-// chain DOMAIN.md quotes from real data.
+// chain from percpu_ref_put_many through its constprop clone.
 func TestKernelImpacted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
@@ -130,7 +130,7 @@ func TestKernelDumpsFrom(t *testing.T) {
 	}
 }
 
-// TestKernelRules runs the safety rules on DOMAIN.md's real case: making
+// TestKernelRules runs the safety rules on a real caller-assumptions case: making
 // should_skip_region (mm/memblock.c) impure changes its callers
 // __next_mem_range and __next_mem_range_rev, which only call it.
 func TestKernelRules(t *testing.T) {
