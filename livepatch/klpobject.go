@@ -361,7 +361,12 @@ func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
 	var out []string
 	for _, rel := range u.files {
 		data, err := os.ReadFile(filepath.Join(u.source, rel))
-		if err == nil && containsWord(data, word) {
+		if err != nil {
+			// A source that cannot be read might name it: unknown,
+			// never "nothing names it".
+			return nil, false
+		}
+		if containsWord(data, word) {
 			out = append(out, rel)
 		}
 	}
@@ -389,7 +394,7 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 	u := &unbuiltSet{source: b.Source}
 	err := filepath.WalkDir(b.Source, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return nil // an unreadable corner: skipped like the rest of the search
+			return err // an unreadable directory: the search is not whole
 		}
 		rel, _ := relTo(b.Source, p)
 		if d.IsDir() {
@@ -405,8 +410,10 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 		if !d.Type().IsRegular() || !(strings.HasSuffix(p, ".c") || strings.HasSuffix(p, ".S")) {
 			return nil
 		}
-		if fi, err := d.Info(); err != nil || fi.Size() > maxSourceSearched {
-			return nil
+		if fi, err := d.Info(); err != nil {
+			return err
+		} else if fi.Size() > maxSourceSearched {
+			return fmt.Errorf("%s: %d bytes, more than a source is searched for", p, fi.Size())
 		}
 		o := filepath.Join(root, strings.TrimSuffix(strings.TrimSuffix(rel, ".c"), ".S")+".o")
 		if _, err := os.Stat(o); err == nil {

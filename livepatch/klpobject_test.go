@@ -248,6 +248,17 @@ func TestUnbuiltNaming(t *testing.T) {
 	if got, ok := k.UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_remove"); !ok || len(got) != 0 {
 		t.Errorf("a name no source holds: %q, %v", got, ok)
 	}
+	// A source the search cannot read whole (here one too large to be a
+	// C file: sparse) leaves it unknown, never "nothing names it".
+	big := filepath.Join(root, "drivers/huge/h.c")
+	write(t, big, "")
+	if err := os.Truncate(big, maxSourceSearched+1); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := NewObjects([]string{root}).UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_remove"); ok {
+		t.Errorf("with an unreadable source: %q searched, want not searched", got)
+	}
+	os.Remove(big)
 	// Without the architecture in .config the search cannot be scoped.
 	write(t, filepath.Join(root, ".config"), "CONFIG_X=y\n")
 	if _, ok := NewObjects([]string{root}).UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_add"); ok {
