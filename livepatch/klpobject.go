@@ -37,6 +37,9 @@ type Objects struct {
 	modules  map[string]map[string]string // dir -> object path (relative to the root) -> module
 	errs     map[string]error             // dir -> why its .mod files could not be read
 	archives map[string]*archiveSet       // dir -> what its built-in.a and lib.a link (nil: none)
+	// notLinked caches NotLinked by object path: the rules ask it of
+	// every unit on each search of the build.
+	notLinked map[string]string
 
 	// listMods, when set, gives a directory's .mod file names
 	// (SetModLister).
@@ -125,6 +128,19 @@ func (k *Objects) Of(obj string) (string, error) {
 func (k *Objects) NotLinked(obj string) string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if why, ok := k.notLinked[obj]; ok {
+		return why
+	}
+	why := k.notLinkedOf(obj)
+	if k.notLinked == nil {
+		k.notLinked = map[string]string{}
+	}
+	k.notLinked[obj] = why
+	return why
+}
+
+// notLinkedOf is NotLinked, worked out. Call with k.mu held.
+func (k *Objects) notLinkedOf(obj string) string {
 	root, ok := k.kernelRoot(obj)
 	if !ok {
 		return ""
