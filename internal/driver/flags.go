@@ -101,30 +101,14 @@ func kernelFlagObjects(builds []string, objs []*flagObject) ([]*flagObject, []st
 	left := map[string][]string{}
 	var kept []*flagObject
 	for _, ob := range objs {
-		if klp.InKernelTree(ob.path) {
-			why := ""
-			if !ob.hasDump {
-				why = notKernelUnit(builds, ob.path)
-			}
-			if why == "" && klp.NotLinked(ob.path) != "" {
-				why = notLinkedWhy
-			}
-			if why != "" {
-				left[why] = append(left[why], ob.name)
-				continue
-			}
+		if why := nonTarget(builds, klp, ob.path, ob.hasDump); why != "" {
+			left[why] = append(left[why], ob.name)
+			continue
 		}
 		kept = append(kept, ob)
 	}
 	var notes []string
-	whys := make([]string, 0, len(left))
-	for w := range left {
-		whys = append(whys, w)
-	}
-	sort.Strings(whys)
-	for _, w := range whys {
-		names := left[w]
-		ex := examples(names)
+	byReason(left, func(w string, names []string) {
 		why := map[string]string{
 			"host programs":             "not kernel code",
 			"assembler sources":         "no compiler analyses to report",
@@ -133,8 +117,8 @@ func kernelFlagObjects(builds []string, objs []*flagObject) ([]*flagObject, []st
 		if why == "" {
 			why = "no livepatch reaches them"
 		}
-		notes = append(notes, fmt.Sprintf("%d objects are %s: left out, %s (%s)", len(names), w, why, ex))
-	}
+		notes = append(notes, fmt.Sprintf("%d objects are %s: left out, %s (%s)", len(names), w, why, examples(names)))
+	})
 	if len(kept) == 0 {
 		// Nothing left to answer about: keep them all rather than
 		// answer about nothing.

@@ -12,6 +12,7 @@ import (
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -26,33 +27,52 @@ func (ev *Session) orphanUnits() (units []callgraph.ObjectUnit, notes []string) 
 	klp := ev.klpObjects()
 	skipped := map[string][]string{}
 	for _, u := range objectsWithoutDump(ev.opts.Builds, ev.objects, ev.dumps) {
-		if klp.InKernelTree(u.Object) {
-			if why := notKernelUnit(ev.opts.Builds, u.Object); why != "" {
-				skipped[why] = append(skipped[why], u.TU)
-				continue
-			}
-			if klp.NotLinked(u.Object) != "" {
-				skipped[notLinkedWhy] = append(skipped[notLinkedWhy], u.TU)
-				continue
-			}
+		if why := nonTarget(ev.opts.Builds, klp, u.Object, false); why != "" {
+			skipped[why] = append(skipped[why], u.TU)
+			continue
 		}
 		units = append(units, u)
 	}
-	whys := make([]string, 0, len(skipped))
-	for w := range skipped {
+	byReason(skipped, func(w string, tus []string) {
+		if w == notLinkedWhy {
+			notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s, by kbuild's built-in.a, lib.a and .mod files: not read (%s)", len(tus), w, examples(tus)))
+			return
+		}
+		notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s (by their path under scripts/ or tools/, or their kbuild .cmd files), not kernel C units: not read (%s)", len(tus), w, examples(tus)))
+	})
+	return units, notes
+}
+
+// nonTarget says why object obj of a kernel tree holds nothing a
+// livepatch reaches: without a dump, what kbuild's .cmd files show it is
+// (notKernelUnit); with or without one, linked into neither vmlinux nor a
+// module (notLinkedWhy). "" outside a kernel tree, or when it is a unit.
+func nonTarget(builds []string, klp *livepatch.Objects, obj string, hasDump bool) string {
+	if !klp.InKernelTree(obj) {
+		return ""
+	}
+	if !hasDump {
+		if why := notKernelUnit(builds, obj); why != "" {
+			return why
+		}
+	}
+	if klp.NotLinked(obj) != "" {
+		return notLinkedWhy
+	}
+	return ""
+}
+
+// byReason calls each with every reason of m and its names, reasons in
+// sorted order.
+func byReason(m map[string][]string, each func(why string, names []string)) {
+	whys := make([]string, 0, len(m))
+	for w := range m {
 		whys = append(whys, w)
 	}
 	sort.Strings(whys)
 	for _, w := range whys {
-		tus := skipped[w]
-		ex := examples(tus)
-		if w == notLinkedWhy {
-			notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s, by kbuild's built-in.a, lib.a and .mod files: not read (%s)", len(tus), w, ex))
-			continue
-		}
-		notes = append(notes, fmt.Sprintf("%d objects without an ipa-clones dump are %s (by their path under scripts/ or tools/, or their kbuild .cmd files), not kernel C units: not read (%s)", len(tus), w, ex))
+		each(w, m[w])
 	}
-	return units, notes
 }
 
 // notLinkedWhy is what orphanUnits says of objects linked into neither
