@@ -85,15 +85,16 @@ func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
 			if livepatch.Relinked(obj) {
 				continue // its parts define the function too
 			}
-			if defs.Weak(f.OldName, obj) {
-				// kernel/sys_ni.o's COND_SYSCALL stubs: the link keeps
-				// a strong definition of the name instead, if any.
-				weak = append(weak, obj)
-				continue
-			}
 			klp, err := ev.klpObjects().Of(obj)
 			if err != nil {
 				return "", fmt.Sprintf("which klp_object %s (defining %s) belongs to is unknown: %v", obj, f.OldName, err)
+			}
+			if defs.Weak(f.OldName, obj) && (klp == "" || klp == f.Object) {
+				// kernel/sys_ni.o's COND_SYSCALL stubs: the link of
+				// the klp_object keeps a strong definition of the name
+				// instead, if any.
+				weak = append(weak, obj)
+				continue
 			}
 			if klp == "" || klp == f.Object {
 				mine = append(mine, obj)
@@ -103,8 +104,9 @@ func (ev *Session) resolveInObjects(f livepatch.Func) (reason, problem string) {
 			}
 		}
 	}
-	if len(mine) == 0 && len(others) == 0 && len(weak) > 0 {
-		// Weak definitions alone: the link keeps one of them.
+	if len(mine) == 0 && len(weak) > 0 {
+		// Weak definitions alone in the klp_object: its link keeps
+		// one of them.
 		mine = weak[:1]
 	}
 	sort.Strings(mine)
