@@ -74,7 +74,12 @@ func NewObjects(g *Graph, open func(string) (*object.File, error)) *Objects {
 	if open == nil {
 		open = object.Open
 	}
-	return &Objects{g: g, open: open, files: map[string]*objEntry{}}
+	o := &Objects{g: g, open: open, files: map[string]*objEntry{}}
+	// Until a persistent index is set (SetStore), the search for callers
+	// in other objects reads the symbol tables and opens only the objects
+	// that name what is searched.
+	o.store = NewSymbolStore(o)
+	return o
 }
 
 // File returns the object of translation unit tu.

@@ -68,14 +68,18 @@ type ObjectStore interface {
 // storeMu guards Objects.store.
 var storeMu sync.Mutex
 
-// SetStore makes o answer Units and CallsTo from s.
+// SetStore makes o answer Units and CallsTo from s; nil restores the
+// store of a build without an index (SymbolStore).
 func (o *Objects) SetStore(s ObjectStore) {
+	if s == nil {
+		s = NewSymbolStore(o)
+	}
 	storeMu.Lock()
 	o.store = s
 	storeMu.Unlock()
 }
 
-// Store returns o's store, nil when it has none.
+// Store returns o's store: a persistent index, or the SymbolStore.
 func (o *Objects) Store() ObjectStore {
 	storeMu.Lock()
 	defer storeMu.Unlock()

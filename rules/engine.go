@@ -150,19 +150,19 @@ type run struct {
 	unchecked map[string]bool
 	// ftraceBuild caches livepatchableBuild.
 	ftraceBuild *bool
-	// extCalls caches externalCalls (with a store: the calls of the
-	// objects it does not cover); extDone caches externalCallsTo's
-	// answers and tuPos numbers the units with objects (a store only).
+	// extCalls holds the calls of the objects the store does not cover
+	// (read whole); extDone caches externalCallsTo's answers and tuPos
+	// numbers the units with objects.
 	extCalls map[string][]caller
 	extDone  map[string][]caller
 	tuPos    map[string]int
-	// extAddrs are the references to symbols an object does not define
-	// that take their address (function pointers, ops tables), by
-	// name: "unit: function", or "unit" (object.File.ExternAddrs).
+	// extAddrs caches externalAddrsTo's answers: the references to a
+	// symbol an object does not define that take its address (function
+	// pointers, ops tables), by name: "unit: function", or "unit"
+	// (object.File.ExternAddrs).
 	extAddrs map[string][]string
-	// With a store: searched, noObject and uncovered are
-	// storedUnitsInit's; liveAddrs the address references of the
-	// uncovered objects, and extAddrs externalAddrsTo's answers.
+	// searched, noObject and uncovered are storedUnitsInit's; liveAddrs
+	// the address references of the uncovered objects.
 	searched, noObject, uncovered []string
 	liveAddrs                     map[string][]keyedAddr
 }
@@ -521,21 +521,6 @@ func (r *run) externalAddrs(t *Target) []string {
 	return out
 }
 
-// externalCalls indexes, over every object of the build, the calls to
-// symbols the object does not define, by the called name. Built once, on
-// first need.
-func (r *run) externalCalls() map[string][]caller {
-	if r.extCalls != nil {
-		return r.extCalls
-	}
-	r.extCalls = map[string][]caller{}
-	tus, noObject := r.searchedUnits()
-	r.e.Objects.PrefetchShown(tus, "searching the objects for callers")
-	r.searchNotes(tus, noObject)
-	r.readCalls(tus)
-	return r.extCalls
-}
-
 // readCalls adds the calls the objects of units tus make to symbols they
 // do not define to extCalls, by the called name.
 func (r *run) readCalls(tus []string) {
@@ -582,24 +567,6 @@ func (r *run) searchNotes(tus, noObject []string) {
 	}
 	if len(noObject) > 0 {
 		r.note("units with a dump but no object (compiled to assembly only, or the object removed) could not be searched for callers: " + joinSorted(noObject))
-	}
-}
-
-// externalAddrIndex indexes, over every object the search for callers
-// reads, the references to symbols the object does not define that take
-// their address. Built once, on first need (a not-patchable function
-// without direct callers).
-func (r *run) externalAddrIndex() {
-	if r.extAddrs != nil {
-		return
-	}
-	r.extAddrs = map[string][]string{}
-	tus, _ := r.searchedUnits()
-	r.e.Objects.PrefetchShown(tus, "searching the objects for address references")
-	for _, tu := range tus {
-		r.readAddrs(tu, func(name, at string, _ int) {
-			r.extAddrs[name] = append(r.extAddrs[name], at)
-		})
 	}
 }
 

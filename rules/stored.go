@@ -1,28 +1,26 @@
 package rules
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/dwarfinfo"
 )
 
-// The rules read two things of every object of the build: compile flags
-// and calls to global functions. When the object cache has a store (a
-// persistent index, callgraph.ObjectStore) they come from it; the
-// objects it does not cover are read as without one, so the answer is
-// the same.
+// The rules read two things of the objects of the build: compile flags
+// and calls to (and addresses of) global functions. They come from the
+// object cache's store (callgraph.ObjectStore): a persistent index, or,
+// without one, the symbol tables, which tell the objects to open
+// (callgraph.SymbolStore). The objects the store does not cover are read
+// whole, so the answer is the same.
 
 // storedUnits returns unit tu's compile units from the store.
 func (e *Engine) storedUnits(tu string) ([]dwarfinfo.Unit, bool) {
 	if e.Objects == nil {
 		return nil, false
 	}
-	s := e.Objects.Store()
-	if s == nil {
-		return nil, false
-	}
-	us, ok := s.Units(tu)
+	us, ok := e.Objects.Store().Units(tu)
 	if ok && len(us) == 0 {
 		return nil, false // the error is the object's to say
 	}
@@ -30,15 +28,10 @@ func (e *Engine) storedUnits(tu string) ([]dwarfinfo.Unit, bool) {
 }
 
 // externalCallsTo returns the calls to name from objects that do not
-// define it, over every object of the build (see externalCalls).
+// define it, over every object of the build, in unit order then ref
+// order.
 func (r *run) externalCallsTo(name string) []caller {
-	var s callgraph.ObjectStore
-	if r.e.Objects != nil {
-		s = r.e.Objects.Store()
-	}
-	if s == nil {
-		return r.externalCalls()[name]
-	}
+	s := r.e.Objects.Store()
 	if r.extCalls == nil {
 		r.storedCallsInit(s)
 	}
@@ -59,7 +52,12 @@ func (r *run) externalCallsTo(name string) []caller {
 			continue
 		}
 		f, err := r.e.Objects.File(uc.TU)
-		if err != nil || uc.Ref >= len(f.Refs) {
+		if err == nil && (uc.Ref < 0 || uc.Ref >= len(f.Refs)) {
+			err = fmt.Errorf("its calls to %s could not be read", name)
+		}
+		if err != nil {
+			// A caller in this object would go unseen.
+			r.problem(uc.TU, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", uc.TU, err))
 			continue
 		}
 		all = append(all, keyed{pos, uc.Ref, callerOf(f, uc.TU, f.Refs[uc.Ref])})
@@ -78,8 +76,8 @@ func (r *run) externalCallsTo(name string) []caller {
 	return out
 }
 
-// storedCallsInit is externalCalls' first part with a store: the notes,
-// and the calls of the objects the store does not cover, read from them.
+// storedCallsInit says which objects the search covers, and reads the
+// calls of the objects the store does not cover.
 func (r *run) storedCallsInit(s callgraph.ObjectStore) {
 	r.extCalls = map[string][]caller{}
 	r.extDone = map[string][]caller{}
@@ -116,16 +114,9 @@ type keyedAddr struct {
 
 // externalAddrsTo returns the references taking name's address from
 // objects that do not define it, over every object the search for
-// callers reads (see externalAddrIndex), in unit order then ref order.
+// callers reads, in unit order then ref order.
 func (r *run) externalAddrsTo(name string) []string {
-	var s callgraph.ObjectStore
-	if r.e.Objects != nil {
-		s = r.e.Objects.Store()
-	}
-	if s == nil {
-		r.externalAddrIndex()
-		return r.extAddrs[name]
-	}
+	s := r.e.Objects.Store()
 	if r.extAddrs == nil {
 		r.storedAddrsInit(s)
 	}
@@ -139,8 +130,13 @@ func (r *run) externalAddrsTo(name string) []string {
 			continue
 		}
 		f, err := r.e.Objects.File(uc.TU)
+		if err == nil && (uc.Ref < 0 || uc.Ref >= len(f.Refs)+len(f.ExternAddrs)) {
+			err = fmt.Errorf("its references to %s could not be read", name)
+		}
 		switch {
 		case err != nil:
+			// A reference in this object would go unseen.
+			r.problem(uc.TU, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", uc.TU, err))
 		case uc.Ref < len(f.Refs):
 			all = append(all, keyedAddr{pos, uc.Ref, uc.TU + ": " + f.Refs[uc.Ref].From})
 		case uc.Ref < len(f.Refs)+len(f.ExternAddrs):
@@ -161,8 +157,8 @@ func (r *run) externalAddrsTo(name string) []string {
 	return out
 }
 
-// storedAddrsInit is externalAddrIndex over the objects the store does
-// not cover, read from them.
+// storedAddrsInit reads the address references of the objects the
+// store does not cover.
 func (r *run) storedAddrsInit(s callgraph.ObjectStore) {
 	r.extAddrs = map[string][]string{}
 	r.liveAddrs = map[string][]keyedAddr{}
