@@ -688,3 +688,84 @@ func TestCheckRebuildHeader(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckUnknownHunk: a hunk that adds a function whole changes no
+// function body of the build and is no comment, data or macro, so the
+// diff alone cannot say what it changes. Without a rebuild the answer is
+// incomplete, naming the hunk; with one, what it changes is what the
+// rebuild shows (readelf: the patched object defines extra), and the
+// hunk is a note. impacted --fix says the same.
+func TestCheckUnknownHunk(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "readelf")
+	src := "static int limit = 10;\n\nint bump(int x)\n{\n\treturn x > limit;\n}\n"
+	patched := "static int limit = 10;\n\n__attribute__((noinline)) int extra(int x)\n{\n\treturn x * 3;\n}\n\nint bump(int x)\n{\n\treturn extra(x) > limit;\n}\n"
+	dir := t.TempDir()
+	for _, f := range []struct{ path, text string }{
+		{"a/u.c", src}, {"b/u.c", patched}, {"u.c", src},
+		{".u.o.cmd", "cmd_u.o := gcc -O2 -g -fdump-ipa-clones -c -o u.o u.c\n\nsource_u.o := u.c\n"},
+		{"lp.yaml", "- old_name: bump\n"},
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(f.path)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, f.path), []byte(f.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", "-o", "u.o", "u.c")
+	cmd := exec.Command("diff", "-u", "a/u.c", "b/u.c")
+	cmd.Dir = dir
+	diff, _ := cmd.Output()
+	os.WriteFile(filepath.Join(dir, "fix.patch"), diff, 0o644)
+	truth := t.TempDir()
+	os.WriteFile(filepath.Join(truth, "u.c"), []byte(patched), 0o644)
+	fixture.Run(t, truth, "gcc", "-O2", "-c", "-o", "u.o", "u.c")
+	if syms, _ := exec.Command("readelf", "-sW", filepath.Join(truth, "u.o")).Output(); !regexp.MustCompile(`FUNC +GLOBAL .* extra\n`).Match(syms) {
+		t.Fatalf("gcc %s: the patched object defines no extra:\n%s", fixture.GCCVersion(), syms)
+	}
+	unknown := func(ps []report.Problem) (kind string, n int) {
+		for _, p := range ps {
+			if strings.HasPrefix(p.Message, "hunk changes no function body and is neither a comment, data nor a macro") {
+				if p.File != "u.c" || p.Line != 3 {
+					t.Errorf("unknown hunk at %s:%d, want u.c:3", p.File, p.Line)
+				}
+				kind, n = p.Kind, n+1
+			}
+		}
+		return kind, n
+	}
+	t.Run("check without a rebuild", func(t *testing.T) {
+		code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml", "--no-rebuild")
+		if res == nil {
+			t.Fatalf("exit %d\n%s", code, errs)
+		}
+		if kind, n := unknown(res.Problems); code != ExitIncomplete || res.Verdict != "incomplete" || n != 1 || kind != report.KindFailClosed {
+			t.Errorf("exit %d, verdict %q, problems %+v; want 1, incomplete, one fail-closed unknown hunk", code, res.Verdict, res.Problems)
+		}
+	})
+	t.Run("check with the rebuild", func(t *testing.T) {
+		code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+		if res == nil || res.Rebuild == nil || !res.Rebuild.Rebuilt {
+			t.Fatalf("exit %d: not rebuilt: %+v\n%s", code, res, errs)
+		}
+		if kind, n := unknown(res.Problems); n != 1 || kind != report.KindNote {
+			t.Errorf("problems %+v; want the unknown hunk once, as a note", res.Problems)
+		}
+		if res.Verdict == "incomplete" {
+			t.Errorf("verdict incomplete after the rebuild: %+v", res.Problems)
+		}
+	})
+	t.Run("impacted --fix", func(t *testing.T) {
+		for _, c := range []struct {
+			args []string
+			kind string
+		}{{[]string{"--no-rebuild"}, report.KindFailClosed}, {[]string{"--rebuild-cache", "off"}, report.KindNote}} {
+			code, out, errs := run(t, dir, append([]string{"impacted", "--build", ".", "--func", "bump", "--fix", "fix.patch", "--format", "json"}, c.args...)...)
+			var res report.Result
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("exit %d: %v\n%s", code, err, errs)
+			}
+			if kind, n := unknown(res.Problems); n != 1 || kind != c.kind || (c.kind == report.KindFailClosed) == res.Complete {
+				t.Errorf("%v: complete %v, problems %+v; want the unknown hunk once, %s", c.args, res.Complete, res.Problems, c.kind)
+			}
+		}
+	})
+}

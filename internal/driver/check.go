@@ -224,17 +224,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		linked.Close()
 	}
 	rebuilt := res.Rebuild != nil && res.Rebuild.Rebuilt
-	if rebuilt {
-		// What a hunk the diff alone cannot place changes (a
-		// DEFINE_SPINLOCK, a function removed whole) is what the
-		// rebuild shows.
-		for i := range res.Problems {
-			if p := &res.Problems[i]; p.Message == unknownHunk {
-				p.Kind = report.KindNote
-				p.Message = "hunk changes no function body and is neither a comment, data nor a macro: what it changes is taken from the rebuild"
-			}
-		}
-	}
+	res.Problems = append(res.Problems, unknownHunks(hunks, rebuilt)...)
 	if macro && opts.Orig == "" && !rebuilt {
 		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
 			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
@@ -637,8 +627,26 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 	return out
 }
 
-// unknownHunk is the problem of a hunk the diff alone cannot place.
-const unknownHunk = "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"
+// unknownHunks returns what the answer says of the hunks the diff alone
+// cannot place (a DEFINE_SPINLOCK, a function added or removed whole):
+// when rebuilt, a note each, as what they change is what the rebuild
+// shows; otherwise a fail-closed problem each.
+func unknownHunks(hunks []report.Hunk, rebuilt bool) []report.Problem {
+	var out []report.Problem
+	for _, h := range hunks {
+		if h.Kind != patch.KindUnknown {
+			continue
+		}
+		p := report.Problem{File: h.File, Line: h.Line, Kind: report.KindFailClosed,
+			Message: "hunk changes no function body and is neither a comment, data nor a macro: what it changes is unknown"}
+		if rebuilt {
+			p.Kind = report.KindNote
+			p.Message = "hunk changes no function body and is neither a comment, data nor a macro: what it changes is taken from the rebuild"
+		}
+		out = append(out, p)
+	}
+	return out
+}
 
 // pick says one or many by n.
 func pick(n int, one, many string) string {
@@ -736,10 +744,7 @@ func (ev *Session) fixFunctions(fx *fixInput, diffPath string) (hunks []report.H
 			if fromSource && len(rh.Functions) > 0 {
 				rh.Note = joinNote(rh.Note, "function extents from the source: no DWARF of the build covers "+f.OldName)
 			}
-			switch rh.Kind {
-			case patch.KindUnknown:
-				probs = append(probs, report.Problem{File: f.Name(), Line: rh.Line, Message: unknownHunk})
-			case patch.KindMacro:
+			if rh.Kind == patch.KindMacro {
 				macro = true
 			}
 			for _, fn := range rh.Functions {

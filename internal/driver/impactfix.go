@@ -94,6 +94,7 @@ func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pe
 		f.Coverage, f.CoveredBy, f.Why = "", nil, ""
 	}
 
+	probs = append(probs, unknownHunks(hunks, rb.Rebuilt)...)
 	res.Rebuild = rb
 	res.Targets = append([]report.Target{}, ignored...)
 	res.Summary.Must, res.Summary.Conditional, res.Summary.Review = 0, 0, 0
