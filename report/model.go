@@ -125,6 +125,11 @@ const (
 	SeverityReview      = "review"
 )
 
+// WhyNotLinked begins the WhyNotEmitted of an entry whose object is
+// linked into neither vmlinux nor a module (the vDSO, boot code): no
+// klp_func can name it, whether its object has its symbol or not.
+const WhyNotLinked = "no livepatch target: its object is "
+
 // The kinds of problems.
 const (
 	KindFailClosed = "fail-closed"

@@ -180,7 +180,7 @@ func writeHeadline(b *strings.Builder, r *Result) {
 	fmt.Fprintf(b, "%s: %s%s in %s %s its code\n", fn, atLeast,
 		plural(len(r.Entries), "function", "functions"),
 		plural(len(tus), "translation unit", "translation units"), verb)
-	emitted, notEmitted, unknown, objects := 0, 0, 0, false
+	emitted, notEmitted, unlinked, unknown, objects := 0, 0, 0, 0, false
 	for _, e := range r.Entries {
 		switch e.Emitted {
 		case "":
@@ -188,7 +188,11 @@ func writeHeadline(b *strings.Builder, r *Result) {
 		case "yes":
 			emitted++
 		case "no":
-			notEmitted++
+			if strings.Contains(e.WhyNotEmitted, WhyNotLinked) {
+				unlinked++
+			} else {
+				notEmitted++
+			}
 		default:
 			unknown++
 		}
@@ -202,6 +206,9 @@ func writeHeadline(b *strings.Builder, r *Result) {
 		}
 		fmt.Fprintf(b, "%s %s as symbols a livepatch can replace; %d not emitted (inlined or replaced by clones)",
 			plural(emitted, "function", "functions"), verb, notEmitted)
+		if unlinked > 0 {
+			fmt.Fprintf(b, "; %d in objects linked into neither vmlinux nor a module (no livepatch target)", unlinked)
+		}
 		if unknown > 0 {
 			fmt.Fprintf(b, "; %d unknown (object not read)", unknown)
 		}

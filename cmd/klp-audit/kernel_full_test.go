@@ -64,6 +64,27 @@ func TestKernelFullTreeComplete(t *testing.T) {
 	if vdso == 0 {
 		t.Errorf("do_hres: no function explained as vDSO code: %+v", r.Explained)
 	}
+	// The 64-bit vDSO object has __vdso_clock_gettime (nm), yet no klp_func
+	// can name it: no entry counts as a symbol a livepatch can replace.
+	syms, err := exec.Command("nm", filepath.Join(tree, "arch/x86/entry/vdso/vclock_gettime.o")).Output()
+	if err != nil || !strings.Contains(string(syms), " T __vdso_clock_gettime\n") {
+		t.Fatalf("nm vclock_gettime.o: %v\n%s\nwant __vdso_clock_gettime defined", err, syms)
+	}
+	found := false
+	for _, e := range r.Entries {
+		if e.Emitted == "yes" {
+			t.Errorf("do_hres: %s@%s counted as a symbol a livepatch can replace", e.Name, e.TU)
+		}
+		if e.Name == "__vdso_clock_gettime" && e.TU == "arch/x86/entry/vdso/vclock_gettime.o" {
+			found = true
+			if e.Emitted != "no" || !strings.Contains(e.WhyNotEmitted, report.WhyNotLinked) {
+				t.Errorf("__vdso_clock_gettime: emitted %q (%s), want no: no livepatch target", e.Emitted, e.WhyNotEmitted)
+			}
+		}
+	}
+	if !found || r.Summary.Emitted != 0 {
+		t.Errorf("do_hres: __vdso_clock_gettime of vclock_gettime.o listed %v, summary emitted %d; want listed, 0", found, r.Summary.Emitted)
+	}
 
 	// Not patchable, and nothing in the build references them: no object
 	// but memblock.o names them in its symbol table. memblock_add_node's

@@ -369,12 +369,19 @@ func addObjectEvidence(objs *callgraph.Objects, res *report.Result, notLinked fu
 			// and it holds no livepatch target either way.
 			e.Object = oe.Object
 			e.Emitted = "no"
-			e.WhyNotEmitted = "no livepatch target: its object is " + why
+			e.WhyNotEmitted = report.WhyNotLinked + why
 			continue
 		}
 		e.Object = oe.Object
 		switch oe.Emission {
 		case callgraph.Emitted:
+			if why := unlinked[e.TU]; why != "" {
+				// A symbol of the vDSO or boot image: no klp_func
+				// can name it.
+				e.Emitted = "no"
+				e.WhyNotEmitted = "a symbol of its object, but " + report.WhyNotLinked + why
+				break
+			}
 			e.Emitted = "yes"
 			res.Summary.Emitted++
 		case callgraph.NotEmitted:
