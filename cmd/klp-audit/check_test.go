@@ -769,3 +769,52 @@ func TestCheckUnknownHunk(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckWeakInModule: a weak definition counts toward its own
+// klp_object only. frob_helper is defined, weak, by a module's object
+// alone (drivers/frob/frob.mod lists it; readelf shows it weak), so a
+// klp_func naming it in vmlinux does not resolve: the kernel would find
+// no such symbol there.
+func TestCheckWeakInModule(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "readelf")
+	dir := t.TempDir()
+	files := map[string]string{
+		".config": "", "Kbuild": "",
+		"drivers/frob/frob_mod.c": "int __attribute__((weak)) frob_helper(int x)\n{\n\treturn x * 2;\n}\n",
+		"drivers/frob/frob.mod":   "drivers/frob/frob_mod.o\n",
+		"kernel/other.c":          "int other(int x)\n{\n\treturn x + 1;\n}\n",
+		"fix.patch":               "--- a/drivers/frob/frob_mod.c\n+++ b/drivers/frob/frob_mod.c\n@@ -1,4 +1,4 @@\n int __attribute__((weak)) frob_helper(int x)\n {\n-\treturn x * 2;\n+\treturn x * 3;\n }\n",
+		"vmlinux.yaml":            "- object: vmlinux\n  old_name: frob_helper\n",
+		"module.yaml":             "- object: frob\n  old_name: frob_helper\n",
+	}
+	for name, text := range files {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"drivers/frob/frob_mod", "kernel/other"} {
+		fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", u+".c", "-o", u+".o")
+	}
+	out, err := exec.Command("readelf", "-sW", filepath.Join(dir, "drivers/frob/frob_mod.o")).Output()
+	if err != nil || !regexp.MustCompile(`FUNC +WEAK .* frob_helper\n`).Match(out) {
+		t.Fatalf("gcc %s: frob_mod.o does not define frob_helper weak: %v\n%s", fixture.GCCVersion(), err, out)
+	}
+	_, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "vmlinux.yaml", "--no-rebuild")
+	if res == nil {
+		t.Fatalf("no answer\n%s", errs)
+	}
+	found := false
+	for _, u := range res.Unresolved {
+		if u.OldName == "frob_helper" && strings.Contains(u.Reason, "not found in klp_object vmlinux") && strings.Contains(u.Reason, "frob") {
+			found = true
+		}
+	}
+	if !found || res.Verdict == "complete" {
+		t.Errorf("klp_func vmlinux/frob_helper: verdict %q, unresolved %+v; want it unresolved: the build defines it in module frob only", res.Verdict, res.Unresolved)
+	}
+	_, res, errs = checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "module.yaml", "--no-rebuild")
+	if res == nil || len(res.Unresolved) != 0 {
+		t.Errorf("klp_func frob/frob_helper: %+v\n%s; want it resolved", res, errs)
+	}
+}
