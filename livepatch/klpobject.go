@@ -9,10 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
@@ -373,20 +376,67 @@ func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
 	if u == nil {
 		return nil, false
 	}
+	if out, ok := u.named[name]; ok {
+		return out, out != nil
+	}
+	out, ok := u.search(name)
+	if !ok {
+		out = nil
+	}
+	u.named[name] = out
+	return out, ok
+}
+
+// search reads every source of u, in parallel through buffers reused
+// from file to file, for name as a whole word; false when one cannot be
+// read (it might name it: unknown, never "nothing names it").
+func (u *unbuiltSet) search(name string) ([]string, bool) {
 	word := []byte(name)
-	var out []string
-	for _, rel := range u.files {
-		data, err := os.ReadFile(filepath.Join(u.source, rel))
-		if err != nil {
-			// A source that cannot be read might name it: unknown,
-			// never "nothing names it".
-			return nil, false
+	hit := make([]bool, len(u.files))
+	var failed atomic.Bool
+	bufs := sync.Pool{New: func() any { return new([]byte) }}
+	par.Each(len(u.files), 2*runtime.NumCPU(), func(i int) {
+		if failed.Load() {
+			return
 		}
-		if containsWord(data, word) {
-			out = append(out, rel)
+		bp := bufs.Get().(*[]byte)
+		defer bufs.Put(bp)
+		data, err := readInto(filepath.Join(u.source, u.files[i]), *bp)
+		if err != nil {
+			failed.Store(true)
+			return
+		}
+		*bp = data
+		hit[i] = containsWord(data, word)
+	})
+	if failed.Load() {
+		return nil, false
+	}
+	out := []string{}
+	for i, h := range hit {
+		if h {
+			out = append(out, u.files[i])
 		}
 	}
 	return out, true
+}
+
+// readInto reads the regular file at path (at most maxSourceSearched
+// bytes, or it fails) into buf, grown as needed, and returns it.
+func readInto(path string, buf []byte) ([]byte, error) {
+	f, err := safeio.OpenLimit(path, maxSourceSearched)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if need := int(f.Size); cap(buf) < need {
+		buf = make([]byte, need)
+	}
+	buf = buf[:f.Size]
+	if _, err := io.ReadFull(f.Reader(), buf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return buf, nil
 }
 
 // unbuiltSet lists the C and assembler sources of a kernel tree in
@@ -394,6 +444,9 @@ func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
 type unbuiltSet struct {
 	source string
 	files  []string // relative to source
+	// named holds each name's answer: the sources naming it, nil when
+	// they could not all be searched.
+	named map[string][]string
 }
 
 // unbuiltSources walks root's source tree for the sources UnbuiltNaming
@@ -407,7 +460,7 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 	if arch == "" {
 		return nil
 	}
-	u := &unbuiltSet{source: b.Source}
+	u := &unbuiltSet{source: b.Source, named: map[string][]string{}}
 	err := filepath.WalkDir(b.Source, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err // an unreadable directory: the search is not whole
