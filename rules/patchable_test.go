@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -176,6 +177,24 @@ func TestNotPatchable(t *testing.T) {
 		})
 		res = loadUnit(t, dir, "ftrace.o").run(t, nil, "nt_gptr")
 		check(t, "nt_gptr alone", res, expect{explained: map[string]string{"nt_gptr": rules.NotPatchable}})
+
+		// ftrace2.o's symbol table names nt_gptr, but the object cannot
+		// be opened: the reference it may hold is unknown, never absent.
+		u := loadUnits(t, dir, "ftrace.o", "ftrace2.o")
+		u.objs = callgraph.NewObjects(u.g, func(p string) (*object.File, error) {
+			if filepath.Base(p) == "ftrace2.o" {
+				return nil, errors.New("unreadable")
+			}
+			return object.Open(p)
+		})
+		res = (&rules.Engine{Graph: u.g, Objects: u.objs}).Run([]callgraph.NodeID{{Name: "nt_gptr", TU: "ftrace.o"}})
+		found := false
+		for _, p := range res.Problems {
+			found = found || p.File == "ftrace2.o" && contains(p.Message, "object of ftrace2.o not read (unreadable)")
+		}
+		if !found {
+			t.Errorf("nt_gptr with ftrace2.o unreadable: problems %+v, want ftrace2.o not read", res.Problems)
+		}
 	})
 	t.Run("not-patchable off", func(t *testing.T) {
 		// The policy turns the rule off: nt itself is listed, although
