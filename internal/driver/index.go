@@ -21,6 +21,7 @@ import (
 	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/object"
 )
 
@@ -158,6 +159,15 @@ func BuildIndex(o Options) (*IndexReport, error) {
 					toc.Dirs[i].Mods = append(toc.Dirs[i].Mods, d.Name())
 				}
 			}
+			// The kbuild lists the objects' Link are read from, stat'ed
+			// before they are read (one that cannot be is never fresh).
+			if p != root && isKbuildList(d.Name()) {
+				st, ok := statOf(p)
+				if !ok {
+					st = index.Stat{Size: -1, MtimeNs: -1}
+				}
+				toc.Kbuild = append(toc.Kbuild, index.KbuildFile{Path: p, Stat: st})
+			}
 			if !d.IsDir() {
 				return nil
 			}
@@ -168,6 +178,9 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			return nil
 		})
 	}
+
+	sort.Slice(toc.Kbuild, func(i, j int) bool { return toc.Kbuild[i].Path < toc.Kbuild[j].Path })
+	klp := livepatch.NewObjects(o.Builds)
 
 	w, err := index.Create(path)
 	if err != nil {
@@ -272,6 +285,9 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			return
 		}
 		out.e.Stat = st
+		if l, ok := klp.Linkage(p); ok {
+			out.e.HasLink, out.e.Link = true, index.Link{Module: l.Module, NotLinked: l.NotLinked}
+		}
 		var im *object.Image
 		if old != nil {
 			if j, ok := old.objAt[p]; ok && old.toc.Objects[j].Stat == st {
@@ -419,6 +435,13 @@ func BuildIndex(o Options) (*IndexReport, error) {
 	return rep, nil
 }
 
+// isKbuildList reports whether a file so named is a kbuild list that
+// says which image links an object (livepatch.Objects): a module's .mod
+// file, or a directory's built-in.a or lib.a archive.
+func isKbuildList(name string) bool {
+	return strings.HasSuffix(name, ".mod") || name == "built-in.a" || name == "lib.a"
+}
+
 // readDumpRecords reads a dump's records as Load does; it returns how
 // many problems it met (a dump with problems is not held).
 func readDumpRecords(path string, strip []string) ([]ipadump.Record, int) {
@@ -492,6 +515,9 @@ type indexView struct {
 	path      string
 	freshDump []bool
 	freshObj  []bool
+	// freshKbuild says every kbuild list the index names is unchanged:
+	// its objects' Link hold (with the object's own freshness).
+	freshKbuild bool
 	// rediscovered says the build's directories changed since the index
 	// was built: it was walked again.
 	rediscovered bool
@@ -539,10 +565,16 @@ func openIndexView(o Options) (*indexView, string) {
 	v := &indexView{x: x, path: path, freshDump: make([]bool, len(x.toc.Dumps)), freshObj: make([]bool, len(x.toc.Objects)),
 		named: map[string]map[int]bool{}, lookup: map[string]index.Name{}}
 	// Stat every file and directory the index names.
-	nd, no, ndir := len(x.toc.Dumps), len(x.toc.Objects), len(x.toc.Dirs)
+	nd, no, ndir, nk := len(x.toc.Dumps), len(x.toc.Objects), len(x.toc.Dirs), len(x.toc.Kbuild)
 	dirChanged := make([]bool, ndir)
-	par.Each(nd+no+ndir, 4, func(i int) {
+	var kbuildChanged atomic.Bool
+	par.Each(nd+no+ndir+nk, 4, func(i int) {
 		switch {
+		case i >= nd+no+ndir:
+			k := &x.toc.Kbuild[i-nd-no-ndir]
+			if st, ok := statOf(k.Path); !ok || st != k.Stat {
+				kbuildChanged.Store(true)
+			}
 		case i < nd:
 			st, ok := statOf(x.toc.Dumps[i].Dump.Path)
 			v.freshDump[i] = ok && st == x.toc.Dumps[i].Stat
@@ -560,6 +592,7 @@ func openIndexView(o Options) (*indexView, string) {
 		v.rediscovered = v.rediscovered || c
 	}
 	v.rediscovered = v.rediscovered || x.toc.Rediscover
+	v.freshKbuild = !v.rediscovered && !kbuildChanged.Load()
 	for i, f := range v.freshDump {
 		if !f {
 			v.stale = append(v.stale, x.toc.Dumps[i].Dump.Path)
@@ -693,6 +726,17 @@ func (v *indexView) modsIn(dir string) ([]string, bool) {
 		return nil, false
 	}
 	return v.x.toc.Dirs[i].Mods, true
+}
+
+// linkage is livepatch.Objects' answer for object obj from the index,
+// when it holds it fresh: the object and every kbuild list unchanged.
+func (v *indexView) linkage(obj string) (livepatch.Linkage, bool) {
+	j, ok := v.x.objAt[obj]
+	if !ok || !v.freshKbuild || !v.freshObj[j] || !v.x.toc.Objects[j].HasLink {
+		return livepatch.Linkage{}, false
+	}
+	l := v.x.toc.Objects[j].Link
+	return livepatch.Linkage{Module: l.Module, NotLinked: l.NotLinked}, true
 }
 
 // dumpEntry returns d's entry when the index holds it fresh.

@@ -275,6 +275,7 @@ func (ev *Session) klpObjects() *livepatch.Objects {
 		ev.klp = livepatch.NewObjects(ev.opts.Builds)
 		if ev.index != nil && !ev.index.rediscovered {
 			ev.klp.SetModLister(ev.index.modsIn)
+			ev.klp.SetKnownLinkage(ev.index.linkage)
 		}
 	}
 	return ev.klp
