@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
@@ -293,12 +294,31 @@ func (s *strTable) seal(body []byte) []byte {
 	return append(e.B, body...)
 }
 
-// readStrings reads a blob's string table.
+// readStrings reads a blob's string table: its strings share one copy
+// of their bytes (one allocation, not one a string).
 func readStrings(d *Dec) []string {
 	n := d.N(d.Left())
-	out := make([]string, 0, n)
+	from, total := d.Off, 0
 	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.S())
+		total += len(d.Bytes())
+	}
+	if d.err != nil {
+		return nil
+	}
+	d.Off = from
+	var all strings.Builder
+	all.Grow(total)
+	ends := make([]int, n)
+	for i := range ends {
+		all.Write(d.Bytes())
+		ends[i] = all.Len()
+	}
+	s := all.String()
+	out := make([]string, n)
+	prev := 0
+	for i, e := range ends {
+		out[i] = s[prev:e]
+		prev = e
 	}
 	return out
 }
