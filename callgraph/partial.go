@@ -168,6 +168,23 @@ type scanned struct {
 // not be scanned (its error is then the Reader's).
 func scanDumps(dumps []ipadump.Dump, needles [][]byte, opt LoadOptions) []scanned {
 	out := make([]scanned, len(dumps))
+	// The dumps the store holds that name no needle are answered here,
+	// from its counts: handing each to a worker would cost more.
+	todo := make([]int, 0, len(dumps))
+	if opt.Dumps != nil {
+		names := storeNames(needles)
+		for i := range dumps {
+			if r, ok := countStored(opt, dumps[i], names); ok && !r.found {
+				out[i] = r
+				continue
+			}
+			todo = append(todo, i)
+		}
+	} else {
+		for i := range dumps {
+			todo = append(todo, i)
+		}
+	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < opt.workers(); w++ {
@@ -185,7 +202,7 @@ func scanDumps(dumps []ipadump.Dump, needles [][]byte, opt LoadOptions) []scanne
 			}
 		}()
 	}
-	for i := range dumps {
+	for _, i := range todo {
 		jobs <- i
 	}
 	close(jobs)
@@ -234,22 +251,35 @@ func scanStored(opt LoadOptions, d ipadump.Dump, needles [][]byte) (scanned, boo
 	if opt.Dumps == nil {
 		return scanned{}, false
 	}
-	names := make([]string, len(needles))
-	for i, n := range needles {
-		names[i] = string(n[1 : len(n)-1])
+	r, ok := countStored(opt, d, storeNames(needles))
+	if !ok {
+		return scanned{}, false
 	}
+	if r.found {
+		if r.recs, ok = opt.Dumps.Records(d); !ok {
+			return scanned{}, false
+		}
+	}
+	return r, true
+}
+
+// countStored is scanStored without the records: found says d names one
+// of names.
+func countStored(opt LoadOptions, d ipadump.Dump, names []string) (scanned, bool) {
 	rs, cs, rm, named, ok := opt.Dumps.Counts(d, names)
 	if !ok {
 		return scanned{}, false
 	}
-	r := scanned{records: rs, clones: cs, removes: rm}
-	if named {
-		if r.recs, ok = opt.Dumps.Records(d); !ok {
-			return scanned{}, false
-		}
-		r.found = true
+	return scanned{records: rs, clones: cs, removes: rm, found: named}, true
+}
+
+// storeNames returns the names the needles (";name;") search for.
+func storeNames(needles [][]byte) []string {
+	names := make([]string, len(needles))
+	for i, n := range needles {
+		names[i] = string(n[1 : len(n)-1])
 	}
-	return r, true
+	return names
 }
 
 // namesAny reports whether a record names a needle (";name;").

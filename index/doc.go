@@ -4,7 +4,7 @@
 //
 // # Layout
 //
-// A 48-byte header: the magic "KLPAIDX\x00", the layout version (3), a
+// A 48-byte header: the magic "KLPAIDX\x00", the layout version (4), a
 // reserved word, the file's size, the offset, length and CRC-32C of the
 // table of contents, and the CRC-32C of the header's first 44 bytes. Then
 // blobs, each located by a Ref (offset, length, CRC-32C), and last the
@@ -35,7 +35,11 @@
 // dump reader gives them), an object's image (EncodeImage: function
 // symbols with binding, section, size, ftrace entry, aliases and cold
 // pieces; the object call graph) and compile units (EncodeUnits: the
-// DW_AT_producer strings the compile flags are read from). The name index
+// DW_AT_producer strings the compile flags are read from), and what
+// kbuild's lists say of the object (Link: the module linking it, or why
+// no livepatch reaches it), which holds while the object and every
+// kbuild list of the build (Kbuild: .mod files, built-in.a and lib.a
+// archives, each with its Stat) are unchanged. The name index
 // (Name, in buckets by a hash of the name) says, for every function name,
 // the dumps that name it, the objects that define it, and the calls to it
 // from objects that do not define it: the cross-object callers of a

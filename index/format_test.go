@@ -20,7 +20,9 @@ func writeSample(t testing.TB, path string) (Ref, Ref) {
 		Pos: ipadump.Pos{Dump: "a.c.000i.ipa-clones", Line: 1}}}
 	a := w.Add(EncodeRecords(recs))
 	b := w.Add(EncodeBucket([]Name{{Name: "big", Dumps: []int{0}, Defs: []int{0, 3}, Calls: []Call{{Obj: 1, Ref: 2}}, Addrs: []Call{{Obj: 2, Ref: 7}}}, {Name: "other", Addrs: []Call{{Obj: 4, Ref: 0}}}}))
-	toc := &TOC{Builds: []string{"b"}, Dumps: []DumpEntry{{Dump: ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, Held: true, Blob: a}}, Buckets: []Ref{b}}
+	toc := &TOC{Builds: []string{"b"}, Dumps: []DumpEntry{{Dump: ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, Held: true, Blob: a}}, Buckets: []Ref{b},
+		Objects: []ObjectEntry{{Path: "a.o", HasLink: true, Link: Link{Module: "xfs"}}, {Path: "vdso.o", HasLink: true, Link: Link{NotLinked: "vDSO"}}, {Path: "b.o"}},
+		Kbuild:  []KbuildFile{{Path: "fs/xfs/xfs.mod", Stat: Stat{Size: 10, MtimeNs: -3}}}}
 	if err := w.Commit(EncodeTOC(toc)); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	defer f.Close()
 	toc, err := DecodeTOC(f.TOC())
-	if err != nil || len(toc.Dumps) != 1 || toc.Dumps[0].Blob != a || toc.Buckets[0] != b {
+	if err != nil || len(toc.Dumps) != 1 || toc.Dumps[0].Blob != a || toc.Buckets[0] != b || len(toc.Objects) != 3 ||
+		toc.Objects[0].Link.Module != "xfs" || toc.Objects[1].Link.NotLinked != "vDSO" || !toc.Objects[1].HasLink || toc.Objects[2].HasLink ||
+		len(toc.Kbuild) != 1 || toc.Kbuild[0].Stat != (Stat{10, -3}) || toc.Kbuild[0].Path != "fs/xfs/xfs.mod" {
 		t.Fatalf("table of contents: %+v, %v", toc, err)
 	}
 	blob, err := f.Blob(a)

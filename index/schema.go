@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
@@ -45,6 +46,24 @@ type ObjectEntry struct {
 	// producers: the compile flags), in Units.
 	HasUnits bool
 	Units    Ref
+	// HasLink says the index holds what kbuild's lists say of the
+	// object (Link): the module whose .mod file lists it, and why it is
+	// linked into neither vmlinux nor a module. Such an answer holds
+	// while the object and every file of TOC.Kbuild are unchanged.
+	HasLink bool
+	Link    Link
+}
+
+// Link is what kbuild's lists (.mod files, built-in.a and lib.a) say of
+// an object of a kernel tree: the module that links it ("" for none),
+// and why no livepatch reaches it ("" when one may).
+type Link struct{ Module, NotLinked string }
+
+// KbuildFile is a kbuild list of the build (a .mod file, a built-in.a or
+// lib.a archive) and its Stat: the objects' Link are read from them.
+type KbuildFile struct {
+	Path string
+	Stat Stat
 }
 
 // Dir is a directory of the build and its modification time: a file
@@ -79,6 +98,9 @@ type TOC struct {
 	// Rediscover says the build's discovery had problems when the index
 	// was built: every query discovers the build again, to report them.
 	Rediscover bool
+	// Kbuild are the kbuild lists of the build, sorted by path: the
+	// objects' Link hold while none of them changed.
+	Kbuild []KbuildFile
 }
 
 // EncodeTOC returns t's encoding.
@@ -118,6 +140,11 @@ func EncodeTOC(t *TOC) []byte {
 		e.Ref(o.Image)
 		e.Bool(o.HasUnits)
 		e.Ref(o.Units)
+		e.Bool(o.HasLink)
+		if o.HasLink {
+			e.S(o.Link.Module)
+			e.S(o.Link.NotLinked)
+		}
 	}
 	e.U(uint64(len(t.Skipped)))
 	for _, s := range t.Skipped {
@@ -144,6 +171,12 @@ func EncodeTOC(t *TOC) []byte {
 		e.Ref(r)
 	}
 	e.Bool(t.Rediscover)
+	e.U(uint64(len(t.Kbuild)))
+	for _, k := range t.Kbuild {
+		e.S(k.Path)
+		e.I(k.Stat.Size)
+		e.I(k.Stat.MtimeNs)
+	}
 	return e.B
 }
 
@@ -189,6 +222,9 @@ func DecodeTOC(b []byte) (*TOC, error) {
 		o.Image = d.Ref()
 		o.HasUnits = d.Bool()
 		o.Units = d.Ref()
+		if o.HasLink = d.Bool(); o.HasLink {
+			o.Link = Link{Module: d.S(), NotLinked: d.S()}
+		}
 		t.Objects = append(t.Objects, o)
 	}
 	n = d.N(max)
@@ -214,6 +250,11 @@ func DecodeTOC(b []byte) (*TOC, error) {
 		t.Buckets = append(t.Buckets, d.Ref())
 	}
 	t.Rediscover = d.Bool()
+	n = d.N(max)
+	t.Kbuild = make([]KbuildFile, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		t.Kbuild = append(t.Kbuild, KbuildFile{Path: d.S(), Stat: Stat{d.I(), d.I()}})
+	}
 	if d.Left() != 0 && d.err == nil {
 		d.fail()
 	}
@@ -253,12 +294,31 @@ func (s *strTable) seal(body []byte) []byte {
 	return append(e.B, body...)
 }
 
-// readStrings reads a blob's string table.
+// readStrings reads a blob's string table: its strings share one copy
+// of their bytes (one allocation, not one a string).
 func readStrings(d *Dec) []string {
 	n := d.N(d.Left())
-	out := make([]string, 0, n)
+	from, total := d.Off, 0
 	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.S())
+		total += len(d.Bytes())
+	}
+	if d.err != nil {
+		return nil
+	}
+	d.Off = from
+	var all strings.Builder
+	all.Grow(total)
+	ends := make([]int, n)
+	for i := range ends {
+		all.Write(d.Bytes())
+		ends[i] = all.Len()
+	}
+	s := all.String()
+	out := make([]string, n)
+	prev := 0
+	for i, e := range ends {
+		out[i] = s[prev:e]
+		prev = e
 	}
 	return out
 }

@@ -47,6 +47,9 @@ type Objects struct {
 	// listMods, when set, gives a directory's .mod file names
 	// (SetModLister).
 	listMods func(dir string) ([]string, bool)
+	// known, when set, gives objects' linkage worked out before
+	// (SetKnownLinkage).
+	known func(obj string) (Linkage, bool)
 
 	unbuiltMu sync.Mutex
 	unbuilt   map[string]*unbuiltSet // build root -> its sources in directories not built
@@ -72,6 +75,40 @@ func NewObjects(roots []string) *Objects {
 func (k *Objects) SetModLister(list func(dir string) ([]string, bool)) {
 	k.mu.Lock()
 	k.listMods = list
+	k.mu.Unlock()
+}
+
+// Linkage is what kbuild's lists say of one object of a kernel tree: the
+// module whose .mod file lists it ("" for none: vmlinux, or no image
+// livepatch reaches), and NotLinked's answer.
+type Linkage struct{ Module, NotLinked string }
+
+// Linkage works out obj's linkage, as Of and NotLinked answer; false
+// outside a kernel tree, or when which module links obj is unknown (a
+// .mod file that cannot be read: Of's error).
+func (k *Objects) Linkage(obj string) (Linkage, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	root, ok := k.kernelRoot(obj)
+	if !ok {
+		return Linkage{}, false
+	}
+	mod, err := k.module(root, obj)
+	if err != nil {
+		return Linkage{}, false
+	}
+	return Linkage{Module: mod, NotLinked: k.notLinkedOf(obj)}, true
+}
+
+// SetKnownLinkage makes k answer Of and NotLinked for the objects of a
+// kernel tree that known knows (klp-audit's index, which keeps each
+// answer with the state of every kbuild list it came from, and says
+// false when one changed) instead of reading kbuild's lists; others are
+// worked out as before. Whether a build directory is a kernel tree is
+// still found out (DetectBuild).
+func (k *Objects) SetKnownLinkage(known func(obj string) (Linkage, bool)) {
+	k.mu.Lock()
+	k.known = known
 	k.mu.Unlock()
 }
 
@@ -114,6 +151,14 @@ func (k *Objects) Of(obj string) (string, error) {
 	if !ok {
 		return "", nil
 	}
+	if k.known != nil {
+		if l, ok := k.known(obj); ok {
+			if l.Module != "" {
+				return l.Module, nil
+			}
+			return "vmlinux", nil
+		}
+	}
 	mod, err := k.module(root, obj)
 	if mod != "" || err != nil {
 		return mod, err
@@ -147,6 +192,11 @@ func (k *Objects) notLinkedOf(obj string) string {
 	root, ok := k.kernelRoot(obj)
 	if !ok {
 		return ""
+	}
+	if k.known != nil {
+		if l, ok := k.known(obj); ok {
+			return l.NotLinked
+		}
 	}
 	if mod, err := k.module(root, obj); mod != "" || err != nil {
 		return ""

@@ -128,7 +128,12 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 		}
 	}
 	defer pending.stop()
-	s, err := loadFor(o, q.Func)
+	if fx == nil && indexPresent(o) {
+		defer lessGC()()
+	}
+	lo := o
+	lo.settleLater = true
+	s, err := loadFor(lo, q.Func)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +141,14 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 		return nil, fxErr
 	}
 	a, err := s.Impacted(q, policy, linked)
+	if !s.settled() {
+		// A file changed since the index was built: ask again, over a
+		// session that knows which.
+		if s, err = loadFor(o, q.Func); err != nil {
+			return nil, err
+		}
+		a, err = s.Impacted(q, policy, linked)
+	}
 	if err != nil {
 		return a, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/progress"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/livepatch"
 	"github.com/klp-audit/klp-audit/object"
 )
 
@@ -158,6 +160,15 @@ func BuildIndex(o Options) (*IndexReport, error) {
 					toc.Dirs[i].Mods = append(toc.Dirs[i].Mods, d.Name())
 				}
 			}
+			// The kbuild lists the objects' Link are read from, stat'ed
+			// before they are read (one that cannot be is never fresh).
+			if p != root && isKbuildList(d.Name()) {
+				st, ok := statOf(p)
+				if !ok {
+					st = index.Stat{Size: -1, MtimeNs: -1}
+				}
+				toc.Kbuild = append(toc.Kbuild, index.KbuildFile{Path: p, Stat: st})
+			}
 			if !d.IsDir() {
 				return nil
 			}
@@ -168,6 +179,9 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			return nil
 		})
 	}
+
+	sort.Slice(toc.Kbuild, func(i, j int) bool { return toc.Kbuild[i].Path < toc.Kbuild[j].Path })
+	klp := livepatch.NewObjects(o.Builds)
 
 	w, err := index.Create(path)
 	if err != nil {
@@ -272,6 +286,9 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			return
 		}
 		out.e.Stat = st
+		if l, ok := klp.Linkage(p); ok {
+			out.e.HasLink, out.e.Link = true, index.Link{Module: l.Module, NotLinked: l.NotLinked}
+		}
 		var im *object.Image
 		if old != nil {
 			if j, ok := old.objAt[p]; ok && old.toc.Objects[j].Stat == st {
@@ -419,6 +436,13 @@ func BuildIndex(o Options) (*IndexReport, error) {
 	return rep, nil
 }
 
+// isKbuildList reports whether a file so named is a kbuild list that
+// says which image links an object (livepatch.Objects): a module's .mod
+// file, or a directory's built-in.a or lib.a archive.
+func isKbuildList(name string) bool {
+	return strings.HasSuffix(name, ".mod") || name == "built-in.a" || name == "lib.a"
+}
+
 // readDumpRecords reads a dump's records as Load does; it returns how
 // many problems it met (a dump with problems is not held).
 func readDumpRecords(path string, strip []string) ([]ipadump.Record, int) {
@@ -492,6 +516,12 @@ type indexView struct {
 	path      string
 	freshDump []bool
 	freshObj  []bool
+	// freshKbuild says every kbuild list the index names is unchanged:
+	// its objects' Link hold (with the object's own freshness).
+	freshKbuild bool
+	// pass, when set, is the stat pass still running while the view
+	// takes every file for unchanged (see Session.settled).
+	pass *statPass
 	// rediscovered says the build's directories changed since the index
 	// was built: it was walked again.
 	rediscovered bool
@@ -536,41 +566,174 @@ func openIndexView(o Options) (*indexView, string) {
 		x.close()
 		return nil, "index " + path + " not used: it is of other build directories or --strip-prefix values; answered from the build"
 	}
-	v := &indexView{x: x, path: path, freshDump: make([]bool, len(x.toc.Dumps)), freshObj: make([]bool, len(x.toc.Objects)),
-		named: map[string]map[int]bool{}, lookup: map[string]index.Name{}}
-	// Stat every file and directory the index names.
-	nd, no, ndir := len(x.toc.Dumps), len(x.toc.Objects), len(x.toc.Dirs)
-	dirChanged := make([]bool, ndir)
-	par.Each(nd+no+ndir, 4, func(i int) {
+	v := &indexView{x: x, path: path, named: map[string]map[int]bool{}, lookup: map[string]index.Name{}}
+	pass := &statPass{done: make(chan struct{})}
+	if !o.settleLater {
+		pass.run(x)
+		v.apply(pass)
+		return v, ""
+	}
+	// Every file taken for unchanged while the pass runs (settled), on
+	// one goroutine: the query keeps the other cores.
+	v.pass = pass
+	pass.workers = 1
+	go pass.run(x)
+	v.freshDump, v.freshObj = make([]bool, len(x.toc.Dumps)), make([]bool, len(x.toc.Objects))
+	for i := range v.freshDump {
+		v.freshDump[i] = true
+	}
+	for i := range v.freshObj {
+		v.freshObj[i] = true
+	}
+	v.rediscovered = x.toc.Rediscover
+	v.freshKbuild = !v.rediscovered
+	return v, ""
+}
+
+// indexPresent reports whether the builds o names have an index file
+// (which a session may not use: see openIndexView).
+func indexPresent(o Options) bool {
+	if len(o.Builds) == 0 || len(o.DumpLists) > 0 {
+		return false
+	}
+	p, err := IndexPath(o)
+	if err != nil || p == "" {
+		return false
+	}
+	_, err = os.Stat(p)
+	return err == nil
+}
+
+// lessGC makes the garbage collector run less often, for a query
+// answered from an index: such a query is short (under 100 ms on a
+// kernel of 3,700 units) and allocates a few times its live heap of tens
+// of MB, so with the default GOGC a fifth of its time went to
+// collections. The heap may grow to 5 times the live heap (GOGC 400),
+// and is held under the memory limit of 384 MiB (or the lower one set
+// before) otherwise. It returns the function that puts the settings
+// back.
+func lessGC() func() {
+	pct := debug.SetGCPercent(400)
+	lim := debug.SetMemoryLimit(-1)
+	debug.SetMemoryLimit(min(lim, 384<<20))
+	return func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(lim)
+	}
+}
+
+// statPass is the stat of every file and directory an index names: which
+// are unchanged since it was built.
+type statPass struct {
+	freshDump, freshObj []bool
+	dirChanged          bool
+	kbuildChanged       bool
+	workers             int           // goroutines that stat; 0: one per core
+	done                chan struct{} // closed by run
+}
+
+// run stats every file and directory x names, in parallel: stat is a
+// system call, and the page cache makes it the CPU's work (about 2 µs
+// each), so a few goroutines take work in chunks.
+func (p *statPass) run(x *indexFile) {
+	defer close(p.done)
+	t := x.toc
+	nd, no, ndir, nk := len(t.Dumps), len(t.Objects), len(t.Dirs), len(t.Kbuild)
+	p.freshDump, p.freshObj = make([]bool, nd), make([]bool, no)
+	var dirChanged, kbuildChanged atomic.Bool
+	one := func(i int) {
 		switch {
 		case i < nd:
-			st, ok := statOf(x.toc.Dumps[i].Dump.Path)
-			v.freshDump[i] = ok && st == x.toc.Dumps[i].Stat
+			st, ok := statOf(t.Dumps[i].Dump.Path)
+			p.freshDump[i] = ok && st == t.Dumps[i].Stat
 		case i < nd+no:
-			e := &x.toc.Objects[i-nd]
+			e := &t.Objects[i-nd]
 			st, ok := statOf(e.Path)
-			v.freshObj[i-nd] = ok && st == e.Stat
+			p.freshObj[i-nd] = ok && st == e.Stat
+		case i < nd+no+ndir:
+			d := &t.Dirs[i-nd-no]
+			if st, ok := statOf(d.Path); !ok || st.MtimeNs != d.MtimeNs {
+				dirChanged.Store(true)
+			}
 		default:
-			d := x.toc.Dirs[i-nd-no]
-			st, ok := statOf(d.Path)
-			dirChanged[i-nd-no] = !ok || st.MtimeNs != d.MtimeNs
+			k := &t.Kbuild[i-nd-no-ndir]
+			if st, ok := statOf(k.Path); !ok || st != k.Stat {
+				kbuildChanged.Store(true)
+			}
 		}
-	})
-	for _, c := range dirChanged {
-		v.rediscovered = v.rediscovered || c
 	}
-	v.rediscovered = v.rediscovered || x.toc.Rediscover
+	n := nd + no + ndir + nk
+	const chunk = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	workers := p.workers
+	if workers == 0 {
+		workers = max(2, runtime.GOMAXPROCS(0))
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					one(i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	p.dirChanged, p.kbuildChanged = dirChanged.Load(), kbuildChanged.Load()
+}
+
+// apply makes v's freshness the pass's.
+func (v *indexView) apply(p *statPass) {
+	t := v.x.toc
+	v.freshDump, v.freshObj = p.freshDump, p.freshObj
+	v.rediscovered = p.dirChanged || t.Rediscover
+	v.freshKbuild = !v.rediscovered && !p.kbuildChanged
 	for i, f := range v.freshDump {
 		if !f {
-			v.stale = append(v.stale, x.toc.Dumps[i].Dump.Path)
+			v.stale = append(v.stale, t.Dumps[i].Dump.Path)
 		}
 	}
 	for i, f := range v.freshObj {
 		if !f {
-			v.stale = append(v.stale, x.toc.Objects[i].Path)
+			v.stale = append(v.stale, t.Objects[i].Path)
 		}
 	}
-	return v, ""
+}
+
+// settled waits for the session's stat pass, when its index view took
+// every file for unchanged while the pass ran (Options.settleLater), and
+// reports whether the pass found them so: the answer given over the view
+// is then the one a view knowing the stats gives. False says a file
+// changed: the answer must be dropped, and asked again with
+// settleLater off. True without an index, or a view that waited.
+func (ev *Session) settled() bool {
+	v := ev.index
+	if v == nil || v.pass == nil {
+		return true
+	}
+	<-v.pass.done
+	p := v.pass
+	if p.dirChanged || p.kbuildChanged {
+		return false
+	}
+	for _, f := range p.freshDump {
+		if !f {
+			return false
+		}
+	}
+	for _, f := range p.freshObj {
+		if !f {
+			return false
+		}
+	}
+	return true
 }
 
 // discover returns the build's tree: the index's when no directory
@@ -693,6 +856,17 @@ func (v *indexView) modsIn(dir string) ([]string, bool) {
 		return nil, false
 	}
 	return v.x.toc.Dirs[i].Mods, true
+}
+
+// linkage is livepatch.Objects' answer for object obj from the index,
+// when it holds it fresh: the object and every kbuild list unchanged.
+func (v *indexView) linkage(obj string) (livepatch.Linkage, bool) {
+	j, ok := v.x.objAt[obj]
+	if !ok || !v.freshKbuild || !v.freshObj[j] || !v.x.toc.Objects[j].HasLink {
+		return livepatch.Linkage{}, false
+	}
+	l := v.x.toc.Objects[j].Link
+	return livepatch.Linkage{Module: l.Module, NotLinked: l.NotLinked}, true
 }
 
 // dumpEntry returns d's entry when the index holds it fresh.

@@ -1,17 +1,21 @@
 package driver
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/klp-audit/klp-audit/index"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/object"
+	"github.com/klp-audit/klp-audit/report"
 )
 
 // noted removes the index's note from a's result (the only thing an
@@ -293,5 +297,96 @@ func TestIndexConcurrentWrites(t *testing.T) {
 	}
 	if a, err := Impacted(o, ImpactQuery{Func: "leafy"}); err != nil || !strings.Contains(noted(a), "every file it names is unchanged") {
 		t.Errorf("the index written concurrently is not used: %v", err)
+	}
+}
+
+// TestIndexKbuildLists: which klp_object links a unit (a .mod file that
+// lists it) and whether any does (a built-in.a that no longer lists it)
+// come from the index while kbuild's lists are unchanged, and from the
+// lists themselves once one is rewritten in place (the directory's
+// mtime unchanged): each answer is the build's own. kbuild's lists are
+// written as kbuild writes them (ar cDPrST for the thin archive).
+func TestIndexKbuildLists(t *testing.T) {
+	fixture.NeedTools(t, "ar")
+	dir := fixture.Build(t, "rule-notpatchable")
+	scratch := t.TempDir()
+	write := func(p string, b []byte, mtime time.Time) {
+		t.Helper()
+		// In place: the file keeps its inode, the directory its mtime.
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err == nil {
+			_, err = f.Write(b)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err == nil {
+			err = os.Chtimes(p, mtime, mtime)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A thin archive of members, made in scratch under the same names.
+	archive := func(members ...string) []byte {
+		t.Helper()
+		os.Remove(filepath.Join(scratch, "built-in.a"))
+		for _, m := range members {
+			b, err := os.ReadFile(filepath.Join(dir, m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(scratch, m), b, 0o644)
+		}
+		cmd := exec.Command("ar", append([]string{"cDPrST", "built-in.a"}, members...)...)
+		cmd.Dir = scratch
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ar: %v\n%s", err, out)
+		}
+		b, err := os.ReadFile(filepath.Join(scratch, "built-in.a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	later := time.Now().Add(time.Hour)
+	// A kernel tree as livepatch.DetectBuild tells one.
+	write(filepath.Join(dir, ".config"), []byte("#\n# Linux/x86 6.1.0 Kernel Configuration\n#\n"), later)
+	write(filepath.Join(dir, "Kbuild"), nil, later)
+	write(filepath.Join(dir, "fix.mod"), []byte("ftrace.o\n"), later)
+	write(filepath.Join(dir, "built-in.a"), archive("ftrace.o", "ftrace2.o", "plain.o"), later)
+	o := Options{Builds: []string{dir}}
+	ix := buildIndex(t, o)
+	// nt is notrace: its callers p1 and p2 (ftrace.o) are replaced.
+	q := []ImpactQuery{{Func: "nt"}}
+	klpObjects := func(ans string) string {
+		var r report.Result
+		if err := json.Unmarshal([]byte(ans[strings.Index(ans, "{"):]), &r); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tg := range r.Targets {
+			out = append(out, tg.Name+"@"+tg.TU+":"+tg.KLPObject)
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	for _, step := range []struct {
+		what, want string
+		change     func()
+	}{
+		{"as indexed", "p1@ftrace.o:fix p2@ftrace.o:fix", func() {}},
+		{"fix.mod rewritten to list plain.o", "p1@ftrace.o:vmlinux p2@ftrace.o:vmlinux", func() {
+			write(filepath.Join(dir, "fix.mod"), []byte("plain.o\n"), later.Add(time.Second))
+		}},
+		{"built-in.a rewritten without ftrace.o", "", func() {
+			write(filepath.Join(dir, "built-in.a"), archive("ftrace2.o", "plain.o"), later.Add(2*time.Second))
+		}},
+	} {
+		step.change()
+		ans := compareIndexed(t, Options{Builds: []string{dir}}, ix, q)
+		if got := klpObjects(ans[0]); got != step.want {
+			t.Errorf("%s: the targets' klp_object are %q, want %q", step.what, got, step.want)
+		}
 	}
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// Index is the index file of the build (klp-audit index): "" for
 	// the default one, used when present; IndexOff for none.
 	Index string
+	// settleLater lets a session take the index's files for unchanged
+	// while they are stat'ed, if its caller checks Session.settled
+	// before giving an answer (index.go).
+	settleLater bool
 }
 
 // Session is a build's evidence, read once and shared by every query of
@@ -91,6 +95,17 @@ func load(o Options, lean bool, names []string) (*Session, error) {
 	if onLoad != nil {
 		onLoad(o)
 	}
+	ev, err := loadOnce(o, lean, names)
+	if err != nil && o.settleLater {
+		// Said only once the index's files are known unchanged.
+		o.settleLater = false
+		return loadOnce(o, lean, names)
+	}
+	return ev, err
+}
+
+// loadOnce is load.
+func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	if len(o.Builds) == 0 && len(o.DumpLists) == 0 {
 		return nil, Inputf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
 	}
@@ -275,6 +290,7 @@ func (ev *Session) klpObjects() *livepatch.Objects {
 		ev.klp = livepatch.NewObjects(ev.opts.Builds)
 		if ev.index != nil && !ev.index.rediscovered {
 			ev.klp.SetModLister(ev.index.modsIn)
+			ev.klp.SetKnownLinkage(ev.index.linkage)
 		}
 	}
 	return ev.klp
