@@ -100,7 +100,10 @@ func (ev *Session) checkOneDumpCached(objs *callgraph.Objects, tu string) []repo
 		return e.problems
 	}
 	ps := checkOneDump(objs, tu)
-	if stamp != "" && stamp == ev.unitStamp(tu) {
+	// A session that takes the index's files for unchanged while they
+	// are stat'ed may have checked a changed dump's stored records: its
+	// checks are kept only once every file proved unchanged.
+	if stamp != "" && stamp == ev.unitStamp(tu) && ev.settled() {
 		c.mu.Lock()
 		c.byTU[tu] = checkEntry{stamp, ps}
 		c.dirty = true
