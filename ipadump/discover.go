@@ -1,6 +1,7 @@
 package ipadump
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -177,6 +178,11 @@ func DiscoverTree(opt DiscoverOptions, roots ...string) (Tree, error) {
 		w.run(root, st)
 		t.Objects = append(t.Objects, w.objects...)
 		t.Skipped = append(t.Skipped, w.skipped...)
+		// The objects the walk met exist; any other is looked for.
+		objects := make(map[string]bool, len(w.objects))
+		for _, o := range w.objects {
+			objects[o] = true
+		}
 		for _, p := range w.found {
 			d := Dump{Path: p}
 			var obj string
@@ -187,8 +193,10 @@ func DiscoverTree(opt DiscoverOptions, roots ...string) (Tree, error) {
 				rel = obj
 			}
 			d.TU = filepath.ToSlash(filepath.Join(prefix, rel))
-			_, err = os.Stat(obj)
-			d.HasObject = err == nil
+			if d.HasObject = objects[obj]; !d.HasObject {
+				_, err = os.Stat(obj)
+				d.HasObject = err == nil
+			}
 			t.Dumps = append(t.Dumps, d)
 		}
 	}
@@ -439,82 +447,101 @@ func (w *walker) notRegular(p string, m fs.FileMode) {
 	w.mu.Unlock()
 }
 
+// direntBufs hold the raw entries listDir reads.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
 func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		w.mu.Lock()
-		w.errs.Add(fmt.Errorf("reading build directory: %w", err))
-		w.mu.Unlock()
-	}
-	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		typ := e.Type()
-		if typ&fs.ModeSymlink != 0 {
-			st, err := os.Stat(p)
-			if err != nil {
-				continue // dangling link: kbuild leaves some (source links)
-			}
-			if !st.Mode().IsRegular() && !st.IsDir() && (IsDumpName(e.Name()) || strings.HasSuffix(e.Name(), ".o")) {
-				w.notRegular(p, st.Mode())
-				continue
-			}
-			if st.IsDir() || (st.Mode().IsRegular() && IsDumpName(e.Name())) {
-				if target, inside := w.inside(p); !inside {
-					// A link met again through an alias directory is
-					// reported once, under the first path met.
-					var id fileID
-					var ok bool
-					if li, err := e.Info(); err == nil {
-						id, ok = idOf(li)
-					}
-					w.mu.Lock()
-					if !ok || !w.skippedIDs[id] {
-						if ok {
-							w.skippedIDs[id] = true
-						}
-						w.skipped = append(w.skipped, SkippedLink{Path: p, Target: target})
-					}
-					w.mu.Unlock()
-					continue
-				}
-				w.mu.Lock()
-				w.links = append(w.links, link{p, st})
-				w.mu.Unlock()
-			}
-			continue
-		}
+	var subdirs, objects []string
+	var cands []candidate
+	buf := direntBufs.Get().(*[]byte)
+	err := listDir(dir, *buf, func(name []byte, typ fs.FileMode) {
+		// Most entries are sources, headers and kbuild's files: they
+		// are passed over on their name and type alone.
+		dump := bytes.HasSuffix(name, dumpSuffix) && IsDumpName(string(name))
+		obj := bytes.HasSuffix(name, []byte(".o"))
 		switch {
-		case !typ.IsRegular() && IsDumpName(e.Name()), !typ.IsRegular() && !typ.IsDir() && strings.HasSuffix(e.Name(), ".o"):
-			w.notRegular(p, typ)
+		case typ&fs.ModeSymlink != 0:
+			w.symlink(filepath.Join(dir, string(name)), dump, obj)
+		case !typ.IsRegular() && dump, !typ.IsRegular() && !typ.IsDir() && obj:
+			w.notRegular(filepath.Join(dir, string(name)), typ)
 		case typ.IsDir():
-			if e.Name() == ".git" {
-				continue
+			if string(name) == ".git" {
+				return
 			}
-			// Without symbolic links directories form a tree: only
-			// directories reached through a link can be met twice.
-			select {
-			case w.sem <- struct{}{}:
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					w.walkDir(p, wg)
-					<-w.sem
-				}()
-			default:
-				w.walkDir(p, wg)
-			}
-		case typ.IsRegular() && strings.HasSuffix(e.Name(), ".o"):
-			w.mu.Lock()
-			w.objects = append(w.objects, p)
-			w.mu.Unlock()
-		case typ.IsRegular() && IsDumpName(e.Name()):
-			c := candidate{path: p}
-			if st, err := e.Info(); err == nil {
+			subdirs = append(subdirs, filepath.Join(dir, string(name)))
+		case typ.IsRegular() && obj:
+			objects = append(objects, filepath.Join(dir, string(name)))
+		case typ.IsRegular() && dump:
+			c := candidate{path: filepath.Join(dir, string(name))}
+			if st, err := os.Lstat(c.path); err == nil {
 				c.id, c.ok = idOf(st)
 			}
-			w.mu.Lock()
-			w.cand = append(w.cand, c)
-			w.mu.Unlock()
+			cands = append(cands, c)
+		}
+	})
+	direntBufs.Put(buf)
+	if err != nil || len(objects) > 0 || len(cands) > 0 {
+		w.mu.Lock()
+		if err != nil {
+			w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+		}
+		w.objects = append(w.objects, objects...)
+		w.cand = append(w.cand, cands...)
+		w.mu.Unlock()
+	}
+	for _, p := range subdirs {
+		// Without symbolic links directories form a tree: only
+		// directories reached through a link can be met twice.
+		select {
+		case w.sem <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.walkDir(p, wg)
+				<-w.sem
+			}()
+		default:
+			w.walkDir(p, wg)
 		}
 	}
+}
+
+// dumpSuffix ends every dump's name.
+var dumpSuffix = []byte("i.ipa-clones")
+
+// symlink handles the symbolic link p met in the real tree, named like a
+// dump or an object or not.
+func (w *walker) symlink(p string, dump, obj bool) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return // dangling link: kbuild leaves some (source links)
+	}
+	if !st.Mode().IsRegular() && !st.IsDir() && (dump || obj) {
+		w.notRegular(p, st.Mode())
+		return
+	}
+	if !st.IsDir() && !(st.Mode().IsRegular() && dump) {
+		return
+	}
+	if target, inside := w.inside(p); !inside {
+		// A link met again through an alias directory is reported
+		// once, under the first path met.
+		var id fileID
+		var ok bool
+		if li, err := os.Lstat(p); err == nil {
+			id, ok = idOf(li)
+		}
+		w.mu.Lock()
+		if !ok || !w.skippedIDs[id] {
+			if ok {
+				w.skippedIDs[id] = true
+			}
+			w.skipped = append(w.skipped, SkippedLink{Path: p, Target: target})
+		}
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Lock()
+	w.links = append(w.links, link{p, st})
+	w.mu.Unlock()
 }
