@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -62,30 +61,60 @@ type Dump struct {
 	HasObject bool
 }
 
-var (
-	dumpRE   = regexp.MustCompile(`^(.+)\.[0-9]+i\.ipa-clones$`)
-	wpaRE    = regexp.MustCompile(`^(.+)\.wpa$`)
-	ltransRE = regexp.MustCompile(`^(.+)\.ltrans[0-9]+\.ltrans$`)
-)
+// A dump is named STEM.NNNi.ipa-clones: STEM is the output's stem plus
+// the source's extension (mm/oom_kill.c), PROG.wpa for a link's
+// whole-program dump and PROG.ltransN.ltrans for a partition's. These
+// are read by hand, as the regular expressions ^(.+)\.[0-9]+i\.ipa-clones$,
+// ^(.+)\.wpa$ and ^(.+)\.ltrans[0-9]+\.ltrans$ would (no part of a name
+// holds a newline): the walk tests every file's name.
 
 // IsDumpName reports whether a file name has the form of an ipa-clones dump.
 func IsDumpName(name string) bool {
-	// The suffix test is cheap; the regexp runs only on candidates.
-	return strings.HasSuffix(name, "i.ipa-clones") && dumpRE.MatchString(name)
+	_, ok := dumpStem(name)
+	return ok
+}
+
+// dumpStem returns STEM of a dump's name or path.
+func dumpStem(p string) (string, bool) {
+	s, ok := strings.CutSuffix(p, "i.ipa-clones")
+	if !ok {
+		return "", false
+	}
+	s, ok = cutDigits(s)
+	if !ok {
+		return "", false
+	}
+	s, ok = strings.CutSuffix(s, ".")
+	if !ok || s == "" || strings.IndexByte(p, '\n') >= 0 {
+		return "", false
+	}
+	return s, true
+}
+
+// cutDigits cuts the digits that end s, one at least.
+func cutDigits(s string) (string, bool) {
+	i := len(s)
+	for i > 0 && s[i-1]-'0' <= 9 {
+		i--
+	}
+	return s[:i], i < len(s)
 }
 
 // classify derives kind and object path from a dump path.
 func classify(p string) (kind DumpKind, object string, ok bool) {
-	m := dumpRE.FindStringSubmatch(p)
-	if m == nil {
+	stem, ok := dumpStem(p)
+	if !ok {
 		return 0, "", false
 	}
-	stem := m[1]
-	if l := ltransRE.FindStringSubmatch(stem); l != nil {
-		return LTransDump, l[1], true
+	if s, ok := strings.CutSuffix(stem, ".ltrans"); ok {
+		if s, ok = cutDigits(s); ok {
+			if s, ok = strings.CutSuffix(s, ".ltrans"); ok && s != "" {
+				return LTransDump, s, true
+			}
+		}
 	}
-	if w := wpaRE.FindStringSubmatch(stem); w != nil {
-		return WPADump, w[1], true
+	if s, ok := strings.CutSuffix(stem, ".wpa"); ok && s != "" {
+		return WPADump, s, true
 	}
 	// x.c.000i.ipa-clones describes x.o: the dump is named after the
 	// output's stem plus the source's extension.

@@ -621,7 +621,7 @@ func (v *indexView) discover(o Options) (ipadump.Tree, error) {
 func (ev *Session) objectKeyOf() func(string) string {
 	v := ev.index
 	if v == nil || v.rediscovered {
-		return objectKey
+		return objectKeyer()
 	}
 	keys := make(map[string]string, len(v.x.toc.Dumps))
 	for _, d := range v.x.toc.Dumps {
