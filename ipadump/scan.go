@@ -2,6 +2,8 @@ package ipadump
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"errors"
 	"io"
 )
@@ -145,6 +147,14 @@ type matcher struct {
 	// digits says a name is a number of 1 to 9 digits: the ORDER, LINE
 	// and COL fields may then be one.
 	digits bool
+	// lens has bit n set when a name is n bytes long (n < 64), bit 63
+	// also for the longer names: most fields are no name's length.
+	lens uint64
+}
+
+// mayBe reports whether a field of n bytes may be one of the names.
+func (m *matcher) mayBe(n int) bool {
+	return m.lens&(1<<min(n, 63)) != 0
 }
 
 // newMatcher returns a matcher of the needles (";name;") when a
@@ -158,6 +168,7 @@ func newMatcher(needles [][]byte, found []bool) *matcher {
 			return nil
 		}
 		m.names[i] = string(n[1 : len(n)-1])
+		m.lens |= 1 << min(len(n)-2, 63)
 		if plainNumber(n[:len(n)-1]) != nil {
 			m.digits = true
 		}
@@ -224,7 +235,7 @@ func plainDecl(b []byte, m *matcher) []byte {
 	if j <= 0 {
 		return nil
 	}
-	if m != nil {
+	if m != nil && m.mayBe(j) {
 		m.mark(b[1 : 1+j])
 	}
 	b = b[1+j:]
@@ -236,7 +247,7 @@ func plainDecl(b []byte, m *matcher) []byte {
 	if j < 0 {
 		return nil
 	}
-	if m != nil {
+	if m != nil && m.mayBe(j) {
 		m.mark(b[1 : 1+j])
 	}
 	b = b[1+j:]
@@ -264,12 +275,32 @@ func plainNumberMark(b []byte, m *matcher) []byte {
 // start of b, followed by ';' or the end, and returns the rest from that
 // ';' (empty at the end); nil when it is not so.
 func plainNumber(b []byte) []byte {
-	k := 1
-	for k < len(b) && k <= 10 && b[k]-'0' <= 9 {
-		k++
+	var k int
+	if len(b) >= 9 {
+		// The digits of the eight bytes after the ';' at once: the
+		// first byte that is no digit ends the number.
+		k = 1 + nonDigit(binary.LittleEndian.Uint64(b[1:]))
+		if k == 9 && len(b) > 9 && b[9]-'0' <= 9 {
+			k = 10
+		}
+	} else {
+		k = 1
+		for k < len(b) && b[k]-'0' <= 9 {
+			k++
+		}
 	}
 	if k == 1 || k > 10 || k < len(b) && b[k] != ';' {
 		return nil
 	}
 	return b[k:]
+}
+
+// nonDigit returns the index of the first of the eight bytes of v (in
+// memory order, read little-endian) that is no ASCII digit; 8 when all
+// are.
+func nonDigit(v uint64) int {
+	const hi, lo7 = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	above := (v&lo7 + 0x4646464646464646) & hi // low 7 bits >= '9'+1
+	below := ^((v&lo7 | hi) - 0x3030303030303030) & hi // low 7 bits < '0'
+	return bits.TrailingZeros64(above|below|v&hi) / 8
 }
