@@ -3,9 +3,9 @@ package ipadump
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"errors"
 	"io"
+	"math/bits"
 )
 
 // A query about one function needs only the dumps that name it: the
@@ -300,7 +300,7 @@ func plainNumber(b []byte) []byte {
 // are.
 func nonDigit(v uint64) int {
 	const hi, lo7 = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	above := (v&lo7 + 0x4646464646464646) & hi // low 7 bits >= '9'+1
+	above := (v&lo7 + 0x4646464646464646) & hi         // low 7 bits >= '9'+1
 	below := ^((v&lo7 | hi) - 0x3030303030303030) & hi // low 7 bits < '0'
 	return bits.TrailingZeros64(above|below|v&hi) / 8
 }
