@@ -66,6 +66,9 @@ type Session struct {
 	// other units are read on demand, and the functions the objects
 	// define are looked up by name, not indexed whole.
 	lean bool
+	// early is the search of the objects for a lean query's function,
+	// started while its dumps are read (see prefetchDefining).
+	early *earlyDefining
 	// index is the build's index, when one is used; indexNote says why
 	// one was not (see index.go).
 	index     *indexView
@@ -119,6 +122,9 @@ func load(o Options, lean bool, names []string) (*Session, error) {
 	}
 	var dup []report.Problem
 	ev.dumps, dup = conflictingDumpsBy(ev.dumps, ev.objectKeyOf())
+	if lean && len(names) == 1 && ev.index == nil {
+		ev.prefetchDefining(names[0])
+	}
 	// Objects with no dump beside them: their inlining comes from their
 	// DWARF, or the answer is incomplete naming them.
 	units, notes := ev.orphanUnitsIndexed()
@@ -301,6 +307,13 @@ func (ev *Session) forQuery() *Session {
 // objectsOf returns the objects paired with the dumps that exist on disk,
 // one per translation unit, and those of the units read from DWARF.
 func (ev *Session) objectsOf() []string {
+	out := ev.dumpObjects()
+	return append(out, ev.unitObjects(out)...)
+}
+
+// dumpObjects is the first part of objectsOf: the objects paired with
+// the dumps.
+func (ev *Session) dumpObjects() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range ev.dumps {
@@ -309,6 +322,17 @@ func (ev *Session) objectsOf() []string {
 			out = append(out, d.Object)
 		}
 	}
+	return out
+}
+
+// unitObjects is the rest of objectsOf: the objects of the units read
+// from DWARF that are not among dumpObjects' (have).
+func (ev *Session) unitObjects(have []string) []string {
+	seen := make(map[string]bool, len(have))
+	for _, p := range have {
+		seen[p] = true
+	}
+	var out []string
 	for _, u := range ev.units {
 		if !seen[u.Object] {
 			seen[u.Object] = true
