@@ -162,11 +162,11 @@ type lackBuf struct{ shdrs, strs []byte }
 // elfLacks is namesLack for the size bytes of an object read through r,
 // into b. It reads the ELF header, the section headers, their names and
 // the symbol string table (four reads, and no allocation once b has
-// grown) and says true only of a
-// 64-bit object that debug/elf.NewFile, safeio.CheckCompressed and
-// File.Symbols all read without error, whose string table lacks name.
-// Anything else, even what they would accept, is false: the caller reads
-// the object with debug/elf then, which tells.
+// grown) and says true only of a 64-bit object that debug/elf.NewFile,
+// safeio.CheckCompressed and File.Symbols all read without error, whose
+// string table lacks name. Anything else, even what they would accept,
+// is false: the caller reads the object with debug/elf then, which
+// tells.
 func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
 	const (
 		ehdrSize = 64 // Header64
