@@ -141,13 +141,13 @@ func definesFunc(path, name string) (bool, error) {
 // string table does not hold name followed by the NUL that ends every
 // symbol name. False when it cannot tell.
 func namesLack(path, name string) bool {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenRaw(path, 0) // safeio.Open's checks
 	if err != nil {
 		return false
 	}
 	defer fh.Close()
 	b := lackBufs.Get().(*lackBuf)
-	lacks := elfLacks(fh.File, fh.Size, name, b)
+	lacks := elfLacks(fh, fh.Size, name, b)
 	lackBufs.Put(b)
 	return lacks
 }

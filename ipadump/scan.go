@@ -3,9 +3,10 @@ package ipadump
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
 	"math/bits"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
 // A query about one function needs only the dumps that name it: the
@@ -56,7 +57,7 @@ var scanChunk = 8 << 20 // a variable for the tests
 // which reports it in its own words.
 func ScanDump(path string, needles [][]byte, buf []byte) (Scan, []byte, error) {
 	s := Scan{Found: make([]bool, len(needles)), Clean: true}
-	f, err := OpenDump(path)
+	f, err := safeio.OpenRaw(path, MaxDumpSize) // OpenDump's checks
 	if err != nil {
 		return s, buf, err
 	}
@@ -64,15 +65,14 @@ func ScanDump(path string, needles [][]byte, buf []byte) (Scan, []byte, error) {
 	if need := int(min(f.Size, int64(scanChunk))); cap(buf) < need {
 		buf = make([]byte, 0, need)
 	}
-	r := f.Reader()
 	m := newMatcher(needles, s.Found)
 	carry := 0 // bytes of an incomplete line kept at the start of buf
 	var total int64
 	for {
-		n, err := io.ReadFull(r, buf[carry:cap(buf)])
+		n, err := f.ReadAt(buf[carry:cap(buf)], total)
 		total += int64(n)
 		data := buf[:carry+n]
-		end := err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)
+		end := err == io.EOF
 		if err != nil && !end {
 			return s, buf, err
 		}

@@ -30,14 +30,18 @@ func TestObjectKeyer(t *testing.T) {
 		filepath.Join(dir, "alias", "sub", "..", "a.o"), filepath.Join(dir, "missing", "x.o"),
 		"alias/a.o", "real/sub/b.o", "alias/c.o", "a.o", "alias/sub/../a.o", "alias/", "alias", ".",
 	}
-	key := objectKeyer()
-	for range 2 { // the second time from what was resolved the first
-		for _, p := range paths {
-			if got, want := key(p), objectKey(p); got != want {
-				t.Errorf("objectKeyer()(%q) = %q, objectKey %q", p, got, want)
+	// The objects as the walk lists them, and as paths it has not seen.
+	for _, regular := range [][]string{nil, {filepath.Join(dir, "real", "a.o"), filepath.Join(dir, "real", "sub", "b.o"), filepath.Join(dir, "alias", "a.o")}} {
+		key := objectKeyer(regular)
+		for range 2 { // the second time from what was resolved the first
+			for _, p := range paths {
+				if got, want := key(p), objectKey(p); got != want {
+					t.Errorf("objectKeyer(%q)(%q) = %q, objectKey %q", regular, p, got, want)
+				}
 			}
 		}
 	}
+	key := objectKeyer(nil)
 	if a, b := key(filepath.Join(dir, "alias", "c.o")), key(filepath.Join(dir, "real", "sub", "b.o")); a != b {
 		t.Errorf("a link to an object and the object: %q, %q", a, b)
 	}
