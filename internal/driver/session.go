@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 
@@ -382,17 +384,26 @@ func plural(n int, one, many string) string {
 
 // leanGCPercent is the GC percent while a lean load runs: it allocates
 // some 50 MB over a live heap of a few, which at the default 100 takes
-// some twenty collections, a fifth of its time on a kernel build.
-const leanGCPercent = 400
+// some twenty collections, a fifth of its time on a kernel build. Once a
+// collection finds more than sparseHeapMax bytes live (a function that
+// most units name: the load reads nearly every dump), the percent is
+// set back, so that a large heap is never let grow fivefold.
+const (
+	leanGCPercent = 400
+	sparseHeapMax = 48 << 20
+)
 
 var gcState struct {
 	sync.Mutex
-	users, old int
+	users int
+	old   int  // the percent to restore
+	set   bool // leanGCPercent is in force
 }
 
 // sparseGC sets the GC percent to leanGCPercent, unless GOGC says
-// otherwise, until the function it returns is called: loads running at
-// once share the setting, and the last one restores it.
+// otherwise, until the function it returns is called or the live heap
+// outgrows sparseHeapMax: loads running at once share the setting, and
+// the last one restores it.
 func sparseGC() (restore func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
@@ -400,14 +411,42 @@ func sparseGC() (restore func()) {
 	gcState.Lock()
 	if gcState.users == 0 {
 		gcState.old = debug.SetGCPercent(leanGCPercent)
+		gcState.set = true
+		watchHeap()
 	}
 	gcState.users++
 	gcState.Unlock()
 	return func() {
 		gcState.Lock()
-		if gcState.users--; gcState.users == 0 {
+		if gcState.users--; gcState.users == 0 && gcState.set {
 			debug.SetGCPercent(gcState.old)
+			gcState.set = false
 		}
 		gcState.Unlock()
 	}
+}
+
+// gcSentinel is garbage whose finalizer runs after the collection that
+// finds it: watchHeap looks at the live heap then.
+type gcSentinel struct{ _ *int }
+
+// watchHeap sets the GC percent back once a collection leaves more than
+// sparseHeapMax bytes live, checking after each while leanGCPercent is
+// in force.
+func watchHeap() {
+	runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
+		gcState.Lock()
+		defer gcState.Unlock()
+		if !gcState.set {
+			return
+		}
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(live)
+		if live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() > sparseHeapMax {
+			debug.SetGCPercent(gcState.old)
+			gcState.set = false
+			return
+		}
+		watchHeap()
+	})
 }
