@@ -16,13 +16,49 @@ import (
 // KiB). Errors are os.ReadDir's; the entries met before one were given
 // to each.
 func listDir(dir string, buf []byte, each func(name []byte, typ fs.FileMode)) error {
-	fd, err := openDir(dir)
+	h, err := openDir(noDir, dir, dir)
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: dir, Err: err}
+		return err
 	}
-	defer syscall.Close(fd)
+	defer h.close()
+	return h.list(dir, buf, each)
+}
+
+// A dirHandle is a directory open for listing.
+type dirHandle int
+
+// noDir is no directory: openDir opens a path from the root or the
+// current directory.
+const noDir = dirHandle(-1)
+
+// openDir opens the directory name of parent (noDir: the directory name),
+// whose path is path. Opening it from its parent looks up one name, not
+// every directory of the path. The error is os.ReadDir's.
+func openDir(parent dirHandle, name, path string) (dirHandle, error) {
+	if parent == noDir {
+		parent = dirHandle(_AT_FDCWD)
+	}
 	for {
-		n, err := syscall.ReadDirent(fd, buf)
+		fd, err := syscall.Openat(int(parent), name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err == nil {
+			return dirHandle(fd), nil
+		}
+		if err != syscall.EINTR {
+			return noDir, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+}
+
+// _AT_FDCWD is the current directory for openat: paths are looked up as
+// open looks them up.
+const _AT_FDCWD = -0x64
+
+func (h dirHandle) close() { syscall.Close(int(h)) }
+
+// list is listDir of the open directory h, whose path is dir.
+func (h dirHandle) list(dir string, buf []byte, each func(name []byte, typ fs.FileMode)) error {
+	for {
+		n, err := syscall.ReadDirent(int(h), buf)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -34,15 +70,6 @@ func listDir(dir string, buf []byte, each func(name []byte, typ fs.FileMode)) er
 		}
 		if err := eachDirent(dir, buf[:n], each); err != nil {
 			return err
-		}
-	}
-}
-
-func openDir(dir string) (int, error) {
-	for {
-		fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			return fd, err
 		}
 	}
 }

@@ -424,7 +424,13 @@ func (w *walker) walk(dir string, fi fs.FileInfo) {
 	}
 	var wg sync.WaitGroup
 	nlinks := len(w.links)
-	w.walkDir(dir, &wg)
+	if h, err := openDir(noDir, dir, dir); err != nil {
+		w.mu.Lock()
+		w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+		w.mu.Unlock()
+	} else {
+		w.walkDir(dir, h, &wg)
+	}
 	wg.Wait()
 	// Links are followed in the order met, which concurrency shuffled.
 	met := w.links[nlinks:]
@@ -479,11 +485,13 @@ func (w *walker) notRegular(p string, m fs.FileMode) {
 // direntBufs hold the raw entries listDir reads.
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
-func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
+// walkDir lists the directory dir, open as h, and walks its
+// subdirectories; it closes h.
+func (w *walker) walkDir(dir string, h dirHandle, wg *sync.WaitGroup) {
 	var subdirs, objects []string
 	var cands []candidate
 	buf := direntBufs.Get().(*[]byte)
-	err := listDir(dir, *buf, func(name []byte, typ fs.FileMode) {
+	err := h.list(dir, *buf, func(name []byte, typ fs.FileMode) {
 		// Most entries are sources, headers and kbuild's files: they
 		// are passed over on their name and type alone.
 		dump := bytes.HasSuffix(name, dumpSuffix) && IsDumpName(string(name))
@@ -497,7 +505,7 @@ func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 			if string(name) == ".git" {
 				return
 			}
-			subdirs = append(subdirs, filepath.Join(dir, string(name)))
+			subdirs = append(subdirs, string(name))
 		case typ.IsRegular() && obj:
 			objects = append(objects, filepath.Join(dir, string(name)))
 		case typ.IsRegular() && dump:
@@ -518,21 +526,30 @@ func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
 		w.cand = append(w.cand, cands...)
 		w.mu.Unlock()
 	}
-	for _, p := range subdirs {
+	for _, name := range subdirs {
 		// Without symbolic links directories form a tree: only
 		// directories reached through a link can be met twice.
+		p := filepath.Join(dir, name)
+		sub, err := openDir(h, name, p)
+		if err != nil {
+			w.mu.Lock()
+			w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+			w.mu.Unlock()
+			continue
+		}
 		select {
 		case w.sem <- struct{}{}:
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				w.walkDir(p, wg)
+				w.walkDir(p, sub, wg)
 				<-w.sem
 			}()
 		default:
-			w.walkDir(p, wg)
+			w.walkDir(p, sub, wg)
 		}
 	}
+	h.close()
 }
 
 // dumpSuffix ends every dump's name.
