@@ -1,6 +1,7 @@
 package ipadump
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io/fs"
 	"os"
@@ -91,11 +92,8 @@ func eachDirent(dir string, b []byte, each func(name []byte, typ fs.FileMode)) e
 		rec := b[:reclen]
 		b = b[reclen:]
 		name := rec[direntName:]
-		for i, c := range name {
-			if c == 0 {
-				name = name[:i]
-				break
-			}
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
 		}
 		if string(name) == "." || string(name) == ".." {
 			continue
