@@ -3,11 +3,14 @@ package callgraph
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/safeio"
@@ -138,34 +141,132 @@ func definesFunc(path, name string) (bool, error) {
 // string table does not hold name followed by the NUL that ends every
 // symbol name. False when it cannot tell.
 func namesLack(path, name string) bool {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenRaw(path, 0) // safeio.Open's checks
 	if err != nil {
 		return false
 	}
 	defer fh.Close()
-	f, err := elf.NewFile(fh.SectionReader())
-	if err != nil || safeio.CheckCompressed(f, path, fh.Size) != nil {
+	b := lackBufs.Get().(*lackBuf)
+	lacks := elfLacks(fh, fh.Size, name, b)
+	lackBufs.Put(b)
+	return lacks
+}
+
+// lackBufs hold what elfLacks reads: a query reads the section headers
+// and string tables of every object of the build.
+var lackBufs = sync.Pool{New: func() any { return new(lackBuf) }}
+
+// lackBuf holds the section headers and a string table of an object.
+type lackBuf struct{ shdrs, strs []byte }
+
+// elfLacks is namesLack for the size bytes of an object read through r,
+// into b. It reads the ELF header, the section headers, their names and
+// the symbol string table (four reads, and no allocation once b has
+// grown) and says true only of a 64-bit object that debug/elf.NewFile,
+// safeio.CheckCompressed and File.Symbols all read without error, whose
+// string table lacks name. Anything else, even what they would accept,
+// is false: the caller reads the object with debug/elf then, which
+// tells.
+func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
+	const (
+		ehdrSize = 64 // Header64
+		shdrSize = 64 // Section64
+	)
+	var h [ehdrSize]byte
+	if size < ehdrSize {
 		return false
 	}
-	symtab := f.SectionByType(elf.SHT_SYMTAB)
-	entSize := uint64(elf.Sym64Size)
-	if f.Class == elf.ELFCLASS32 {
-		entSize = elf.Sym32Size
-	}
-	// What elf.File.Symbols checks: a table of whole entries, readable,
-	// and a string table it links to, readable.
-	if symtab == nil || symtab.Flags&elf.SHF_COMPRESSED != 0 || symtab.Size == 0 || symtab.Size%entSize != 0 ||
-		symtab.Offset > uint64(fh.Size) || symtab.Size > uint64(fh.Size)-symtab.Offset ||
-		symtab.Link == 0 || int(symtab.Link) >= len(f.Sections) {
+	if _, err := r.ReadAt(h[:], 0); err != nil {
 		return false
 	}
-	strs, err := f.Sections[symtab.Link].Data()
-	if err != nil {
+	var bo binary.ByteOrder
+	switch elf.Data(h[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
+		return false
+	}
+	if string(h[:4]) != elf.ELFMAG || elf.Class(h[elf.EI_CLASS]) != elf.ELFCLASS64 ||
+		elf.Version(h[elf.EI_VERSION]) != elf.EV_CURRENT || elf.Version(bo.Uint32(h[20:])) != elf.EV_CURRENT {
+		return false
+	}
+	phoff, shoff := int64(bo.Uint64(h[32:])), int64(bo.Uint64(h[40:]))
+	phnum := bo.Uint16(h[56:])
+	shentsize, shnum, shstrndx := int64(bo.Uint16(h[58:])), int64(bo.Uint16(h[60:])), int64(bo.Uint16(h[62:]))
+	// A relocatable object: no program headers, sections counted in the
+	// header (not in the first section's), and named.
+	if phoff < 0 || phnum != 0 || shoff <= 0 || shnum == 0 || shentsize < shdrSize ||
+		shstrndx == 0 || shstrndx >= shnum || shoff > size || shnum*shentsize > size-shoff {
+		return false
+	}
+	within := func(off, n uint64) bool { return off <= uint64(size) && n <= uint64(size)-off }
+	// The section headers, then the names of the sections.
+	shdrs := grow(&b.shdrs, int(shnum*shentsize))
+	if _, err := r.ReadAt(shdrs, shoff); err != nil {
+		return false
+	}
+	type section struct {
+		name, typ, link uint32
+		off, size       uint64
+	}
+	sect := func(i int64) section {
+		e := shdrs[i*shentsize:]
+		return section{name: bo.Uint32(e[0:]), typ: bo.Uint32(e[4:]), link: bo.Uint32(e[40:]),
+			off: bo.Uint64(e[24:]), size: bo.Uint64(e[32:])}
+	}
+	symtab := int64(-1)
+	for i := range shnum {
+		flags, s := elf.SectionFlag(bo.Uint64(shdrs[i*shentsize+8:])), sect(i)
+		if int64(s.off) < 0 || int64(s.size) < 0 || flags&elf.SHF_COMPRESSED != 0 {
+			return false
+		}
+		if symtab < 0 && elf.SectionType(s.typ) == elf.SHT_SYMTAB {
+			symtab = i
+		}
+	}
+	shstr := sect(shstrndx)
+	if elf.SectionType(shstr.typ) != elf.SHT_STRTAB || !within(shstr.off, shstr.size) || shstr.size == 0 {
+		return false
+	}
+	if symtab < 0 {
+		return false
+	}
+	sym := sect(symtab)
+	if sym.link == 0 || int64(sym.link) >= shnum || sym.size == 0 || sym.size%elf.Sym64Size != 0 || !within(sym.off, sym.size) {
+		return false
+	}
+	str := sect(int64(sym.link))
+	if elf.SectionType(str.typ) == elf.SHT_NOBITS || !within(str.off, str.size) {
+		return false
+	}
+	shstrtab := grow(&b.strs, int(shstr.size))
+	if _, err := r.ReadAt(shstrtab, int64(shstr.off)); err != nil || shstrtab[len(shstrtab)-1] != 0 {
+		return false
+	}
+	for i := range shnum {
+		// Every name resolves (the table ends in a NUL); none is of
+		// the .zdebug sections debug/elf decompresses.
+		if n := sect(i).name; uint64(n) >= shstr.size || bytes.HasPrefix(shstrtab[n:], []byte(".zdebug")) {
+			return false
+		}
+	}
+	strtab := grow(&b.strs, int(str.size))
+	if _, err := r.ReadAt(strtab, int64(str.off)); err != nil {
 		return false
 	}
 	needle := make([]byte, 0, len(name)+1)
 	needle = append(append(needle, name...), 0)
-	return !bytes.Contains(strs, needle)
+	return !bytes.Contains(strtab, needle)
+}
+
+// grow returns (*buf)[:n], growing *buf to hold n bytes.
+func grow(buf *[]byte, n int) []byte {
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	return (*buf)[:n]
 }
 
 // UnitObjectsDefining is ObjectsDefining over objects compiled from one

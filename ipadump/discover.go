@@ -1,13 +1,13 @@
 package ipadump
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -61,30 +61,60 @@ type Dump struct {
 	HasObject bool
 }
 
-var (
-	dumpRE   = regexp.MustCompile(`^(.+)\.[0-9]+i\.ipa-clones$`)
-	wpaRE    = regexp.MustCompile(`^(.+)\.wpa$`)
-	ltransRE = regexp.MustCompile(`^(.+)\.ltrans[0-9]+\.ltrans$`)
-)
+// A dump is named STEM.NNNi.ipa-clones: STEM is the output's stem plus
+// the source's extension (mm/oom_kill.c), PROG.wpa for a link's
+// whole-program dump and PROG.ltransN.ltrans for a partition's. These
+// are read by hand, as the regular expressions ^(.+)\.[0-9]+i\.ipa-clones$,
+// ^(.+)\.wpa$ and ^(.+)\.ltrans[0-9]+\.ltrans$ would (no part of a name
+// holds a newline): the walk tests every file's name.
 
 // IsDumpName reports whether a file name has the form of an ipa-clones dump.
 func IsDumpName(name string) bool {
-	// The suffix test is cheap; the regexp runs only on candidates.
-	return strings.HasSuffix(name, "i.ipa-clones") && dumpRE.MatchString(name)
+	_, ok := dumpStem(name)
+	return ok
+}
+
+// dumpStem returns STEM of a dump's name or path.
+func dumpStem(p string) (string, bool) {
+	s, ok := strings.CutSuffix(p, "i.ipa-clones")
+	if !ok {
+		return "", false
+	}
+	s, ok = cutDigits(s)
+	if !ok {
+		return "", false
+	}
+	s, ok = strings.CutSuffix(s, ".")
+	if !ok || s == "" || strings.IndexByte(p, '\n') >= 0 {
+		return "", false
+	}
+	return s, true
+}
+
+// cutDigits cuts the digits that end s, one at least.
+func cutDigits(s string) (string, bool) {
+	i := len(s)
+	for i > 0 && s[i-1]-'0' <= 9 {
+		i--
+	}
+	return s[:i], i < len(s)
 }
 
 // classify derives kind and object path from a dump path.
 func classify(p string) (kind DumpKind, object string, ok bool) {
-	m := dumpRE.FindStringSubmatch(p)
-	if m == nil {
+	stem, ok := dumpStem(p)
+	if !ok {
 		return 0, "", false
 	}
-	stem := m[1]
-	if l := ltransRE.FindStringSubmatch(stem); l != nil {
-		return LTransDump, l[1], true
+	if s, ok := strings.CutSuffix(stem, ".ltrans"); ok {
+		if s, ok = cutDigits(s); ok {
+			if s, ok = strings.CutSuffix(s, ".ltrans"); ok && s != "" {
+				return LTransDump, s, true
+			}
+		}
 	}
-	if w := wpaRE.FindStringSubmatch(stem); w != nil {
-		return WPADump, w[1], true
+	if s, ok := strings.CutSuffix(stem, ".wpa"); ok && s != "" {
+		return WPADump, s, true
 	}
 	// x.c.000i.ipa-clones describes x.o: the dump is named after the
 	// output's stem plus the source's extension.
@@ -177,6 +207,11 @@ func DiscoverTree(opt DiscoverOptions, roots ...string) (Tree, error) {
 		w.run(root, st)
 		t.Objects = append(t.Objects, w.objects...)
 		t.Skipped = append(t.Skipped, w.skipped...)
+		// The objects the walk met exist; any other is looked for.
+		objects := make(map[string]bool, len(w.objects))
+		for _, o := range w.objects {
+			objects[o] = true
+		}
 		for _, p := range w.found {
 			d := Dump{Path: p}
 			var obj string
@@ -187,8 +222,10 @@ func DiscoverTree(opt DiscoverOptions, roots ...string) (Tree, error) {
 				rel = obj
 			}
 			d.TU = filepath.ToSlash(filepath.Join(prefix, rel))
-			_, err = os.Stat(obj)
-			d.HasObject = err == nil
+			if d.HasObject = objects[obj]; !d.HasObject {
+				_, err = os.Stat(obj)
+				d.HasObject = err == nil
+			}
 			t.Dumps = append(t.Dumps, d)
 		}
 	}
@@ -387,7 +424,13 @@ func (w *walker) walk(dir string, fi fs.FileInfo) {
 	}
 	var wg sync.WaitGroup
 	nlinks := len(w.links)
-	w.walkDir(dir, &wg)
+	if h, err := openDir(noDir, dir, dir); err != nil {
+		w.mu.Lock()
+		w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+		w.mu.Unlock()
+	} else {
+		w.walkDir(dir, h, &wg)
+	}
 	wg.Wait()
 	// Links are followed in the order met, which concurrency shuffled.
 	met := w.links[nlinks:]
@@ -439,82 +482,112 @@ func (w *walker) notRegular(p string, m fs.FileMode) {
 	w.mu.Unlock()
 }
 
-func (w *walker) walkDir(dir string, wg *sync.WaitGroup) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		w.mu.Lock()
-		w.errs.Add(fmt.Errorf("reading build directory: %w", err))
-		w.mu.Unlock()
-	}
-	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		typ := e.Type()
-		if typ&fs.ModeSymlink != 0 {
-			st, err := os.Stat(p)
-			if err != nil {
-				continue // dangling link: kbuild leaves some (source links)
-			}
-			if !st.Mode().IsRegular() && !st.IsDir() && (IsDumpName(e.Name()) || strings.HasSuffix(e.Name(), ".o")) {
-				w.notRegular(p, st.Mode())
-				continue
-			}
-			if st.IsDir() || (st.Mode().IsRegular() && IsDumpName(e.Name())) {
-				if target, inside := w.inside(p); !inside {
-					// A link met again through an alias directory is
-					// reported once, under the first path met.
-					var id fileID
-					var ok bool
-					if li, err := e.Info(); err == nil {
-						id, ok = idOf(li)
-					}
-					w.mu.Lock()
-					if !ok || !w.skippedIDs[id] {
-						if ok {
-							w.skippedIDs[id] = true
-						}
-						w.skipped = append(w.skipped, SkippedLink{Path: p, Target: target})
-					}
-					w.mu.Unlock()
-					continue
-				}
-				w.mu.Lock()
-				w.links = append(w.links, link{p, st})
-				w.mu.Unlock()
-			}
-			continue
-		}
+// direntBufs hold the raw entries listDir reads.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// walkDir lists the directory dir, open as h, and walks its
+// subdirectories; it closes h.
+func (w *walker) walkDir(dir string, h dirHandle, wg *sync.WaitGroup) {
+	var subdirs, objects []string
+	var cands []candidate
+	buf := direntBufs.Get().(*[]byte)
+	err := h.list(dir, *buf, func(name []byte, typ fs.FileMode) {
+		// Most entries are sources, headers and kbuild's files: they
+		// are passed over on their name and type alone.
+		dump := bytes.HasSuffix(name, dumpSuffix) && IsDumpName(string(name))
+		obj := bytes.HasSuffix(name, []byte(".o"))
 		switch {
-		case !typ.IsRegular() && IsDumpName(e.Name()), !typ.IsRegular() && !typ.IsDir() && strings.HasSuffix(e.Name(), ".o"):
-			w.notRegular(p, typ)
+		case typ&fs.ModeSymlink != 0:
+			w.symlink(filepath.Join(dir, string(name)), dump, obj)
+		case !typ.IsRegular() && dump, !typ.IsRegular() && !typ.IsDir() && obj:
+			w.notRegular(filepath.Join(dir, string(name)), typ)
 		case typ.IsDir():
-			if e.Name() == ".git" {
-				continue
+			if string(name) == ".git" {
+				return
 			}
-			// Without symbolic links directories form a tree: only
-			// directories reached through a link can be met twice.
-			select {
-			case w.sem <- struct{}{}:
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					w.walkDir(p, wg)
-					<-w.sem
-				}()
-			default:
-				w.walkDir(p, wg)
-			}
-		case typ.IsRegular() && strings.HasSuffix(e.Name(), ".o"):
-			w.mu.Lock()
-			w.objects = append(w.objects, p)
-			w.mu.Unlock()
-		case typ.IsRegular() && IsDumpName(e.Name()):
-			c := candidate{path: p}
-			if st, err := e.Info(); err == nil {
+			subdirs = append(subdirs, string(name))
+		case typ.IsRegular() && obj:
+			objects = append(objects, filepath.Join(dir, string(name)))
+		case typ.IsRegular() && dump:
+			c := candidate{path: filepath.Join(dir, string(name))}
+			if st, err := os.Lstat(c.path); err == nil {
 				c.id, c.ok = idOf(st)
 			}
+			cands = append(cands, c)
+		}
+	})
+	direntBufs.Put(buf)
+	if err != nil || len(objects) > 0 || len(cands) > 0 {
+		w.mu.Lock()
+		if err != nil {
+			w.errs.Add(fmt.Errorf("reading build directory: %w", err))
+		}
+		w.objects = append(w.objects, objects...)
+		w.cand = append(w.cand, cands...)
+		w.mu.Unlock()
+	}
+	for _, name := range subdirs {
+		// Without symbolic links directories form a tree: only
+		// directories reached through a link can be met twice.
+		p := filepath.Join(dir, name)
+		sub, err := openDir(h, name, p)
+		if err != nil {
 			w.mu.Lock()
-			w.cand = append(w.cand, c)
+			w.errs.Add(fmt.Errorf("reading build directory: %w", err))
 			w.mu.Unlock()
+			continue
+		}
+		select {
+		case w.sem <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.walkDir(p, sub, wg)
+				<-w.sem
+			}()
+		default:
+			w.walkDir(p, sub, wg)
 		}
 	}
+	h.close()
+}
+
+// dumpSuffix ends every dump's name.
+var dumpSuffix = []byte("i.ipa-clones")
+
+// symlink handles the symbolic link p met in the real tree, named like a
+// dump or an object or not.
+func (w *walker) symlink(p string, dump, obj bool) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return // dangling link: kbuild leaves some (source links)
+	}
+	if !st.Mode().IsRegular() && !st.IsDir() && (dump || obj) {
+		w.notRegular(p, st.Mode())
+		return
+	}
+	if !st.IsDir() && !(st.Mode().IsRegular() && dump) {
+		return
+	}
+	if target, inside := w.inside(p); !inside {
+		// A link met again through an alias directory is reported
+		// once, under the first path met.
+		var id fileID
+		var ok bool
+		if li, err := os.Lstat(p); err == nil {
+			id, ok = idOf(li)
+		}
+		w.mu.Lock()
+		if !ok || !w.skippedIDs[id] {
+			if ok {
+				w.skippedIDs[id] = true
+			}
+			w.skipped = append(w.skipped, SkippedLink{Path: p, Target: target})
+		}
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Lock()
+	w.links = append(w.links, link{p, st})
+	w.mu.Unlock()
 }

@@ -151,3 +151,70 @@ func equalBools(a, b []bool) bool {
 	}
 	return true
 }
+
+// TestPlainNumber: the numbers read eight bytes at a time are those a
+// byte loop reads: 1 to 9 ASCII digits after the ';', then a ';' or the
+// end; bytes next to the digits ('/', ':', 0x80 | '0') are no digits.
+func TestPlainNumber(t *testing.T) {
+	loop := func(b []byte) []byte {
+		k := 1
+		for k < len(b) && k <= 10 && b[k] >= '0' && b[k] <= '9' {
+			k++
+		}
+		if k == 1 || k > 10 || k < len(b) && b[k] != ';' {
+			return nil
+		}
+		return b[k:]
+	}
+	var cases []string
+	for _, digits := range []string{"", "7", "12345678", "123456789", "1234567890", "12345678901"} {
+		for _, after := range []string{"", ";", ";rest;x", "x", ":", "/", "\xb0", "\xb9;", " ;"} {
+			cases = append(cases, ";"+digits+after)
+			for i := range len(digits) {
+				for _, c := range []string{"/", ":", "\xb0", "\xb5", "\x00", "\xff", "a"} {
+					cases = append(cases, ";"+digits[:i]+c+digits[i+1:]+after)
+				}
+			}
+		}
+	}
+	for _, c := range cases {
+		got, want := plainNumber([]byte(c)), loop([]byte(c))
+		if (got == nil) != (want == nil) || string(got) != string(want) {
+			t.Errorf("plainNumber(%q) = %q, want %q", c, got, want)
+		}
+	}
+}
+
+// FuzzCheckFind: whatever the bytes and the name, the whole-field search
+// made while checking the lines finds ";name;" exactly where a byte
+// search does when the lines are plainly records, and never where it
+// does not otherwise.
+func FuzzCheckFind(f *testing.F) {
+	for _, s := range []struct{ data, name string }{
+		{cloneLine + removalLine, "big"}, {cloneLine, "big.constprop.0"}, {cloneLine, "x.c"}, {removalLine, "12"},
+		{removalLine, "3"}, {"Callgraph clone;a;1;;2;3;b;4;;5;6;\n", "6"}, {cloneLine, "constprop"}, {removalLine + "\n", "big"},
+	} {
+		f.Add([]byte(s.data), s.name)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		needles := [][]byte{NameNeedle(name), NameNeedle(name + "x")}
+		found := make([]bool, len(needles))
+		m := newMatcher(needles, found)
+		if m == nil {
+			if name != "" && !strings.ContainsAny(name, ";\n") {
+				t.Fatalf("no matcher for %q", name)
+			}
+			return
+		}
+		clones, removals, ok := checkFind(data, m)
+		if c, r, ok2 := CheckLines(data); c != clones || r != removals || ok2 != ok {
+			t.Fatalf("checkFind %d, %d, %v; CheckLines %d, %d, %v", clones, removals, ok, c, r, ok2)
+		}
+		for i, n := range needles {
+			want := bytes.Contains(data, n)
+			if found[i] && !want || ok && found[i] != want {
+				t.Fatalf("%q: found %v, a byte search %v (lines clean: %v)", n, found[i], want, ok)
+			}
+		}
+	})
+}

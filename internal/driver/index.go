@@ -783,8 +783,11 @@ func (v *indexView) discover(o Options) (ipadump.Tree, error) {
 // its directory).
 func (ev *Session) objectKeyOf() func(string) string {
 	v := ev.index
-	if v == nil || v.rediscovered {
-		return objectKey
+	if v == nil {
+		return objectKeyer(ev.objects)
+	}
+	if v.rediscovered {
+		return objectKeyer(nil)
 	}
 	keys := make(map[string]string, len(v.x.toc.Dumps))
 	for _, d := range v.x.toc.Dumps {

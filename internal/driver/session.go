@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
+	"sync"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/internal/safeio"
@@ -70,6 +74,9 @@ type Session struct {
 	// other units are read on demand, and the functions the objects
 	// define are looked up by name, not indexed whole.
 	lean bool
+	// early is the search of the objects for a lean query's function,
+	// started while its dumps are read (see prefetchDefining).
+	early *earlyDefining
 	// index is the build's index, when one is used; indexNote says why
 	// one was not (see index.go).
 	index     *indexView
@@ -110,6 +117,9 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 		return nil, Inputf("no build given: use --build DIR (a kernel tree built with KCFLAGS=-fdump-ipa-clones) or --dumps-from FILE")
 	}
 	ev := &Session{opts: o, lean: lean}
+	if lean {
+		defer sparseGC()()
+	}
 	ev.inputs.Builds = o.Builds
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
@@ -134,6 +144,9 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	}
 	var dup []report.Problem
 	ev.dumps, dup = conflictingDumpsBy(ev.dumps, ev.objectKeyOf())
+	if lean && len(names) == 1 && ev.index == nil {
+		ev.prefetchDefining(names[0])
+	}
 	// Objects with no dump beside them: their inlining comes from their
 	// DWARF, or the answer is incomplete naming them.
 	units, notes := ev.orphanUnitsIndexed()
@@ -317,6 +330,13 @@ func (ev *Session) forQuery() *Session {
 // objectsOf returns the objects paired with the dumps that exist on disk,
 // one per translation unit, and those of the units read from DWARF.
 func (ev *Session) objectsOf() []string {
+	out := ev.dumpObjects()
+	return append(out, ev.unitObjects(out)...)
+}
+
+// dumpObjects is the first part of objectsOf: the objects paired with
+// the dumps.
+func (ev *Session) dumpObjects() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range ev.dumps {
@@ -325,6 +345,17 @@ func (ev *Session) objectsOf() []string {
 			out = append(out, d.Object)
 		}
 	}
+	return out
+}
+
+// unitObjects is the rest of objectsOf: the objects of the units read
+// from DWARF that are not among dumpObjects' (have).
+func (ev *Session) unitObjects(have []string) []string {
+	seen := make(map[string]bool, len(have))
+	for _, p := range have {
+		seen[p] = true
+	}
+	var out []string
 	for _, u := range ev.units {
 		if !seen[u.Object] {
 			seen[u.Object] = true
@@ -365,4 +396,73 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// leanGCPercent is the GC percent while a lean load runs: it allocates
+// some 50 MB over a live heap of a few, which at the default 100 takes
+// some twenty collections, a fifth of its time on a kernel build. Once a
+// collection finds more than sparseHeapMax bytes live (a function that
+// most units name: the load reads nearly every dump), the percent is
+// set back, so that a large heap is never let grow fivefold.
+const (
+	leanGCPercent = 400
+	sparseHeapMax = 48 << 20
+)
+
+var gcState struct {
+	sync.Mutex
+	users int
+	old   int  // the percent to restore
+	set   bool // leanGCPercent is in force
+}
+
+// sparseGC sets the GC percent to leanGCPercent, unless GOGC says
+// otherwise, until the function it returns is called or the live heap
+// outgrows sparseHeapMax: loads running at once share the setting, and
+// the last one restores it.
+func sparseGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	gcState.Lock()
+	if gcState.users == 0 {
+		gcState.old = debug.SetGCPercent(leanGCPercent)
+		gcState.set = true
+		watchHeap()
+	}
+	gcState.users++
+	gcState.Unlock()
+	return func() {
+		gcState.Lock()
+		if gcState.users--; gcState.users == 0 && gcState.set {
+			debug.SetGCPercent(gcState.old)
+			gcState.set = false
+		}
+		gcState.Unlock()
+	}
+}
+
+// gcSentinel is garbage whose finalizer runs after the collection that
+// finds it: watchHeap looks at the live heap then.
+type gcSentinel struct{ _ *int }
+
+// watchHeap sets the GC percent back once a collection leaves more than
+// sparseHeapMax bytes live, checking after each while leanGCPercent is
+// in force.
+func watchHeap() {
+	runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
+		gcState.Lock()
+		defer gcState.Unlock()
+		if !gcState.set {
+			return
+		}
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(live)
+		if live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() > sparseHeapMax {
+			debug.SetGCPercent(gcState.old)
+			gcState.set = false
+			return
+		}
+		watchHeap()
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -148,7 +150,7 @@ func notKernelUnit(roots []string, obj string) string {
 // describes the object is unknown), and are both read. It returns the
 // dumps to read.
 func conflictingDumps(dumps []ipadump.Dump) ([]ipadump.Dump, []report.Problem) {
-	return conflictingDumpsBy(dumps, objectKey)
+	return conflictingDumpsBy(dumps, objectKeyer(nil))
 }
 
 // conflictingDumpsBy is conflictingDumps with the objects' keys given
@@ -211,6 +213,50 @@ func objectKey(p string) string {
 		return a
 	}
 	return filepath.Clean(p)
+}
+
+// objectKeyer returns objectKey resolving each directory once: a
+// build's objects share a few hundred directories, and resolving a
+// path's links stats each of its components. regular are paths the
+// caller found to be regular files, no links (the walk's objects): they
+// are not stat'ed again. Not for concurrent use.
+func objectKeyer(regular []string) func(string) string {
+	dirs := map[string]string{} // "" when it does not resolve
+	plain := make(map[string]bool, len(regular))
+	for _, p := range regular {
+		plain[p] = true
+	}
+	return func(p string) string {
+		dir, base := filepath.Split(p)
+		if base == "" || base == "." || base == ".." {
+			return objectKey(p)
+		}
+		if !plain[p] {
+			if fi, err := os.Lstat(p); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+				return objectKey(p)
+			}
+		}
+		if dir == "" {
+			dir = "."
+		}
+		r, ok := dirs[dir]
+		if !ok {
+			var err error
+			if r, err = filepath.EvalSymlinks(dir); err != nil {
+				r = ""
+			}
+			dirs[dir] = r
+		}
+		if r == "" {
+			return objectKey(p)
+		}
+		// p's own name is no link: its real path is its directory's
+		// with the name.
+		if a, err := filepath.Abs(filepath.Join(r, base)); err == nil {
+			return a
+		}
+		return objectKey(p)
+	}
 }
 
 // sameContent reports whether two dump files hold the same bytes.

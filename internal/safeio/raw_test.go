@@ -1,0 +1,85 @@
+package safeio_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/internal/safeio"
+)
+
+// TestOpenRaw: OpenRaw refuses what OpenLimit refuses, with the same
+// error (a FIFO without blocking, a device, a directory, a missing file,
+// a file over the limit, a huge sparse one), opens the rest, and reads
+// like os.File's ReadAt bounded by the size at opening.
+func TestOpenRaw(t *testing.T) {
+	dir := t.TempDir()
+	fifo := fixture.FIFO(t, filepath.Join(dir, "x.c.000i.ipa-clones"))
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("plain", link); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	sparse := fixture.Sparse(t, filepath.Join(dir, "sparse"), 200<<30)
+	for _, c := range []struct {
+		path  string
+		limit int64
+	}{{fifo, 0}, {zero, 0}, {dir, 0}, {filepath.Join(dir, "missing"), 0}, {plain, 5}, {sparse, 1 << 30}, {plain, 0}, {link, 10}, {sparse, 0}} {
+		fixture.Within(t, 5*time.Second, c.path, func() {
+			f, err := safeio.OpenRaw(c.path, c.limit)
+			g, gerr := safeio.OpenLimit(c.path, c.limit)
+			if fmt.Sprint(err) != fmt.Sprint(gerr) || fmt.Sprintf("%T", errors.Unwrap(err)) != fmt.Sprintf("%T", errors.Unwrap(gerr)) {
+				t.Errorf("%s: OpenRaw: %v; OpenLimit: %v", c.path, err, gerr)
+			}
+			if err == nil {
+				if f.Size != g.Size {
+					t.Errorf("%s: size %d, OpenLimit %d", c.path, f.Size, g.Size)
+				}
+				f.Close()
+			}
+			if gerr == nil {
+				g.Close()
+			}
+		})
+	}
+	f, err := safeio.OpenRaw(plain, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Grown after opening: read up to the size it had.
+	if err := os.WriteFile(plain, []byte("0123456789abcdef"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off, n int
+		want   string
+		err    error
+	}{{0, 10, "0123456789", nil}, {4, 3, "456", nil}, {8, 5, "89", io.EOF}, {10, 1, "", io.EOF}, {12, 1, "", io.EOF}} {
+		b := make([]byte, c.n)
+		n, err := f.ReadAt(b, int64(c.off))
+		if string(b[:n]) != c.want || err != c.err {
+			t.Errorf("ReadAt(%d bytes at %d) = %q, %v; want %q, %v", c.n, c.off, b[:n], err, c.want, c.err)
+		}
+	}
+	// Shrunk after opening: a short read says io.EOF.
+	if err := os.WriteFile(plain, []byte("0123"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 10)
+	if n, err := f.ReadAt(b, 0); n != 4 || err != io.EOF {
+		t.Errorf("ReadAt of the shrunk file: %d, %v", n, err)
+	}
+}
