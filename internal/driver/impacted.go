@@ -128,8 +128,10 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 		}
 	}
 	defer pending.stop()
-	if fx == nil && indexPresent(o) {
-		defer lessGC()()
+	if fx == nil {
+		// A query allocates a few times its small live heap: fewer
+		// collections (see sparseGC).
+		defer sparseGC()()
 	}
 	lo := o
 	lo.settleLater = true

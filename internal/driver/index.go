@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -588,38 +587,6 @@ func openIndexView(o Options) (*indexView, string) {
 	v.rediscovered = x.toc.Rediscover
 	v.freshKbuild = !v.rediscovered
 	return v, ""
-}
-
-// indexPresent reports whether the builds o names have an index file
-// (which a session may not use: see openIndexView).
-func indexPresent(o Options) bool {
-	if len(o.Builds) == 0 || len(o.DumpLists) > 0 {
-		return false
-	}
-	p, err := IndexPath(o)
-	if err != nil || p == "" {
-		return false
-	}
-	_, err = os.Stat(p)
-	return err == nil
-}
-
-// lessGC makes the garbage collector run less often, for a query
-// answered from an index: such a query is short (under 100 ms on a
-// kernel of 3,700 units) and allocates a few times its live heap of tens
-// of MB, so with the default GOGC a fifth of its time went to
-// collections. The heap may grow to 5 times the live heap (GOGC 400),
-// and is held under the memory limit of 384 MiB (or the lower one set
-// before) otherwise. It returns the function that puts the settings
-// back.
-func lessGC() func() {
-	pct := debug.SetGCPercent(400)
-	lim := debug.SetMemoryLimit(-1)
-	debug.SetMemoryLimit(min(lim, 384<<20))
-	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(lim)
-	}
 }
 
 // statPass is the stat of every file and directory an index names: which
