@@ -2,6 +2,7 @@ package callgraph
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"sync"
 
@@ -323,14 +324,28 @@ func (g *Graph) ensureAll() {
 }
 
 // ensureName reads in every unit whose dumps name name.
-func (g *Graph) ensureName(name string) {
+func (g *Graph) ensureName(name string) { g.Want(name) }
+
+// Want reads in, on a graph read for some functions only (LoadPartial),
+// every unit whose dumps name one of names, in one search of the dumps
+// not read yet: a caller about to ask for several functions (check, for
+// each function a fix changes) searches once, not once for each.
+func (g *Graph) Want(names ...string) {
 	p := g.partial
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.searched[name] {
+	var needles [][]byte
+	var asked []string
+	for _, n := range names {
+		if !p.searched[n] && !slices.Contains(asked, n) {
+			asked = append(asked, n)
+			needles = append(needles, ipadump.NameNeedle(n))
+		}
+	}
+	if len(needles) == 0 {
 		return
 	}
 	var ds []ipadump.Dump
@@ -342,7 +357,6 @@ func (g *Graph) ensureName(name string) {
 	for _, tu := range tus {
 		ds = append(ds, p.pending[tu]...)
 	}
-	needle := [][]byte{ipadump.NameNeedle(name)}
 	found := make([]bool, len(ds))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -352,16 +366,16 @@ func (g *Graph) ensureName(name string) {
 			defer wg.Done()
 			var buf []byte
 			for i := range jobs {
-				if r, ok := scanStored(p.opt, ds[i], needle); ok {
+				if r, ok := scanStored(p.opt, ds[i], needles); ok {
 					found[i] = r.found
 					continue
 				}
 				var sc ipadump.Scan
 				var err error
-				sc, buf, err = ipadump.ScanDump(ds[i].Path, needle, buf)
-				// A dump that cannot be searched may name it: read its
+				sc, buf, err = ipadump.ScanDump(ds[i].Path, needles, buf)
+				// A dump that cannot be searched may name one: read its
 				// unit (reading it reports the error, once).
-				found[i] = err != nil || sc.Found[0]
+				found[i] = err != nil || slices.Contains(sc.Found, true)
 			}
 		}()
 	}
@@ -377,7 +391,9 @@ func (g *Graph) ensureName(name string) {
 		}
 	}
 	p.load(g, want)
-	p.searched[name] = true
+	for _, n := range asked {
+		p.searched[n] = true
+	}
 }
 
 // load reads in the pending units among tus; p.mu is held.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,4 +298,44 @@ func TestObjectsDefiningAgrees(t *testing.T) {
 // ef64Shoff returns e_shoff of a little-endian ELF64 header.
 func ef64Shoff(b []byte) uint64 {
 	return uint64(b[0x28]) | uint64(b[0x29])<<8 | uint64(b[0x2a])<<16 | uint64(b[0x2b])<<24
+}
+
+// TestWant: asking a partial graph for several functions at once reads in
+// exactly the units whose dumps name one of them, and each lookup then
+// answers as over the whole build.
+func TestWant(t *testing.T) {
+	ds, err := ipadump.Discover(fixture.Build(t, "header"), fixture.Build(t, "lto"), fixture.Build(t, "clones"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Load(ds, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := full.Names()
+	if len(names) < 4 {
+		t.Fatalf("fixtures name %d functions", len(names))
+	}
+	for i := 0; i+1 < len(names); i += 3 {
+		asked := []string{names[i], names[i+1], "no_such_function"}
+		want := map[string]bool{}
+		for _, n := range asked {
+			for _, id := range full.Lookup(n) {
+				want[id.TU] = true
+			}
+		}
+		g, err := LoadPartial(ds, nil, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Want(asked...)
+		if got := len(g.TUs()) - g.Unread(); got != len(want) {
+			t.Errorf("Want(%v): %d units read, want %d (%v)", asked, got, len(want), want)
+		}
+		for _, n := range asked {
+			if got, w := g.Lookup(n), full.Lookup(n); !slices.Equal(got, w) {
+				t.Errorf("Lookup(%s) after Want = %v, want %v", n, got, w)
+			}
+		}
+	}
 }

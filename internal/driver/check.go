@@ -158,6 +158,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	var order []tkey
 	ignoredAsked := map[string]bool{}
 	var preds []*report.Result
+	ev.graph.Want(changedNames(changed)...) // one search of the dumps for all
 	for _, c := range changed {
 		var a *Answer
 		err := linkedErr
@@ -623,6 +624,15 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 			seen[p] = true
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// changedNames returns the names of the changed functions.
+func changedNames(changed []changedFunc) []string {
+	out := make([]string, len(changed))
+	for i, c := range changed {
+		out[i] = c.name
 	}
 	return out
 }

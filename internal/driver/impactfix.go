@@ -32,6 +32,7 @@ func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pe
 	preds := []*report.Result{res}
 	var others []string
 	asked := false
+	sess.graph.Want(changedNames(changed)...) // one search of the dumps for all
 	for _, c := range changed {
 		if c.name == q.Func {
 			asked = true
