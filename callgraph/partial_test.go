@@ -113,14 +113,7 @@ func TestLoadPartialFixtures(t *testing.T) {
 // that hold the function (its own unit for a static, the units inlining
 // a header inline), an LTO program's dumps together.
 func TestLoadPartialReadsLess(t *testing.T) {
-	ds, err := ipadump.Discover(fixture.Build(t, "header"), fixture.Build(t, "lto"), fixture.Build(t, "clones"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := Load(ds, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds, full := threeFixtures(t)
 	ltoRead := false
 	for _, name := range append(full.Names(), "no_such_function") {
 		want := map[string]bool{}
@@ -304,14 +297,7 @@ func ef64Shoff(b []byte) uint64 {
 // exactly the units whose dumps name one of them, and each lookup then
 // answers as over the whole build.
 func TestWant(t *testing.T) {
-	ds, err := ipadump.Discover(fixture.Build(t, "header"), fixture.Build(t, "lto"), fixture.Build(t, "clones"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := Load(ds, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds, full := threeFixtures(t)
 	names := full.Names()
 	if len(names) < 4 {
 		t.Fatalf("fixtures name %d functions", len(names))
@@ -338,4 +324,19 @@ func TestWant(t *testing.T) {
 			}
 		}
 	}
+}
+
+// threeFixtures returns the dumps of the header, lto and clones fixtures
+// and the whole graph of them.
+func threeFixtures(t *testing.T) ([]ipadump.Dump, *Graph) {
+	t.Helper()
+	ds, err := ipadump.Discover(fixture.Build(t, "header"), fixture.Build(t, "lto"), fixture.Build(t, "clones"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Load(ds, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds, full
 }

@@ -20,14 +20,7 @@ import (
 // undefined (nm -u).
 func TestSymbolStore(t *testing.T) {
 	dir, g := loadFixture(t, "klp-sympos")
-	var mu sync.Mutex
-	opened := map[string]int{}
-	objs := NewObjects(g, func(p string) (*object.File, error) {
-		mu.Lock()
-		opened[filepath.Base(p)]++
-		mu.Unlock()
-		return object.Open(p)
-	})
+	objs, opened := countingObjects(g)
 	s := NewSymbolStore(objs)
 
 	// What a read of every object finds.
@@ -89,14 +82,7 @@ func TestSymbolStore(t *testing.T) {
 // the name is not opened.
 func TestSymbolStoreAddrs(t *testing.T) {
 	dir, g := loadFixture(t, "rule-notpatchable")
-	var mu sync.Mutex
-	opened := map[string]int{}
-	objs := NewObjects(g, func(p string) (*object.File, error) {
-		mu.Lock()
-		opened[filepath.Base(p)]++
-		mu.Unlock()
-		return object.Open(p)
-	})
+	objs, opened := countingObjects(g)
 	s := NewSymbolStore(objs)
 	out, err := exec.Command("readelf", "-rW", filepath.Join(dir, "ftrace2.o")).Output()
 	if err != nil {
@@ -153,4 +139,17 @@ func TestSymbolStoreFailsClosed(t *testing.T) {
 	if !s.Covers("a.o") || !s.Covers("main.o") {
 		t.Error("a.o or main.o not covered")
 	}
+}
+
+// countingObjects returns an object cache over g that counts the opens of
+// each object, by base name (read the map once the opens are done).
+func countingObjects(g *Graph) (*Objects, map[string]int) {
+	var mu sync.Mutex
+	opened := map[string]int{}
+	return NewObjects(g, func(p string) (*object.File, error) {
+		mu.Lock()
+		opened[filepath.Base(p)]++
+		mu.Unlock()
+		return object.Open(p)
+	}), opened
 }

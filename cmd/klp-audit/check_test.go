@@ -473,30 +473,11 @@ func TestCheckRebuildData(t *testing.T) {
 	}
 	for name, fx := range fixes {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
 			patched := strings.Replace(src, fx.from, fx.to, 1)
 			if u, ok := uses[name]; ok {
 				patched = strings.Replace(patched, u.from, u.to, 1)
 			}
-			for _, f := range []struct{ path, text string }{
-				{"a/u.c", src}, {"b/u.c", patched}, {"u.c", src},
-				{".u.o.cmd", "cmd_u.o := gcc -O2 -g -fdump-ipa-clones -c -o u.o u.c\n\nsource_u.o := u.c\n"},
-				{"lp.yaml", "- old_name: bump\n"},
-			} {
-				os.MkdirAll(filepath.Join(dir, filepath.Dir(f.path)), 0o755)
-				if err := os.WriteFile(filepath.Join(dir, f.path), []byte(f.text), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", "-o", "u.o", "u.c")
-			cmd := exec.Command("diff", "-u", "a/u.c", "b/u.c")
-			cmd.Dir = dir
-			diff, _ := cmd.Output()
-			os.WriteFile(filepath.Join(dir, "fix.patch"), diff, 0o644)
-			// What gcc makes of the patched source (outside the build).
-			truth := t.TempDir()
-			os.WriteFile(filepath.Join(truth, "u.c"), []byte(patched), 0o644)
-			fixture.Run(t, truth, "gcc", "-O2", "-c", "-o", "u.o", "u.c")
+			dir, truth := oneUnitFix(t, src, patched)
 			syms, _ := exec.Command("readelf", "-sW", filepath.Join(truth, "u.o")).Output()
 			data, _ := exec.Command("objdump", "-s", "-j", ".data", filepath.Join(truth, "u.o")).Output()
 			switch name {
@@ -699,25 +680,7 @@ func TestCheckUnknownHunk(t *testing.T) {
 	fixture.NeedTools(t, "gcc", "readelf")
 	src := "static int limit = 10;\n\nint bump(int x)\n{\n\treturn x > limit;\n}\n"
 	patched := "static int limit = 10;\n\n__attribute__((noinline)) int extra(int x)\n{\n\treturn x * 3;\n}\n\nint bump(int x)\n{\n\treturn extra(x) > limit;\n}\n"
-	dir := t.TempDir()
-	for _, f := range []struct{ path, text string }{
-		{"a/u.c", src}, {"b/u.c", patched}, {"u.c", src},
-		{".u.o.cmd", "cmd_u.o := gcc -O2 -g -fdump-ipa-clones -c -o u.o u.c\n\nsource_u.o := u.c\n"},
-		{"lp.yaml", "- old_name: bump\n"},
-	} {
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(f.path)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, f.path), []byte(f.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", "-o", "u.o", "u.c")
-	cmd := exec.Command("diff", "-u", "a/u.c", "b/u.c")
-	cmd.Dir = dir
-	diff, _ := cmd.Output()
-	os.WriteFile(filepath.Join(dir, "fix.patch"), diff, 0o644)
-	truth := t.TempDir()
-	os.WriteFile(filepath.Join(truth, "u.c"), []byte(patched), 0o644)
-	fixture.Run(t, truth, "gcc", "-O2", "-c", "-o", "u.o", "u.c")
+	dir, truth := oneUnitFix(t, src, patched)
 	if syms, _ := exec.Command("readelf", "-sW", filepath.Join(truth, "u.o")).Output(); !regexp.MustCompile(`FUNC +GLOBAL .* extra\n`).Match(syms) {
 		t.Fatalf("gcc %s: the patched object defines no extra:\n%s", fixture.GCCVersion(), syms)
 	}
@@ -817,4 +780,36 @@ func TestCheckWeakInModule(t *testing.T) {
 	if res == nil || len(res.Unresolved) != 0 {
 		t.Errorf("klp_func frob/frob_helper: %+v\n%s; want it resolved", res, errs)
 	}
+}
+
+// oneUnitFix writes a one-unit build of src (u.c, compiled with gcc -O2 -g
+// -fdump-ipa-clones, its kbuild .cmd file beside it), the fix to patched
+// as fix.patch and lp.yaml (a klp_func for bump), and compiles patched
+// alone into truth/u.o: what gcc makes of the fix, outside the build.
+func oneUnitFix(t *testing.T, src, patched string) (dir, truth string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, f := range []struct{ path, text string }{
+		{"a/u.c", src}, {"b/u.c", patched}, {"u.c", src},
+		{".u.o.cmd", "cmd_u.o := gcc -O2 -g -fdump-ipa-clones -c -o u.o u.c\n\nsource_u.o := u.c\n"},
+		{"lp.yaml", "- old_name: bump\n"},
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(f.path)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, f.path), []byte(f.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fixture.Run(t, dir, "gcc", "-O2", "-g", "-fdump-ipa-clones", "-c", "-o", "u.o", "u.c")
+	cmd := exec.Command("diff", "-u", "a/u.c", "b/u.c")
+	cmd.Dir = dir
+	diff, _ := cmd.Output()
+	if err := os.WriteFile(filepath.Join(dir, "fix.patch"), diff, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	truth = t.TempDir()
+	if err := os.WriteFile(filepath.Join(truth, "u.c"), []byte(patched), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fixture.Run(t, truth, "gcc", "-O2", "-c", "-o", "u.o", "u.c")
+	return dir, truth
 }
