@@ -69,6 +69,12 @@ func (d *Dec) U() uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if d.Off < len(d.B) && d.B[d.Off] < 0x80 {
+		// One byte: most counts, indexes and string numbers.
+		v := d.B[d.Off]
+		d.Off++
+		return uint64(v)
+	}
 	v, n := binary.Uvarint(d.B[d.Off:])
 	if n <= 0 {
 		d.fail()
@@ -107,13 +113,20 @@ func (d *Dec) I() int64 {
 // Bool reads a bool.
 func (d *Dec) Bool() bool { return d.U() != 0 }
 
-// Bytes reads a string's bytes, sharing the blob.
+// Bytes reads a string's bytes, sharing the blob. The length is checked
+// against what is left after it: a blob sliced from a larger buffer is
+// never read past its end.
 func (d *Dec) Bytes() []byte {
-	n := d.N(len(d.B) - d.Off)
+	v := d.U()
 	if d.err != nil {
 		return nil
 	}
-	b := d.B[d.Off : d.Off+n]
+	if v > uint64(len(d.B)-d.Off) {
+		d.fail()
+		return nil
+	}
+	n := int(v)
+	b := d.B[d.Off : d.Off+n : d.Off+n]
 	d.Off += n
 	return b
 }

@@ -32,6 +32,11 @@ type DumpEntry struct {
 	Held                     bool
 	Records, Clones, Removes int
 	Blob                     Ref
+	// HasTable says the index holds the graph of the dump read alone
+	// (Table: EncodeTable), which a query adds for a unit whose only
+	// dump it is, in place of the records.
+	HasTable bool
+	Table    Ref
 }
 
 // ObjectEntry is one object of the build (every *.o under it).
@@ -130,6 +135,10 @@ func EncodeTOC(t *TOC) []byte {
 		e.U(uint64(d.Clones))
 		e.U(uint64(d.Removes))
 		e.Ref(d.Blob)
+		e.Bool(d.HasTable)
+		if d.HasTable {
+			e.Ref(d.Table)
+		}
 	}
 	e.U(uint64(len(t.Objects)))
 	for _, o := range t.Objects {
@@ -210,6 +219,9 @@ func DecodeTOC(b []byte) (*TOC, error) {
 		de.Held = d.Bool()
 		de.Records, de.Clones, de.Removes = d.N(1<<40), d.N(1<<40), d.N(1<<40)
 		de.Blob = d.Ref()
+		if de.HasTable = d.Bool(); de.HasTable {
+			de.Table = d.Ref()
+		}
 		t.Dumps = append(t.Dumps, de)
 	}
 	n = d.N(max)

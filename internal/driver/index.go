@@ -193,6 +193,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 	type dumpOut struct {
 		e     index.DumpEntry
 		blob  []byte
+		table []byte // the graph of the dump alone
 		names []string
 		read  bool
 	}
@@ -217,6 +218,11 @@ func BuildIndex(o Options) (*IndexReport, error) {
 						recs, out.blob = r, b
 						oe := old.toc.Dumps[j]
 						out.e.Records, out.e.Clones, out.e.Removes = oe.Records, oe.Clones, oe.Removes
+						if oe.HasTable {
+							if t, err := old.f.Blob(oe.Table); err == nil {
+								out.table = t
+							}
+						}
 					}
 				}
 			}
@@ -239,6 +245,9 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			}
 		}
 		out.e.Held = true
+		if out.table == nil {
+			out.table = index.EncodeTable(callgraph.TableOf(d, recs))
+		}
 		seen := map[string]bool{}
 		for _, r := range recs {
 			for _, n := range [2]string{r.Orig.Name, r.Clone.Name} {
@@ -378,6 +387,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		}
 		if out.e.Held {
 			out.e.Blob = w.Add(out.blob)
+			out.e.Table, out.e.HasTable = w.Add(out.table), true
 			for _, n := range out.names {
 				e := entry(n)
 				e.Dumps = append(e.Dumps, i)
@@ -891,6 +901,20 @@ func (v *indexView) Records(d ipadump.Dump) ([]ipadump.Record, bool) {
 	}
 	recs, err := index.DecodeRecords(b, d.Path)
 	return recs, err == nil
+}
+
+// Table implements callgraph.TableStore.
+func (v *indexView) Table(d ipadump.Dump) (*callgraph.DumpTable, bool) {
+	i, ok := v.dumpEntry(d)
+	if !ok || !v.x.toc.Dumps[i].HasTable {
+		return nil, false
+	}
+	b, err := v.x.f.Blob(v.x.toc.Dumps[i].Table)
+	if err != nil {
+		return nil, false
+	}
+	t, err := index.DecodeTable(b, d.TU, d.Kind.LTO())
+	return t, err == nil
 }
 
 // Counts implements callgraph.DumpStore.
