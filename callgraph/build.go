@@ -70,7 +70,7 @@ func newBuilder(dumpBytes int64, tableNodes, tableEdges int) *Builder {
 		g: &Graph{
 			nodes:  make([]Node, 0, nodes+tableNodes),
 			index:  make(map[string]map[string]int32),
-			byName: make(map[string][]int32, (nodes+tableNodes)/2),
+			byName: make(map[string][]int32, nodes/2+tableNodes),
 			tuIdx:  make(map[string]int),
 			edges:  make([]edge, 0, edges+tableEdges),
 			out:    make([][]int32, 0, nodes+tableNodes),

@@ -48,6 +48,9 @@ type Dec struct {
 	B   []byte
 	Off int
 	err error
+	// all, when set, is B as a string: S returns substrings of it, one
+	// copy of the blob for all its strings instead of one a string.
+	all string
 }
 
 // Err returns the first error met, wrapped in ErrCorrupt.
@@ -131,8 +134,14 @@ func (d *Dec) Bytes() []byte {
 	return b
 }
 
-// S reads a string (a copy).
-func (d *Dec) S() string { return string(d.Bytes()) }
+// S reads a string (a copy, or a part of the copy of the whole blob).
+func (d *Dec) S() string {
+	b := d.Bytes()
+	if d.all != "" && len(b) > 0 {
+		return d.all[d.Off-len(b) : d.Off]
+	}
+	return string(b)
+}
 
 // Ref reads a blob reference.
 func (d *Dec) Ref() Ref {

@@ -191,7 +191,8 @@ func EncodeTOC(t *TOC) []byte {
 
 // DecodeTOC reads a table of contents.
 func DecodeTOC(b []byte) (*TOC, error) {
-	d := &Dec{B: b}
+	// Its strings are most of it: one copy for all of them.
+	d := &Dec{B: b, all: string(b)}
 	max := len(b)
 	strs := func() []string {
 		n := d.N(max)

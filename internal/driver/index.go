@@ -210,52 +210,38 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			return
 		}
 		out.e.Stat = st
-		var recs []ipadump.Record
+		// An unchanged dump's blobs are the old index's, checked; its
+		// table gives the names it holds.
+		var tab *callgraph.DumpTable
 		if old != nil && old.sameStrip(toc.StripPrefixes) {
-			if j, ok := old.dumpAt[d.Path]; ok && old.toc.Dumps[j].Stat == st && old.toc.Dumps[j].Held {
-				if b, err := old.f.Blob(old.toc.Dumps[j].Blob); err == nil {
-					if r, err := index.DecodeRecords(b, d.Path); err == nil {
-						recs, out.blob = r, b
-						oe := old.toc.Dumps[j]
-						out.e.Records, out.e.Clones, out.e.Removes = oe.Records, oe.Clones, oe.Removes
-						if oe.HasTable {
-							if t, err := old.f.Blob(oe.Table); err == nil {
-								out.table = t
-							}
-						}
+			if j, ok := old.dumpAt[d.Path]; ok && old.toc.Dumps[j].Stat == st && old.toc.Dumps[j].Held && old.toc.Dumps[j].HasTable {
+				oe := old.toc.Dumps[j]
+				b, err := old.f.Blob(oe.Blob)
+				tb, terr := old.f.Blob(oe.Table)
+				if err == nil && terr == nil {
+					if t, err := index.DecodeTable(tb, d.TU, d.Kind.LTO()); err == nil {
+						tab, out.blob, out.table = t, b, tb
 					}
 				}
 			}
 		}
-		if out.blob == nil {
+		if tab == nil {
 			out.read = true
-			var errs int
-			recs, errs = readDumpRecords(d.Path, toc.StripPrefixes)
+			recs, errs := readDumpRecords(d.Path, toc.StripPrefixes)
 			if errs > 0 {
 				return
 			}
 			out.blob = index.EncodeRecords(recs)
-			for _, r := range recs {
-				out.e.Records++
-				if r.Kind == ipadump.Removal {
-					out.e.Removes++
-				} else {
-					out.e.Clones++
-				}
-			}
+			tab = callgraph.TableOf(d, recs)
+			out.table = index.EncodeTable(tab)
 		}
 		out.e.Held = true
-		if out.table == nil {
-			out.table = index.EncodeTable(callgraph.TableOf(d, recs))
-		}
-		seen := map[string]bool{}
-		for _, r := range recs {
-			for _, n := range [2]string{r.Orig.Name, r.Clone.Name} {
-				if n != "" && !seen[n] && (n == r.Orig.Name || r.Kind == ipadump.Clone) {
-					seen[n] = true
-					out.names = append(out.names, n)
-				}
-			}
+		out.e.Records, out.e.Clones, out.e.Removes = tab.Records, tab.Clones, tab.Removes
+		// The table's nodes are the names the records hold (an original,
+		// or a clone), each once, in the records' order.
+		out.names = make([]string, len(tab.Nodes))
+		for k := range tab.Nodes {
+			out.names[k] = tab.Nodes[k].ID.Name
 		}
 	})
 
