@@ -27,6 +27,8 @@ type Builder struct {
 	// tables are the nodes and edges AddTable added since the last
 	// finish, in order: finished already, finish skips them.
 	tables []tableSpan
+	// paths backs the first dump path of each unit (growTUs).
+	paths []string
 }
 
 type edgeKey struct {
@@ -138,7 +140,26 @@ func (b *Builder) addTU(d ipadump.Dump) {
 		g.tuIdx[d.TU] = ti
 		g.tus = append(g.tus, TU{Name: d.TU, Object: d.Object, HasObject: d.HasObject, LTO: d.Kind.LTO()})
 	}
-	g.tus[ti].Dumps = append(g.tus[ti].Dumps, d.Path)
+	t := &g.tus[ti]
+	if t.Dumps == nil && len(b.paths) < cap(b.paths) {
+		// One array for the first dumps of all units; a second dump
+		// of a unit moves its list out.
+		b.paths = append(b.paths, d.Path)
+		k := len(b.paths)
+		t.Dumps = b.paths[k-1 : k : k]
+		return
+	}
+	t.Dumps = append(t.Dumps, d.Path)
+}
+
+// growTUs makes room for n more units.
+func (b *Builder) growTUs(n int) {
+	g := b.g
+	g.tus = slices.Grow(g.tus, n)
+	if len(g.tuIdx) == 0 {
+		g.tuIdx = make(map[string]int, n)
+	}
+	b.paths = make([]string, 0, n)
 }
 
 // getOrCreate returns the node named d.Name in tu, whose name index is

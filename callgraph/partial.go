@@ -78,6 +78,7 @@ func LoadPartial(dumps []ipadump.Dump, names []string, opt LoadOptions) (*Graph,
 		}
 	}
 	b := newBuilder(int64(hint)*128, tabNodes, tabEdges)
+	b.growTUs(len(dumps) + len(opt.ObjectUnits))
 	for _, d := range dumps {
 		b.addTU(d)
 	}
@@ -103,7 +104,7 @@ func LoadPartial(dumps []ipadump.Dump, names []string, opt LoadOptions) (*Graph,
 			perTU[d.TU]++
 		}
 	}
-	p := &partial{b: b, opt: opt, pending: map[string][]ipadump.Dump{}, searched: map[string]bool{}, known: map[string]bool{}}
+	p := &partial{b: b, opt: opt, pending: make(map[string][]ipadump.Dump, len(dumps)), searched: map[string]bool{}, known: map[string]bool{}}
 	rd := newReader(opt)
 	for i, d := range dumps {
 		if !selected[d.TU] {
