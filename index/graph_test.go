@@ -98,3 +98,43 @@ func TestTableRefused(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeTable: no blob makes DecodeTable panic, and a table it reads
+// is a graph a Builder may add (every edge in its ends' lists once).
+func FuzzDecodeTable(f *testing.F) {
+	f.Add(EncodeTable(callgraph.TableOf(ipadump.Dump{Path: "d", TU: "a.o"}, sampleRecords())))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tab, err := DecodeTable(b, "a.o", false)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error not ErrCorrupt: %v", err)
+			}
+			return
+		}
+		if len(tab.Out) != len(tab.Nodes) || len(tab.In) != len(tab.Nodes) {
+			t.Fatalf("%d nodes, %d and %d lists", len(tab.Nodes), len(tab.Out), len(tab.In))
+		}
+		for _, lists := range [2][][]int32{tab.Out, tab.In} {
+			seen := make([]bool, len(tab.Edges))
+			for _, l := range lists {
+				for _, e := range l {
+					if seen[e] {
+						t.Fatalf("edge %d listed twice", e)
+					}
+					seen[e] = true
+				}
+			}
+			for e, ok := range seen {
+				if !ok {
+					t.Fatalf("edge %d in no list", e)
+				}
+			}
+		}
+		b2 := callgraph.NewBuilder()
+		if !b2.AddTable(ipadump.Dump{Path: "d", TU: "a.o"}, tab) {
+			t.Fatal("table refused by an empty builder")
+		}
+		_ = b2.Graph().String()
+	})
+}
