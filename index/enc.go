@@ -104,6 +104,12 @@ func (d *Dec) I() int64 {
 	if d.err != nil {
 		return 0
 	}
+	if d.Off < len(d.B) && d.B[d.Off] < 0x80 {
+		// One byte: a small line, column or delta (zig-zag encoded).
+		u := d.B[d.Off]
+		d.Off++
+		return int64(u>>1) ^ -int64(u&1)
+	}
 	v, n := binary.Varint(d.B[d.Off:])
 	if n <= 0 {
 		d.fail()

@@ -138,3 +138,31 @@ func FuzzDecodeTable(f *testing.F) {
 		_ = b2.Graph().String()
 	})
 }
+
+// TestDecSmall: the one-byte forms of U and I read what Enc wrote, at
+// both ends of their range and past them.
+func TestDecSmall(t *testing.T) {
+	us := []uint64{0, 1, 127, 128, 300, 1 << 40}
+	is := []int64{0, 1, -1, 63, -64, 64, -65, 1 << 40, -(1 << 40)}
+	var e Enc
+	for _, u := range us {
+		e.U(u)
+	}
+	for _, i := range is {
+		e.I(i)
+	}
+	d := &Dec{B: e.B}
+	for _, u := range us {
+		if got := d.U(); got != u {
+			t.Errorf("U: %d, want %d", got, u)
+		}
+	}
+	for _, i := range is {
+		if got := d.I(); got != i {
+			t.Errorf("I: %d, want %d", got, i)
+		}
+	}
+	if d.Left() != 0 || d.Err() != nil {
+		t.Errorf("%d bytes left, %v", d.Left(), d.Err())
+	}
+}
