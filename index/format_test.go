@@ -19,8 +19,9 @@ func writeSample(t testing.TB, path string) (Ref, Ref) {
 	recs := []ipadump.Record{{Kind: ipadump.Clone, Orig: ipadump.Decl{Name: "big", Order: 1, File: "a.c", Line: 3, Col: 5},
 		Clone: ipadump.Decl{Name: "big.constprop.0", Order: 7, File: "a.c", Line: 3, Col: 5}, Transform: ipadump.ConstProp,
 		Pos: ipadump.Pos{Dump: "a.c.000i.ipa-clones", Line: 1}}}
-	a := w.Add(EncodeRecords(recs))
-	tab := w.Add(EncodeTable(callgraph.TableOf(ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, recs)))
+	rb, tb := EncodeDump(recs, callgraph.TableOf(ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, recs))
+	a := w.Add(rb)
+	tab := w.Add(tb)
 	b := w.Add(EncodeBucket([]Name{{Name: "big", Dumps: []int{0}, Defs: []int{0, 3}, Calls: []Call{{Obj: 1, Ref: 2}}, Addrs: []Call{{Obj: 2, Ref: 7}}}, {Name: "other", Addrs: []Call{{Obj: 4, Ref: 0}}}}))
 	toc := &TOC{Builds: []string{"b"}, Dumps: []DumpEntry{{Dump: ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, Held: true, Blob: a, HasTable: true, Table: tab}}, Buckets: []Ref{b},
 		Objects: []ObjectEntry{{Path: "a.o", HasLink: true, Link: Link{Module: "xfs"}}, {Path: "vdso.o", HasLink: true, Link: Link{NotLinked: "vDSO"}}, {Path: "b.o"}},
@@ -132,13 +133,13 @@ func FuzzOpen(f *testing.F) {
 				_, _ = DecodeRecords(blob, "d")
 				_, _ = DecodeImage(blob, "o")
 				_, _ = DecodeUnits(blob)
-				_, _ = DecodeTable(blob, "a.o", false)
-			}
-			if !d.HasTable {
-				continue
-			}
-			if blob, err := x.Blob(d.Table); err == nil {
-				_, _ = DecodeTable(blob, "a.o", false)
+				_, _ = DecodeTable(blob, blob, "a.o", false)
+				if !d.HasTable {
+					continue
+				}
+				if tb, err := x.Blob(d.Table); err == nil {
+					_, _ = DecodeTable(tb, blob, "a.o", false)
+				}
 			}
 		}
 		for _, r := range toc.Buckets {

@@ -7,13 +7,13 @@ import (
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
-// EncodeTable returns the blob of a dump's graph table (callgraph.TableOf):
-// its record counts, its nodes (name, declaration, other declaration
-// files, clone kinds, removal), its edges (ends, kind, raw suffix, first
-// evidence line, count) and each node's outgoing and incoming edges in
-// order. A node's unit and LTO flag are its dump's, not kept.
-func EncodeTable(t *callgraph.DumpTable) []byte {
-	var st strTable
+// encodeTable returns the blob of a dump's graph table (callgraph.TableOf),
+// its strings in st (the records blob's: see EncodeDump): its record
+// counts, its nodes (name, declaration, other declaration files, clone
+// kinds, removal), its edges (ends, kind, raw suffix, first evidence
+// line, count) and each node's outgoing and incoming edges in order. A
+// node's unit and LTO flag are its dump's, not kept.
+func encodeTable(st *strTable, t *callgraph.DumpTable) []byte {
 	var e Enc
 	e.U(uint64(t.Records))
 	e.U(uint64(t.Clones))
@@ -54,17 +54,22 @@ func EncodeTable(t *callgraph.DumpTable) []byte {
 			}
 		}
 	}
-	return st.seal(e.B)
+	return e.B
 }
 
-// DecodeTable reads a dump's graph table, for a dump of unit tu (lto:
-// of a link-time optimised program). Besides the blob's encoding, it
-// checks that the table is a graph: every edge joins two of its nodes,
-// and each node's lists hold each of its edges once, so that a
-// callgraph.Builder may add it as it is.
-func DecodeTable(b []byte, tu string, lto bool) (*callgraph.DumpTable, error) {
+// DecodeTable reads a dump's graph table from its blob b and the blob of
+// its records (whose string table it uses: EncodeDump), for a dump of
+// unit tu (lto: of a link-time optimised program). Besides the blobs'
+// encoding, it checks that the table is a graph: every edge joins two of
+// its nodes, and each node's lists hold each of its edges once, so that
+// a callgraph.Builder may add it as it is.
+func DecodeTable(b, records []byte, tu string, lto bool) (*callgraph.DumpTable, error) {
+	sd := &Dec{B: records}
+	tab := readStrings(sd)
+	if err := sd.Err(); err != nil {
+		return nil, fmt.Errorf("graph table of %s: the strings of its records: %w", tu, err)
+	}
 	d := &Dec{B: b}
-	tab := readStrings(d)
 	t := &callgraph.DumpTable{Records: d.N(1 << 40), Clones: d.N(1 << 40), Removes: d.N(1 << 40)}
 	nn := d.N(d.Left())
 	t.Nodes = make([]callgraph.Node, nn)

@@ -39,14 +39,15 @@ func TestTableRoundTrip(t *testing.T) {
 	if len(want.Edges) < 5 || want.Removes != 1 {
 		t.Fatalf("sample: %+v", want)
 	}
-	got, err := DecodeTable(EncodeTable(want), "a.o", false)
+	rb, tb := EncodeDump(sampleRecords(), want)
+	got, err := DecodeTable(tb, rb, "a.o", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("read back:\n%+v\nwant\n%+v", got, want)
 	}
-	lto, err := DecodeTable(EncodeTable(want), "prog", true)
+	lto, err := DecodeTable(tb, rb, "prog", true)
 	if err != nil || lto.Nodes[0].ID.TU != "prog" || !lto.Nodes[0].LTO {
 		t.Errorf("for an LTO program: %+v, %v", lto.Nodes[0], err)
 	}
@@ -87,14 +88,24 @@ func TestTableRefused(t *testing.T) {
 	} {
 		x := fresh()
 		mangle(x)
-		if _, err := DecodeTable(EncodeTable(x), "a.o", false); !errors.Is(err, ErrCorrupt) {
+		rb, tb := EncodeDump(nil, x)
+		if _, err := DecodeTable(tb, rb, "a.o", false); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
-	b := EncodeTable(fresh())
-	for n := 0; n < len(b); n++ {
-		if _, err := DecodeTable(b[:n], "a.o", false); err == nil {
+	rb, tb := EncodeDump(sampleRecords(), fresh())
+	for n := 0; n < len(tb); n++ {
+		if _, err := DecodeTable(tb[:n], rb, "a.o", false); err == nil {
 			t.Errorf("truncated to %d bytes: read", n)
+		}
+	}
+	// The records' blob cut in its string table (its body the table
+	// does not read).
+	sd := &Dec{B: rb}
+	readStrings(sd)
+	for n := 0; n < sd.Off; n++ {
+		if _, err := DecodeTable(tb, rb[:n], "a.o", false); err == nil {
+			t.Errorf("records truncated to %d bytes: read", n)
 		}
 	}
 }
@@ -102,10 +113,11 @@ func TestTableRefused(t *testing.T) {
 // FuzzDecodeTable: no blob makes DecodeTable panic, and a table it reads
 // is a graph a Builder may add (every edge in its ends' lists once).
 func FuzzDecodeTable(f *testing.F) {
-	f.Add(EncodeTable(callgraph.TableOf(ipadump.Dump{Path: "d", TU: "a.o"}, sampleRecords())))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		tab, err := DecodeTable(b, "a.o", false)
+	rb, tb := EncodeDump(sampleRecords(), callgraph.TableOf(ipadump.Dump{Path: "d", TU: "a.o"}, sampleRecords()))
+	f.Add(tb, rb)
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, b, records []byte) {
+		tab, err := DecodeTable(b, records, "a.o", false)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error not ErrCorrupt: %v", err)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 )
@@ -33,8 +34,9 @@ type DumpEntry struct {
 	Records, Clones, Removes int
 	Blob                     Ref
 	// HasTable says the index holds the graph of the dump read alone
-	// (Table: EncodeTable), which a query adds for a unit whose only
-	// dump it is, in place of the records.
+	// (Table: EncodeDump, whose strings are in the records' blob), which
+	// a query adds for a unit whose only dump it is, in place of the
+	// records.
 	HasTable bool
 	Table    Ref
 }
@@ -349,6 +351,21 @@ func str(d *Dec, tab []string) string {
 // EncodeRecords returns the blob of a dump's records.
 func EncodeRecords(recs []ipadump.Record) []byte {
 	var st strTable
+	return st.seal(encodeRecords(&st, recs))
+}
+
+// EncodeDump returns the blobs of a dump's records and of its graph
+// table t (callgraph.TableOf of them): the table's strings are in the
+// string table of the records' blob, read with it (DecodeTable).
+func EncodeDump(recs []ipadump.Record, t *callgraph.DumpTable) (records, table []byte) {
+	var st strTable
+	body := encodeRecords(&st, recs)
+	table = encodeTable(&st, t)
+	return st.seal(body), table
+}
+
+// encodeRecords returns the body of a records blob, its strings in st.
+func encodeRecords(st *strTable, recs []ipadump.Record) []byte {
 	var e Enc
 	e.U(uint64(len(recs)))
 	decl := func(x ipadump.Decl) {
@@ -371,7 +388,7 @@ func EncodeRecords(recs []ipadump.Record) []byte {
 		e.I(int64(r.Pos.Line - line)) // lines grow: small deltas
 		line = r.Pos.Line
 	}
-	return st.seal(e.B)
+	return e.B
 }
 
 // DecodeRecords reads a dump's records; path is the dump's (Pos.Dump).

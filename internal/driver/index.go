@@ -219,7 +219,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 				b, err := old.f.Blob(oe.Blob)
 				tb, terr := old.f.Blob(oe.Table)
 				if err == nil && terr == nil {
-					if t, err := index.DecodeTable(tb, d.TU, d.Kind.LTO()); err == nil {
+					if t, err := index.DecodeTable(tb, b, d.TU, d.Kind.LTO()); err == nil {
 						tab, out.blob, out.table = t, b, tb
 					}
 				}
@@ -231,9 +231,8 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			if errs > 0 {
 				return
 			}
-			out.blob = index.EncodeRecords(recs)
 			tab = callgraph.TableOf(d, recs)
-			out.table = index.EncodeTable(tab)
+			out.blob, out.table = index.EncodeDump(recs, tab)
 		}
 		out.e.Held = true
 		out.e.Records, out.e.Clones, out.e.Removes = tab.Records, tab.Clones, tab.Removes
@@ -954,11 +953,16 @@ func (v *indexView) Table(d ipadump.Dump) (*callgraph.DumpTable, bool) {
 	if !ok || !v.x.toc.Dumps[i].HasTable {
 		return nil, false
 	}
-	b, err := v.x.f.Blob(v.x.toc.Dumps[i].Table)
+	e := &v.x.toc.Dumps[i]
+	b, err := v.x.f.Blob(e.Table)
 	if err != nil {
 		return nil, false
 	}
-	t, err := index.DecodeTable(b, d.TU, d.Kind.LTO())
+	rb, err := v.x.f.Blob(e.Blob)
+	if err != nil {
+		return nil, false
+	}
+	t, err := index.DecodeTable(b, rb, d.TU, d.Kind.LTO())
 	return t, err == nil
 }
 
