@@ -64,11 +64,11 @@ func (s *tableStore) Table(d ipadump.Dump) (*DumpTable, bool) {
 	return TableOf(d, recs), true
 }
 
-// TestTableFixtures: for every compiled fixture, LoadPartial adding the
-// units of one dump by their tables (the persistent index's way)
-// answers as Load reading the dumps does: every question about every
-// name, the units, counts and the graph read whole. The LTO program, of
-// several dumps, is read by its records.
+// TestTableFixtures: for every compiled fixture, LoadPartial and Load
+// adding the units of one dump by their tables (the persistent index's
+// way) answer as Load reading the dumps does: every question about
+// every name, the units, counts and the graph read whole. The LTO
+// program, of several dumps, is read by its records.
 func TestTableFixtures(t *testing.T) {
 	for _, name := range []string{"clones", "cycle", "header", "lto", "simd", "statics", "cold", "icf", "rule-abi", "rule-callers"} {
 		t.Run(name, func(t *testing.T) {
@@ -83,6 +83,16 @@ func TestTableFixtures(t *testing.T) {
 			}
 			s := newTableStore(t, ds)
 			comparePartial(t, ds, LoadOptions{Dumps: s}, append(full.Names(), "no_such_function"))
+			// Load by the tables builds Load's graph.
+			tabled, err := Load(ds, LoadOptions{Dumps: s})
+			if err != nil || tabled.String() != full.String() || tabled.Stats() != full.Stats() || !reflect.DeepEqual(tabled.TUs(), full.TUs()) {
+				t.Errorf("Load by the tables differs from Load (%v):\n%s\nwant:\n%s", err, tabled, full)
+			}
+			for _, n := range full.Names() {
+				if a, b := answers(tabled, n), answers(full, n); a != b {
+					t.Errorf("Load by the tables, %s:\n%s\nwant:\n%s", n, a, b)
+				}
+			}
 			if s.tables == 0 && full.Len() > 0 {
 				t.Errorf("no table was asked for (%d nodes)", full.Len())
 			}
