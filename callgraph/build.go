@@ -29,6 +29,9 @@ type Builder struct {
 	tables []tableSpan
 	// paths backs the first dump path of each unit (growTUs).
 	paths []string
+	// noByName leaves the graph's index by name empty (TableOf, whose
+	// graph is only read for its tables).
+	noByName bool
 }
 
 type edgeKey struct {
@@ -180,7 +183,9 @@ func (b *Builder) getOrCreate(names map[string]int32, d ipadump.Decl, tu string,
 	g.nodes = append(g.nodes, Node{ID: NodeID{Name: d.Name, TU: tu}, File: d.File, Line: d.Line, Col: d.Col, LTO: lto})
 	b.state = append(b.state, 0)
 	names[d.Name] = i
-	g.byName[d.Name] = append(g.byName[d.Name], i)
+	if !b.noByName {
+		g.byName[d.Name] = append(g.byName[d.Name], i)
+	}
 	return i
 }
 

@@ -33,7 +33,7 @@ type TableEdge struct {
 // TableOf returns the graph of dump d read alone from its records recs.
 func TableOf(d ipadump.Dump, recs []ipadump.Record) *DumpTable {
 	b := NewBuilderSize(int64(len(recs)) * 128)
-	b.fixedTUs = true
+	b.fixedTUs, b.noByName = true, true
 	b.AddDump(d, recs)
 	b.finish()
 	g := b.g
