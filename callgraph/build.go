@@ -24,6 +24,14 @@ type Builder struct {
 	// nodesDone and edgesDone count the nodes and edges finish has
 	// settled: a partial graph is finished again after each unit read.
 	nodesDone, edgesDone int
+	// tables are the nodes and edges AddTable added since the last
+	// finish, in order: finished already, finish skips them.
+	tables []tableSpan
+	// paths backs the first dump path of each unit (growTUs).
+	paths []string
+	// noByName leaves the graph's index by name empty (TableOf, whose
+	// graph is only read for its tables).
+	noByName bool
 }
 
 type edgeKey struct {
@@ -53,22 +61,30 @@ func NewBuilder() *Builder { return NewBuilderSize(0) }
 // loading (a kernel has about one node per 350 bytes of dump). The size
 // is a hint taken from file sizes, which a sparse or hostile file can make
 // anything: beyond maxSizeHint the tables start at that size and grow.
-func NewBuilderSize(dumpBytes int64) *Builder {
+func NewBuilderSize(dumpBytes int64) *Builder { return newBuilder(dumpBytes, 0, 0) }
+
+// newBuilder is NewBuilderSize, the tables sized also for tables of
+// tableNodes nodes and tableEdges edges (AddTable), which need no map
+// of edges.
+func newBuilder(dumpBytes int64, tableNodes, tableEdges int) *Builder {
 	dumpBytes = min(max(dumpBytes, 0), maxSizeHint)
 	nodes := int(dumpBytes / 350)
 	edges := int(dumpBytes / 200)
+	tableNodes, tableEdges = min(tableNodes, maxSizeHint/350), min(tableEdges, maxSizeHint/200)
 	return &Builder{
 		g: &Graph{
-			nodes:  make([]Node, 0, nodes),
+			nodes:  make([]Node, 0, nodes+tableNodes),
 			index:  make(map[string]map[string]int32),
-			byName: make(map[string][]int32, nodes/2),
+			byName: make(map[string][]int32, nodes/2+tableNodes),
 			tuIdx:  make(map[string]int),
-			edges:  make([]edge, 0, edges),
+			edges:  make([]edge, 0, edges+tableEdges),
+			out:    make([][]int32, 0, nodes+tableNodes),
+			in:     make([][]int32, 0, nodes+tableNodes),
 		},
 		edgeIdx: make(map[edgeKey]int32, edges),
 		copies:  make(map[copyKey]uint8),
 		dumpIdx: make(map[string]int32),
-		state:   make([]uint8, 0, nodes),
+		state:   make([]uint8, 0, nodes+tableNodes),
 	}
 }
 
@@ -127,7 +143,26 @@ func (b *Builder) addTU(d ipadump.Dump) {
 		g.tuIdx[d.TU] = ti
 		g.tus = append(g.tus, TU{Name: d.TU, Object: d.Object, HasObject: d.HasObject, LTO: d.Kind.LTO()})
 	}
-	g.tus[ti].Dumps = append(g.tus[ti].Dumps, d.Path)
+	t := &g.tus[ti]
+	if t.Dumps == nil && len(b.paths) < cap(b.paths) {
+		// One array for the first dumps of all units; a second dump
+		// of a unit moves its list out.
+		b.paths = append(b.paths, d.Path)
+		k := len(b.paths)
+		t.Dumps = b.paths[k-1 : k : k]
+		return
+	}
+	t.Dumps = append(t.Dumps, d.Path)
+}
+
+// growTUs makes room for n more units.
+func (b *Builder) growTUs(n int) {
+	g := b.g
+	g.tus = slices.Grow(g.tus, n)
+	if len(g.tuIdx) == 0 {
+		g.tuIdx = make(map[string]int, n)
+	}
+	b.paths = make([]string, 0, n)
 }
 
 // getOrCreate returns the node named d.Name in tu, whose name index is
@@ -148,7 +183,9 @@ func (b *Builder) getOrCreate(names map[string]int32, d ipadump.Decl, tu string,
 	g.nodes = append(g.nodes, Node{ID: NodeID{Name: d.Name, TU: tu}, File: d.File, Line: d.Line, Col: d.Col, LTO: lto})
 	b.state = append(b.state, 0)
 	names[d.Name] = i
-	g.byName[d.Name] = append(g.byName[d.Name], i)
+	if !b.noByName {
+		g.byName[d.Name] = append(g.byName[d.Name], i)
+	}
 	return i
 }
 
@@ -190,19 +227,23 @@ func (b *Builder) Graph() *Graph {
 // never gets a new edge.
 func (b *Builder) finish() {
 	g := b.g
+	nodes := b.unfinished(b.nodesDone, len(g.nodes), func(s tableSpan) (int, int) { return s.nodeLo, s.nodeHi })
+	edges := b.unfinished(b.edgesDone, len(g.edges), func(s tableSpan) (int, int) { return s.edgeLo, s.edgeHi })
 	// Removal: a node is removed when every copy the dumps mention is
 	// (state bit 0: some copy kept, bit 1: some copy removed).
-	for i := b.nodesDone; i < len(g.nodes); i++ {
-		n := &g.nodes[i]
-		n.Removed = b.state[i] == 2
-		if len(n.CloneOf) == 0 {
-			// A clone whose creating line is in no dump read (e.g. only
-			// its inlining is recorded): its name still says what it is.
-			if _, kinds, last := ipadump.CloneName(n.ID.Name); last {
-				n.CloneOf = []EdgeKind{kinds[len(kinds)-1]}
+	for _, r := range nodes {
+		for i := r[0]; i < r[1]; i++ {
+			n := &g.nodes[i]
+			n.Removed = b.state[i] == 2
+			if len(n.CloneOf) == 0 {
+				// A clone whose creating line is in no dump read (e.g. only
+				// its inlining is recorded): its name still says what it is.
+				if _, kinds, last := ipadump.CloneName(n.ID.Name); last {
+					n.CloneOf = []EdgeKind{kinds[len(kinds)-1]}
+				}
 			}
+			sort.Strings(n.Files)
 		}
-		sort.Strings(n.Files)
 	}
 	// Deterministic adjacency: by target, then kind.
 	for len(g.out) < len(g.nodes) {
@@ -210,13 +251,15 @@ func (b *Builder) finish() {
 		g.in = append(g.in, nil)
 	}
 	var old []int32 // finished nodes given an edge: none when units come whole
-	for e := b.edgesDone; e < len(g.edges); e++ {
-		ed := &g.edges[e]
-		g.out[ed.from] = append(g.out[ed.from], int32(e))
-		g.in[ed.to] = append(g.in[ed.to], int32(e))
-		for _, n := range [2]int32{ed.from, ed.to} {
-			if int(n) < b.nodesDone && !slices.Contains(old, n) {
-				old = append(old, n)
+	for _, r := range edges {
+		for e := r[0]; e < r[1]; e++ {
+			ed := &g.edges[e]
+			g.out[ed.from] = append(g.out[ed.from], int32(e))
+			g.in[ed.to] = append(g.in[ed.to], int32(e))
+			for _, n := range [2]int32{ed.from, ed.to} {
+				if int(n) < b.nodesDone && !slices.Contains(old, n) {
+					old = append(old, n)
+				}
 			}
 		}
 	}
@@ -224,13 +267,33 @@ func (b *Builder) finish() {
 		sortEdges(g, g.out[i], func(e *edge) int32 { return e.to })
 		sortEdges(g, g.in[i], func(e *edge) int32 { return e.from })
 	}
-	for i := b.nodesDone; i < len(g.nodes); i++ {
-		sortAdj(int32(i))
+	for _, r := range nodes {
+		for i := r[0]; i < r[1]; i++ {
+			sortAdj(int32(i))
+		}
 	}
 	for _, i := range old {
 		sortAdj(i)
 	}
 	b.nodesDone, b.edgesDone = len(g.nodes), len(g.edges)
+	b.tables = b.tables[:0]
+}
+
+// unfinished returns the ranges of [from, to) that AddTable did not add
+// (span gives a table's range), in order.
+func (b *Builder) unfinished(from, to int, span func(tableSpan) (int, int)) [][2]int {
+	var out [][2]int
+	for _, s := range b.tables {
+		lo, hi := span(s)
+		if lo > from {
+			out = append(out, [2]int{from, lo})
+		}
+		from = max(from, hi)
+	}
+	if from < to {
+		out = append(out, [2]int{from, to})
+	}
+	return out
 }
 
 // sortTUs sorts the unit table by name, and each unit's dumps.

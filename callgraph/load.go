@@ -75,8 +75,16 @@ func (opt LoadOptions) workers() int {
 func addDumps(b *Builder, dumps []ipadump.Dump, opt LoadOptions) ipadump.ErrorList {
 	workers := opt.workers()
 	type result struct {
-		recs []ipadump.Record
-		errs ipadump.ErrorList
+		recs  []ipadump.Record
+		table *DumpTable // instead of recs: the store's table of a unit's only dump
+		errs  ipadump.ErrorList
+	}
+	// A unit of one dump is added by its table when the store holds it.
+	perTU := map[string]int{}
+	if _, ok := opt.Dumps.(TableStore); ok {
+		for _, d := range dumps {
+			perTU[d.TU]++
+		}
 	}
 	results := make([]chan result, len(dumps))
 	for i := range results {
@@ -94,8 +102,14 @@ func addDumps(b *Builder, dumps []ipadump.Dump, opt LoadOptions) ipadump.ErrorLi
 			// dump the worker parses.
 			rd := newReader(opt)
 			for i := range jobs {
+				if perTU[dumps[i].TU] == 1 {
+					if t, ok := opt.table(dumps[i]); ok {
+						results[i] <- result{table: t}
+						continue
+					}
+				}
 				recs, errs := readDumpVia(opt, rd, dumps[i])
-				results[i] <- result{recs, errs}
+				results[i] <- result{recs: recs, errs: errs}
 			}
 		}()
 	}
@@ -110,6 +124,12 @@ func addDumps(b *Builder, dumps []ipadump.Dump, opt LoadOptions) ipadump.ErrorLi
 	for i, d := range dumps {
 		r := <-results[i]
 		<-window
+		if r.table != nil {
+			if b.AddTable(d, r.table) {
+				continue
+			}
+			r.recs, r.errs = readDumpVia(opt, newReader(opt), d)
+		}
 		b.AddDump(d, r.recs)
 		errs = append(errs, r.errs...)
 	}

@@ -60,7 +60,7 @@ func LoadPartial(dumps []ipadump.Dump, names []string, opt LoadOptions) (*Graph,
 	var errs ipadump.ErrorList
 	var st Stats
 	selected := map[string]bool{}
-	hint := 0
+	hint, tabNodes, tabEdges := 0, 0, 0
 	for i := range dumps {
 		sc := &scans[i]
 		errs = append(errs, sc.errs...)
@@ -70,10 +70,16 @@ func LoadPartial(dumps []ipadump.Dump, names []string, opt LoadOptions) (*Graph,
 		st.Removes += sc.removes
 		if sc.found {
 			selected[dumps[i].TU] = true
-			hint += sc.records
+			if sc.table != nil {
+				tabNodes += len(sc.table.Nodes)
+				tabEdges += len(sc.table.Edges)
+			} else {
+				hint += sc.records
+			}
 		}
 	}
-	b := NewBuilderSize(int64(hint) * 128)
+	b := newBuilder(int64(hint)*128, tabNodes, tabEdges)
+	b.growTUs(len(dumps) + len(opt.ObjectUnits))
 	for _, d := range dumps {
 		b.addTU(d)
 	}
@@ -93,15 +99,24 @@ func LoadPartial(dumps []ipadump.Dump, names []string, opt LoadOptions) (*Graph,
 	}
 	b.sortTUs()
 	b.fixedTUs = true
-	p := &partial{b: b, opt: opt, pending: map[string][]ipadump.Dump{}, searched: map[string]bool{}, known: map[string]bool{}}
+	perTU := map[string]int{}
+	for _, d := range dumps {
+		if selected[d.TU] {
+			perTU[d.TU]++
+		}
+	}
+	p := &partial{b: b, opt: opt, pending: make(map[string][]ipadump.Dump, len(dumps)), searched: map[string]bool{}, known: map[string]bool{}}
 	rd := newReader(opt)
 	for i, d := range dumps {
 		if !selected[d.TU] {
 			p.pending[d.TU] = append(p.pending[d.TU], d)
 			continue
 		}
+		if t := scans[i].table; t != nil && perTU[d.TU] == 1 && b.AddTable(d, t) {
+			continue
+		}
 		recs := scans[i].recs
-		if !scans[i].found {
+		if !scans[i].found || recs == nil && scans[i].table != nil {
 			// Another dump of a unit that names one: an LTO program's
 			// partitions, or two dumps of one object. Its problems, if
 			// any, came with its scan.
@@ -157,6 +172,7 @@ func newErrors(have, more ipadump.ErrorList) ipadump.ErrorList {
 type scanned struct {
 	found bool             // the dump names one of the needles
 	recs  []ipadump.Record // its records, when found
+	table *DumpTable       // or its table (the store's), when found
 	errs  ipadump.ErrorList
 	// records, clones and removes count its records as the Reader reads
 	// them.
@@ -257,6 +273,9 @@ func scanStored(opt LoadOptions, d ipadump.Dump, needles [][]byte) (scanned, boo
 		return scanned{}, false
 	}
 	if r.found {
+		if r.table, ok = opt.table(d); ok {
+			return r, true
+		}
 		if r.recs, ok = opt.Dumps.Records(d); !ok {
 			return scanned{}, false
 		}

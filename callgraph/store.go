@@ -22,6 +22,25 @@ type DumpStore interface {
 	Counts(d ipadump.Dump, names []string) (records, clones, removes int, named, ok bool)
 }
 
+// TableStore is a DumpStore that also holds the graph of each dump read
+// alone (TableOf): LoadPartial adds a unit whose only dump it holds by
+// its table.
+type TableStore interface {
+	DumpStore
+	// Table returns the table of dump d, with ID.TU and LTO d's; false
+	// when the store does not hold it (or holds an older copy).
+	Table(d ipadump.Dump) (*DumpTable, bool)
+}
+
+// table returns d's table from the store, when it holds it.
+func (opt LoadOptions) table(d ipadump.Dump) (*DumpTable, bool) {
+	ts, ok := opt.Dumps.(TableStore)
+	if !ok {
+		return nil, false
+	}
+	return ts.Table(d)
+}
+
 // records returns d's records from the store, when it holds them.
 func (opt LoadOptions) records(d ipadump.Dump) ([]ipadump.Record, bool) {
 	if opt.Dumps == nil {

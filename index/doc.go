@@ -4,7 +4,7 @@
 //
 // # Layout
 //
-// A 48-byte header: the magic "KLPAIDX\x00", the layout version (4), a
+// A 48-byte header: the magic "KLPAIDX\x00", the layout version (6), a
 // reserved word, the file's size, the offset, length and CRC-32C of the
 // table of contents, and the CRC-32C of the header's first 44 bytes. Then
 // blobs, each located by a Ref (offset, length, CRC-32C), and last the
@@ -32,7 +32,10 @@
 // and, for every dump and object,
 // its path, size and mtime (Stat) and the Ref of its evidence: a dump's
 // records (EncodeRecords: the containment graph of its unit, as the
-// dump reader gives them), an object's image (EncodeImage: function
+// dump reader gives them) and the graph those records make alone
+// (EncodeDump: nodes, edges and each node's edges in order, which a
+// query adds for a unit of one dump without rebuilding it; its strings
+// are those of the records' blob), an object's image (EncodeImage: function
 // symbols with binding, section, size, ftrace entry, aliases and cold
 // pieces; the object call graph) and compile units (EncodeUnits: the
 // DW_AT_producer strings the compile flags are read from), and what

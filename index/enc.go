@@ -48,6 +48,9 @@ type Dec struct {
 	B   []byte
 	Off int
 	err error
+	// all, when set, is B as a string: S returns substrings of it, one
+	// copy of the blob for all its strings instead of one a string.
+	all string
 }
 
 // Err returns the first error met, wrapped in ErrCorrupt.
@@ -68,6 +71,12 @@ func (d *Dec) fail() {
 func (d *Dec) U() uint64 {
 	if d.err != nil {
 		return 0
+	}
+	if d.Off < len(d.B) && d.B[d.Off] < 0x80 {
+		// One byte: most counts, indexes and string numbers.
+		v := d.B[d.Off]
+		d.Off++
+		return uint64(v)
 	}
 	v, n := binary.Uvarint(d.B[d.Off:])
 	if n <= 0 {
@@ -95,6 +104,12 @@ func (d *Dec) I() int64 {
 	if d.err != nil {
 		return 0
 	}
+	if d.Off < len(d.B) && d.B[d.Off] < 0x80 {
+		// One byte: a small line, column or delta (zig-zag encoded).
+		u := d.B[d.Off]
+		d.Off++
+		return int64(u>>1) ^ -int64(u&1)
+	}
 	v, n := binary.Varint(d.B[d.Off:])
 	if n <= 0 {
 		d.fail()
@@ -107,19 +122,32 @@ func (d *Dec) I() int64 {
 // Bool reads a bool.
 func (d *Dec) Bool() bool { return d.U() != 0 }
 
-// Bytes reads a string's bytes, sharing the blob.
+// Bytes reads a string's bytes, sharing the blob. The length is checked
+// against what is left after it: a blob sliced from a larger buffer is
+// never read past its end.
 func (d *Dec) Bytes() []byte {
-	n := d.N(len(d.B) - d.Off)
+	v := d.U()
 	if d.err != nil {
 		return nil
 	}
-	b := d.B[d.Off : d.Off+n]
+	if v > uint64(len(d.B)-d.Off) {
+		d.fail()
+		return nil
+	}
+	n := int(v)
+	b := d.B[d.Off : d.Off+n : d.Off+n]
 	d.Off += n
 	return b
 }
 
-// S reads a string (a copy).
-func (d *Dec) S() string { return string(d.Bytes()) }
+// S reads a string (a copy, or a part of the copy of the whole blob).
+func (d *Dec) S() string {
+	b := d.Bytes()
+	if d.all != "" && len(b) > 0 {
+		return d.all[d.Off-len(b) : d.Off]
+	}
+	return string(b)
+}
 
 // Ref reads a blob reference.
 func (d *Dec) Ref() Ref {

@@ -14,7 +14,7 @@ import (
 // writes and the only one it reads.
 const (
 	Magic   = "KLPAIDX\x00"
-	Version = 4
+	Version = 6
 )
 
 // headerSize is the fixed header: magic, version, flags, file size, the

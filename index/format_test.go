@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
@@ -18,9 +19,11 @@ func writeSample(t testing.TB, path string) (Ref, Ref) {
 	recs := []ipadump.Record{{Kind: ipadump.Clone, Orig: ipadump.Decl{Name: "big", Order: 1, File: "a.c", Line: 3, Col: 5},
 		Clone: ipadump.Decl{Name: "big.constprop.0", Order: 7, File: "a.c", Line: 3, Col: 5}, Transform: ipadump.ConstProp,
 		Pos: ipadump.Pos{Dump: "a.c.000i.ipa-clones", Line: 1}}}
-	a := w.Add(EncodeRecords(recs))
+	rb, tb := EncodeDump(recs, callgraph.TableOf(ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, recs))
+	a := w.Add(rb)
+	tab := w.Add(tb)
 	b := w.Add(EncodeBucket([]Name{{Name: "big", Dumps: []int{0}, Defs: []int{0, 3}, Calls: []Call{{Obj: 1, Ref: 2}}, Addrs: []Call{{Obj: 2, Ref: 7}}}, {Name: "other", Addrs: []Call{{Obj: 4, Ref: 0}}}}))
-	toc := &TOC{Builds: []string{"b"}, Dumps: []DumpEntry{{Dump: ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, Held: true, Blob: a}}, Buckets: []Ref{b},
+	toc := &TOC{Builds: []string{"b"}, Dumps: []DumpEntry{{Dump: ipadump.Dump{Path: "a.c.000i.ipa-clones", TU: "a.o"}, Held: true, Blob: a, HasTable: true, Table: tab}}, Buckets: []Ref{b},
 		Objects: []ObjectEntry{{Path: "a.o", HasLink: true, Link: Link{Module: "xfs"}}, {Path: "vdso.o", HasLink: true, Link: Link{NotLinked: "vDSO"}}, {Path: "b.o"}},
 		Kbuild:  []KbuildFile{{Path: "fs/xfs/xfs.mod", Stat: Stat{Size: 10, MtimeNs: -3}}}}
 	if err := w.Commit(EncodeTOC(toc)); err != nil {
@@ -130,6 +133,13 @@ func FuzzOpen(f *testing.F) {
 				_, _ = DecodeRecords(blob, "d")
 				_, _ = DecodeImage(blob, "o")
 				_, _ = DecodeUnits(blob)
+				_, _ = DecodeTable(blob, blob, "a.o", false)
+				if !d.HasTable {
+					continue
+				}
+				if tb, err := x.Blob(d.Table); err == nil {
+					_, _ = DecodeTable(tb, blob, "a.o", false)
+				}
 			}
 		}
 		for _, r := range toc.Buckets {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/object"
 )
@@ -32,6 +33,12 @@ type DumpEntry struct {
 	Held                     bool
 	Records, Clones, Removes int
 	Blob                     Ref
+	// HasTable says the index holds the graph of the dump read alone
+	// (Table: EncodeDump, whose strings are in the records' blob), which
+	// a query adds for a unit whose only dump it is, in place of the
+	// records.
+	HasTable bool
+	Table    Ref
 }
 
 // ObjectEntry is one object of the build (every *.o under it).
@@ -130,6 +137,10 @@ func EncodeTOC(t *TOC) []byte {
 		e.U(uint64(d.Clones))
 		e.U(uint64(d.Removes))
 		e.Ref(d.Blob)
+		e.Bool(d.HasTable)
+		if d.HasTable {
+			e.Ref(d.Table)
+		}
 	}
 	e.U(uint64(len(t.Objects)))
 	for _, o := range t.Objects {
@@ -182,7 +193,8 @@ func EncodeTOC(t *TOC) []byte {
 
 // DecodeTOC reads a table of contents.
 func DecodeTOC(b []byte) (*TOC, error) {
-	d := &Dec{B: b}
+	// Its strings are most of it: one copy for all of them.
+	d := &Dec{B: b, all: string(b)}
 	max := len(b)
 	strs := func() []string {
 		n := d.N(max)
@@ -210,6 +222,9 @@ func DecodeTOC(b []byte) (*TOC, error) {
 		de.Held = d.Bool()
 		de.Records, de.Clones, de.Removes = d.N(1<<40), d.N(1<<40), d.N(1<<40)
 		de.Blob = d.Ref()
+		if de.HasTable = d.Bool(); de.HasTable {
+			de.Table = d.Ref()
+		}
 		t.Dumps = append(t.Dumps, de)
 	}
 	n = d.N(max)
@@ -336,6 +351,21 @@ func str(d *Dec, tab []string) string {
 // EncodeRecords returns the blob of a dump's records.
 func EncodeRecords(recs []ipadump.Record) []byte {
 	var st strTable
+	return st.seal(encodeRecords(&st, recs))
+}
+
+// EncodeDump returns the blobs of a dump's records and of its graph
+// table t (callgraph.TableOf of them): the table's strings are in the
+// string table of the records' blob, read with it (DecodeTable).
+func EncodeDump(recs []ipadump.Record, t *callgraph.DumpTable) (records, table []byte) {
+	var st strTable
+	body := encodeRecords(&st, recs)
+	table = encodeTable(&st, t)
+	return st.seal(body), table
+}
+
+// encodeRecords returns the body of a records blob, its strings in st.
+func encodeRecords(st *strTable, recs []ipadump.Record) []byte {
 	var e Enc
 	e.U(uint64(len(recs)))
 	decl := func(x ipadump.Decl) {
@@ -358,7 +388,7 @@ func EncodeRecords(recs []ipadump.Record) []byte {
 		e.I(int64(r.Pos.Line - line)) // lines grow: small deltas
 		line = r.Pos.Line
 	}
-	return st.seal(e.B)
+	return e.B
 }
 
 // DecodeRecords reads a dump's records; path is the dump's (Pos.Dump).

@@ -192,6 +192,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 	type dumpOut struct {
 		e     index.DumpEntry
 		blob  []byte
+		table []byte // the graph of the dump alone
 		names []string
 		read  bool
 	}
@@ -208,44 +209,37 @@ func BuildIndex(o Options) (*IndexReport, error) {
 			return
 		}
 		out.e.Stat = st
-		var recs []ipadump.Record
+		// An unchanged dump's blobs are the old index's, checked; its
+		// table gives the names it holds.
+		var tab *callgraph.DumpTable
 		if old != nil && old.sameStrip(toc.StripPrefixes) {
-			if j, ok := old.dumpAt[d.Path]; ok && old.toc.Dumps[j].Stat == st && old.toc.Dumps[j].Held {
-				if b, err := old.f.Blob(old.toc.Dumps[j].Blob); err == nil {
-					if r, err := index.DecodeRecords(b, d.Path); err == nil {
-						recs, out.blob = r, b
-						oe := old.toc.Dumps[j]
-						out.e.Records, out.e.Clones, out.e.Removes = oe.Records, oe.Clones, oe.Removes
+			if j, ok := old.dumpAt[d.Path]; ok && old.toc.Dumps[j].Stat == st && old.toc.Dumps[j].Held && old.toc.Dumps[j].HasTable {
+				oe := old.toc.Dumps[j]
+				b, err := old.f.Blob(oe.Blob)
+				tb, terr := old.f.Blob(oe.Table)
+				if err == nil && terr == nil {
+					if t, err := index.DecodeTable(tb, b, d.TU, d.Kind.LTO()); err == nil {
+						tab, out.blob, out.table = t, b, tb
 					}
 				}
 			}
 		}
-		if out.blob == nil {
+		if tab == nil {
 			out.read = true
-			var errs int
-			recs, errs = readDumpRecords(d.Path, toc.StripPrefixes)
+			recs, errs := readDumpRecords(d.Path, toc.StripPrefixes)
 			if errs > 0 {
 				return
 			}
-			out.blob = index.EncodeRecords(recs)
-			for _, r := range recs {
-				out.e.Records++
-				if r.Kind == ipadump.Removal {
-					out.e.Removes++
-				} else {
-					out.e.Clones++
-				}
-			}
+			tab = callgraph.TableOf(d, recs)
+			out.blob, out.table = index.EncodeDump(recs, tab)
 		}
 		out.e.Held = true
-		seen := map[string]bool{}
-		for _, r := range recs {
-			for _, n := range [2]string{r.Orig.Name, r.Clone.Name} {
-				if n != "" && !seen[n] && (n == r.Orig.Name || r.Kind == ipadump.Clone) {
-					seen[n] = true
-					out.names = append(out.names, n)
-				}
-			}
+		out.e.Records, out.e.Clones, out.e.Removes = tab.Records, tab.Clones, tab.Removes
+		// The table's nodes are the names the records hold (an original,
+		// or a clone), each once, in the records' order.
+		out.names = make([]string, len(tab.Nodes))
+		for k := range tab.Nodes {
+			out.names[k] = tab.Nodes[k].ID.Name
 		}
 	})
 
@@ -377,6 +371,7 @@ func BuildIndex(o Options) (*IndexReport, error) {
 		}
 		if out.e.Held {
 			out.e.Blob = w.Add(out.blob)
+			out.e.Table, out.e.HasTable = w.Add(out.table), true
 			for _, n := range out.names {
 				e := entry(n)
 				e.Dumps = append(e.Dumps, i)
@@ -527,9 +522,10 @@ type indexView struct {
 	// stale are the indexed files that changed or vanished, and added
 	// the files the index does not have.
 	stale, added []string
-	// tuObj maps a unit to its object's index entry; objTU the reverse.
+	// tuObj maps a unit to its object's index entry; objTU the reverse
+	// ("" for an object of no unit).
 	tuObj map[string]int
-	objTU map[int]string
+	objTU []string
 
 	mu     sync.Mutex
 	dirAt  map[string]int          // directory -> its entry in the TOC
@@ -566,17 +562,18 @@ func openIndexView(o Options) (*indexView, string) {
 		return nil, "index " + path + " not used: it is of other build directories or --strip-prefix values; answered from the build"
 	}
 	v := &indexView{x: x, path: path, named: map[string]map[int]bool{}, lookup: map[string]index.Name{}}
-	pass := &statPass{done: make(chan struct{})}
 	if !o.settleLater {
-		pass.run(x)
+		pass := newStatPass(x, 0)
+		pass.run()
 		v.apply(pass)
 		return v, ""
 	}
 	// Every file taken for unchanged while the pass runs (settled), on
-	// one goroutine: the query keeps the other cores.
+	// one goroutine: the query keeps the other cores, and helps the pass
+	// finish when it is done first.
+	pass := newStatPass(x, 1)
 	v.pass = pass
-	pass.workers = 1
-	go pass.run(x)
+	go pass.run()
 	v.freshDump, v.freshObj = make([]bool, len(x.toc.Dumps)), make([]bool, len(x.toc.Objects))
 	for i := range v.freshDump {
 		v.freshDump[i] = true
@@ -596,64 +593,95 @@ type statPass struct {
 	dirChanged          bool
 	kbuildChanged       bool
 	workers             int           // goroutines that stat; 0: one per core
-	done                chan struct{} // closed by run
+	done                chan struct{} // closed once every file is stat'ed
+
+	x          *indexFile
+	n          int          // files and directories to stat
+	next, left atomic.Int64 // the next to take, and how many are not done
+	dirC, kbC  atomic.Bool
 }
 
-// run stats every file and directory x names, in parallel: stat is a
-// system call, and the page cache makes it the CPU's work (about 2 µs
-// each), so a few goroutines take work in chunks.
-func (p *statPass) run(x *indexFile) {
-	defer close(p.done)
+// statChunk is how many files a goroutine of the pass takes at once.
+const statChunk = 64
+
+// newStatPass returns the pass over x's files, not started.
+func newStatPass(x *indexFile, workers int) *statPass {
 	t := x.toc
-	nd, no, ndir, nk := len(t.Dumps), len(t.Objects), len(t.Dirs), len(t.Kbuild)
-	p.freshDump, p.freshObj = make([]bool, nd), make([]bool, no)
-	var dirChanged, kbuildChanged atomic.Bool
-	one := func(i int) {
-		switch {
-		case i < nd:
-			st, ok := statOf(t.Dumps[i].Dump.Path)
-			p.freshDump[i] = ok && st == t.Dumps[i].Stat
-		case i < nd+no:
-			e := &t.Objects[i-nd]
-			st, ok := statOf(e.Path)
-			p.freshObj[i-nd] = ok && st == e.Stat
-		case i < nd+no+ndir:
-			d := &t.Dirs[i-nd-no]
-			if st, ok := statOf(d.Path); !ok || st.MtimeNs != d.MtimeNs {
-				dirChanged.Store(true)
-			}
-		default:
-			k := &t.Kbuild[i-nd-no-ndir]
-			if st, ok := statOf(k.Path); !ok || st != k.Stat {
-				kbuildChanged.Store(true)
-			}
-		}
+	p := &statPass{x: x, workers: workers, done: make(chan struct{}),
+		freshDump: make([]bool, len(t.Dumps)), freshObj: make([]bool, len(t.Objects))}
+	p.n = len(t.Dumps) + len(t.Objects) + len(t.Dirs) + len(t.Kbuild)
+	p.left.Store(int64(p.n))
+	if p.n == 0 {
+		close(p.done)
 	}
-	n := nd + no + ndir + nk
-	const chunk = 64
-	var next atomic.Int64
-	var wg sync.WaitGroup
+	return p
+}
+
+// run stats every file and directory the index names, in parallel: stat
+// is a system call, and the page cache makes it the CPU's work (about
+// 2 µs each), so a few goroutines take work in chunks. It returns when
+// every one is stat'ed.
+func (p *statPass) run() {
 	workers := p.workers
 	if workers == 0 {
 		workers = max(2, runtime.GOMAXPROCS(0))
 	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= n {
-					return
-				}
-				for i := lo; i < min(lo+chunk, n); i++ {
-					one(i)
-				}
-			}
-		}()
+	for range workers - 1 {
+		go p.work()
 	}
-	wg.Wait()
-	p.dirChanged, p.kbuildChanged = dirChanged.Load(), kbuildChanged.Load()
+	p.wait()
+}
+
+// wait takes chunks of the pass until none is left, then waits for
+// those others took: a query done before the pass helps it finish.
+func (p *statPass) wait() {
+	p.work()
+	<-p.done
+}
+
+// work stats chunks of the pass until none is left; whoever finishes the
+// last one closes done.
+func (p *statPass) work() {
+	for {
+		lo := int(p.next.Add(statChunk)) - statChunk
+		if lo >= p.n {
+			return
+		}
+		hi := min(lo+statChunk, p.n)
+		for i := lo; i < hi; i++ {
+			p.one(i)
+		}
+		if p.left.Add(int64(lo-hi)) == 0 {
+			p.dirChanged, p.kbuildChanged = p.dirC.Load(), p.kbC.Load()
+			close(p.done)
+		}
+	}
+}
+
+// one stats the i'th file or directory: the dumps, the objects, the
+// directories, then the kbuild lists.
+func (p *statPass) one(i int) {
+	t := p.x.toc
+	nd, no, ndir := len(t.Dumps), len(t.Objects), len(t.Dirs)
+	switch {
+	case i < nd:
+		st, ok := statOf(t.Dumps[i].Dump.Path)
+		p.freshDump[i] = ok && st == t.Dumps[i].Stat
+	case i < nd+no:
+		e := &t.Objects[i-nd]
+		st, ok := statOf(e.Path)
+		p.freshObj[i-nd] = ok && st == e.Stat
+	case i < nd+no+ndir:
+		d := &t.Dirs[i-nd-no]
+		if st, ok := statOf(d.Path); !ok || st.MtimeNs != d.MtimeNs {
+			p.dirC.Store(true)
+		}
+	default:
+		k := &t.Kbuild[i-nd-no-ndir]
+		if st, ok := statOf(k.Path); !ok || st != k.Stat {
+			p.kbC.Store(true)
+		}
+	}
 }
 
 // apply makes v's freshness the pass's.
@@ -685,7 +713,7 @@ func (ev *Session) settled() bool {
 	if v == nil || v.pass == nil {
 		return true
 	}
-	<-v.pass.done
+	v.pass.wait()
 	p := v.pass
 	if p.dirChanged || p.kbuildChanged {
 		return false
@@ -789,7 +817,7 @@ func (v *indexView) orphans() ([]callgraph.ObjectUnit, []string, bool) {
 
 // setUnits tells the view which object each unit of the session has.
 func (v *indexView) setUnits(ev *Session) {
-	v.tuObj, v.objTU = map[string]int{}, map[int]string{}
+	v.tuObj, v.objTU = make(map[string]int, len(ev.dumps)+len(ev.units)), make([]string, len(v.x.toc.Objects))
 	add := func(tu, obj string) {
 		if j, ok := v.x.objAt[obj]; ok {
 			if _, dup := v.tuObj[tu]; !dup {
@@ -804,6 +832,14 @@ func (v *indexView) setUnits(ev *Session) {
 	for _, u := range ev.units {
 		add(u.TU, u.Object)
 	}
+}
+
+// unitOf returns the unit of the index's j'th object, "" for none.
+func (v *indexView) unitOf(j int) string {
+	if j < 0 || j >= len(v.objTU) {
+		return ""
+	}
+	return v.objTU[j]
 }
 
 // modsIn returns the names of directory dir's .mod files from the
@@ -861,6 +897,25 @@ func (v *indexView) Records(d ipadump.Dump) ([]ipadump.Record, bool) {
 	}
 	recs, err := index.DecodeRecords(b, d.Path)
 	return recs, err == nil
+}
+
+// Table implements callgraph.TableStore.
+func (v *indexView) Table(d ipadump.Dump) (*callgraph.DumpTable, bool) {
+	i, ok := v.dumpEntry(d)
+	if !ok || !v.x.toc.Dumps[i].HasTable {
+		return nil, false
+	}
+	e := &v.x.toc.Dumps[i]
+	b, err := v.x.f.Blob(e.Table)
+	if err != nil {
+		return nil, false
+	}
+	rb, err := v.x.f.Blob(e.Blob)
+	if err != nil {
+		return nil, false
+	}
+	t, err := index.DecodeTable(b, rb, d.TU, d.Kind.LTO())
+	return t, err == nil
 }
 
 // Counts implements callgraph.DumpStore.
@@ -983,7 +1038,7 @@ func (v *indexView) CallsTo(name string) []callgraph.UnitCall {
 	}
 	var out []callgraph.UnitCall
 	for _, c := range e.Calls {
-		if tu, ok := v.objTU[c.Obj]; ok {
+		if tu := v.unitOf(c.Obj); tu != "" {
 			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
 		}
 	}
@@ -998,7 +1053,7 @@ func (v *indexView) AddrsTo(name string) []callgraph.UnitCall {
 	}
 	var out []callgraph.UnitCall
 	for _, c := range e.Addrs {
-		if tu, ok := v.objTU[c.Obj]; ok {
+		if tu := v.unitOf(c.Obj); tu != "" {
 			out = append(out, callgraph.UnitCall{TU: tu, Ref: c.Ref})
 		}
 	}

@@ -398,35 +398,40 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// leanGCPercent is the GC percent while a lean load runs: it allocates
-// some 50 MB over a live heap of a few, which at the default 100 takes
-// some twenty collections, a fifth of its time on a kernel build. Once a
-// collection finds more than sparseHeapMax bytes live (a function that
-// most units name: the load reads nearly every dump), the percent is
-// set back, so that a large heap is never let grow fivefold.
+// A query allocates some tens of MB over a live heap of a few (names,
+// nodes, edges: pointers to mark), and at the default GOGC spent a fifth
+// to a third of its CPU collecting. sparseGC turns the collector off
+// until the heap reaches offGCLimit; after that first collection it runs
+// at leanGCPercent, and as before once a collection finds more than
+// sparseHeapMax bytes live (a function that most units name: the load
+// reads nearly every dump), so that a large heap is never let grow
+// fivefold.
 const (
+	offGCLimit    = 128 << 20
 	leanGCPercent = 400
 	sparseHeapMax = 48 << 20
 )
 
 var gcState struct {
 	sync.Mutex
-	users int
-	old   int  // the percent to restore
-	set   bool // leanGCPercent is in force
+	users  int
+	old    int   // the percent to restore
+	oldLim int64 // the memory limit to restore
+	set    bool  // the settings are sparseGC's
 }
 
-// sparseGC sets the GC percent to leanGCPercent, unless GOGC says
-// otherwise, until the function it returns is called or the live heap
-// outgrows sparseHeapMax: loads running at once share the setting, and
-// the last one restores it.
+// sparseGC sets the collector as said above, unless GOGC says otherwise,
+// until the function it returns is called: queries running at once share
+// the setting, and the last one restores it.
 func sparseGC() (restore func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}
 	gcState.Lock()
 	if gcState.users == 0 {
-		gcState.old = debug.SetGCPercent(leanGCPercent)
+		gcState.old = debug.SetGCPercent(-1)
+		gcState.oldLim = debug.SetMemoryLimit(-1)
+		debug.SetMemoryLimit(min(gcState.oldLim, offGCLimit))
 		gcState.set = true
 		watchHeap()
 	}
@@ -435,20 +440,27 @@ func sparseGC() (restore func()) {
 	return func() {
 		gcState.Lock()
 		if gcState.users--; gcState.users == 0 && gcState.set {
-			debug.SetGCPercent(gcState.old)
-			gcState.set = false
+			resetGC()
 		}
 		gcState.Unlock()
 	}
+}
+
+// resetGC puts back the settings sparseGC found; gcState is held.
+func resetGC() {
+	debug.SetGCPercent(gcState.old)
+	debug.SetMemoryLimit(gcState.oldLim)
+	gcState.set = false
 }
 
 // gcSentinel is garbage whose finalizer runs after the collection that
 // finds it: watchHeap looks at the live heap then.
 type gcSentinel struct{ _ *int }
 
-// watchHeap sets the GC percent back once a collection leaves more than
-// sparseHeapMax bytes live, checking after each while leanGCPercent is
-// in force.
+// watchHeap, after each collection while sparseGC's settings are in
+// force, puts the settings back once more than sparseHeapMax bytes are
+// live, and otherwise collects at leanGCPercent with the memory limit
+// found before.
 func watchHeap() {
 	runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
 		gcState.Lock()
@@ -459,10 +471,11 @@ func watchHeap() {
 		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		metrics.Read(live)
 		if live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() > sparseHeapMax {
-			debug.SetGCPercent(gcState.old)
-			gcState.set = false
+			resetGC()
 			return
 		}
+		debug.SetGCPercent(leanGCPercent)
+		debug.SetMemoryLimit(gcState.oldLim)
 		watchHeap()
 	})
 }
