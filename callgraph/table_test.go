@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
@@ -14,7 +15,7 @@ import (
 // the persistent index does; tables counts the tables given.
 type tableStore struct {
 	recs   map[string][]ipadump.Record
-	tables int
+	tables atomic.Int64 // Table runs on the load's workers
 }
 
 func newTableStore(t *testing.T, ds []ipadump.Dump) *tableStore {
@@ -60,7 +61,7 @@ func (s *tableStore) Table(d ipadump.Dump) (*DumpTable, bool) {
 	if !ok {
 		return nil, false
 	}
-	s.tables++
+	s.tables.Add(1)
 	return TableOf(d, recs), true
 }
 
@@ -93,7 +94,7 @@ func TestTableFixtures(t *testing.T) {
 					t.Errorf("Load by the tables, %s:\n%s\nwant:\n%s", n, a, b)
 				}
 			}
-			if s.tables == 0 && full.Len() > 0 {
+			if s.tables.Load() == 0 && full.Len() > 0 {
 				t.Errorf("no table was asked for (%d nodes)", full.Len())
 			}
 		})
