@@ -130,7 +130,7 @@ func (s *SymbolStore) refsTo(name string, memo map[string][]UnitCall, scan func(
 	for i, u := range units {
 		tus[i] = s.tus[u]
 	}
-	s.objs.PrefetchShown(tus, "reading the objects that call "+name)
+	s.objs.PrefetchShown(tus, "reading the objects that refer to "+name)
 	out := []UnitCall{}
 	for _, tu := range tus {
 		f, err := s.objs.File(tu)
