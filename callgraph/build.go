@@ -88,19 +88,26 @@ func newBuilder(dumpBytes int64, tableNodes, tableEdges int) *Builder {
 	}
 }
 
-// AddDump adds the records read from one dump. Records must come from d.
-func (b *Builder) AddDump(d ipadump.Dump, recs []ipadump.Record) {
-	g := b.g
-	g.stats.Dumps++
+// addDumpFile adds d's unit (unless the units are fixed) and d's path,
+// once, and returns the path's index.
+func (b *Builder) addDumpFile(d ipadump.Dump) int32 {
 	if !b.fixedTUs {
 		b.addTU(d)
 	}
 	di, ok := b.dumpIdx[d.Path]
 	if !ok {
-		di = int32(len(g.dumps))
+		di = int32(len(b.g.dumps))
 		b.dumpIdx[d.Path] = di
-		g.dumps = append(g.dumps, d.Path)
+		b.g.dumps = append(b.g.dumps, d.Path)
 	}
+	return di
+}
+
+// AddDump adds the records read from one dump. Records must come from d.
+func (b *Builder) AddDump(d ipadump.Dump, recs []ipadump.Record) {
+	g := b.g
+	g.stats.Dumps++
+	di := b.addDumpFile(d)
 	lto := d.Kind.LTO()
 	names := g.index[d.TU]
 	if names == nil {

@@ -95,15 +95,7 @@ func comparePartial(t *testing.T, ds []ipadump.Dump, opt LoadOptions, names []st
 func TestLoadPartialFixtures(t *testing.T) {
 	for _, name := range []string{"clones", "cycle", "header", "lto", "simd", "statics", "cold", "icf", "rule-abi", "rule-callers"} {
 		t.Run(name, func(t *testing.T) {
-			dir := fixture.Build(t, name)
-			ds, err := ipadump.Discover(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			full, err := Load(ds, LoadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ds, full := fixtureGraph(t, name)
 			comparePartial(t, ds, LoadOptions{}, append(full.Names(), "no_such_function"))
 		})
 	}
@@ -330,7 +322,18 @@ func TestWant(t *testing.T) {
 // and the whole graph of them.
 func threeFixtures(t *testing.T) ([]ipadump.Dump, *Graph) {
 	t.Helper()
-	ds, err := ipadump.Discover(fixture.Build(t, "header"), fixture.Build(t, "lto"), fixture.Build(t, "clones"))
+	return fixtureGraph(t, "header", "lto", "clones")
+}
+
+// fixtureGraph returns the dumps of the named fixtures, compiled, and the
+// whole graph of them.
+func fixtureGraph(t *testing.T, names ...string) ([]ipadump.Dump, *Graph) {
+	t.Helper()
+	var dirs []string
+	for _, n := range names {
+		dirs = append(dirs, fixture.Build(t, n))
+	}
+	ds, err := ipadump.Discover(dirs...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,15 +62,7 @@ func (b *Builder) AddTable(d ipadump.Dump, t *DumpTable) bool {
 	g.stats.Records += t.Records
 	g.stats.Clones += t.Clones
 	g.stats.Removes += t.Removes
-	if !b.fixedTUs {
-		b.addTU(d)
-	}
-	di, ok := b.dumpIdx[d.Path]
-	if !ok {
-		di = int32(len(g.dumps))
-		b.dumpIdx[d.Path] = di
-		g.dumps = append(g.dumps, d.Path)
-	}
+	di := b.addDumpFile(d)
 	base, ebase := int32(len(g.nodes)), int32(len(g.edges))
 	names := make(map[string]int32, len(t.Nodes))
 	g.index[d.TU] = names

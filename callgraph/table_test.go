@@ -73,15 +73,7 @@ func (s *tableStore) Table(d ipadump.Dump) (*DumpTable, bool) {
 func TestTableFixtures(t *testing.T) {
 	for _, name := range []string{"clones", "cycle", "header", "lto", "simd", "statics", "cold", "icf", "rule-abi", "rule-callers"} {
 		t.Run(name, func(t *testing.T) {
-			dir := fixture.Build(t, name)
-			ds, err := ipadump.Discover(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			full, err := Load(ds, LoadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ds, full := fixtureGraph(t, name)
 			s := newTableStore(t, ds)
 			comparePartial(t, ds, LoadOptions{Dumps: s}, append(full.Names(), "no_such_function"))
 			// Load by the tables builds Load's graph.
