@@ -375,6 +375,12 @@ func (r *run) addProblem(p Problem) {
 	r.res.Problems = append(r.res.Problems, p)
 }
 
+// unreadObject reports that unit tu's object could not be read for the
+// search for callers: a caller in it would go unseen.
+func (r *run) unreadObject(tu string, err error) {
+	r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
+}
+
 func (r *run) note(msg string) {
 	if !r.notes[msg] {
 		r.notes[msg] = true
@@ -529,7 +535,7 @@ func (r *run) readCalls(tus []string) {
 		if err != nil {
 			// A caller in this object would go unseen: the search is
 			// incomplete, whatever the unit's own functions are.
-			r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
+			r.unreadObject(tu, err)
 			continue
 		}
 		for i, ref := range f.Refs {
@@ -577,7 +583,7 @@ func (r *run) searchNotes(tus, noObject []string) {
 func (r *run) readAddrs(tu string, add func(name, at string, ord int)) {
 	f, err := r.e.Objects.File(tu)
 	if err != nil {
-		r.problem(tu, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", tu, err))
+		r.unreadObject(tu, err)
 		return
 	}
 	for i, ref := range f.Refs {

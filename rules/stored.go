@@ -38,13 +38,9 @@ func (r *run) externalCallsTo(name string) []caller {
 	if c, ok := r.extDone[name]; ok {
 		return c
 	}
-	type keyed struct {
-		tu, ref int
-		c       caller
-	}
-	var all []keyed
+	var all []inUnit[caller]
 	for _, c := range r.extCalls[name] {
-		all = append(all, keyed{r.tuPos[c.tu], c.refIdx, c})
+		all = append(all, inUnit[caller]{r.tuPos[c.tu], c.refIdx, c})
 	}
 	for _, uc := range s.CallsTo(name) {
 		pos, ok := r.tuPos[uc.TU]
@@ -57,20 +53,14 @@ func (r *run) externalCallsTo(name string) []caller {
 		}
 		if err != nil {
 			// A caller in this object would go unseen.
-			r.problem(uc.TU, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", uc.TU, err))
+			r.unreadObject(uc.TU, err)
 			continue
 		}
-		all = append(all, keyed{pos, uc.Ref, callerOf(f, uc.TU, f.Refs[uc.Ref])})
+		all = append(all, inUnit[caller]{pos, uc.Ref, callerOf(f, uc.TU, f.Refs[uc.Ref])})
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].tu != all[j].tu {
-			return all[i].tu < all[j].tu
-		}
-		return all[i].ref < all[j].ref
-	})
-	var out []caller
-	for _, k := range all {
-		out = append(out, k.c)
+	out := inUnitOrder(all)
+	if len(out) == 0 {
+		out = nil
 	}
 	r.extDone[name] = out
 	return out
@@ -104,13 +94,33 @@ func (r *run) storedUnitsInit(s callgraph.ObjectStore) (tus, noObject, uncovered
 	return r.searched, r.noObject, r.uncovered
 }
 
-// keyedAddr is a reference taking a name's address, with its unit's
-// position and its place in the unit's object (a ref's index, or past
-// the refs an ExternAddrs entry).
-type keyedAddr struct {
+// inUnit is a v found in the object of the unit numbered tu (tuPos), at
+// place ord there (a ref's index, or past the refs an ExternAddrs
+// entry).
+type inUnit[T any] struct {
 	tu, ord int
-	at      string
+	v       T
 }
+
+// inUnitOrder returns the values of all in unit order, then their order
+// in the unit's object.
+func inUnitOrder[T any](all []inUnit[T]) []T {
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].tu != all[j].tu {
+			return all[i].tu < all[j].tu
+		}
+		return all[i].ord < all[j].ord
+	})
+	out := make([]T, 0, len(all))
+	for _, k := range all {
+		out = append(out, k.v)
+	}
+	return out
+}
+
+// keyedAddr is a reference taking a name's address ("unit: function",
+// or "unit"), in its unit's object.
+type keyedAddr = inUnit[string]
 
 // externalAddrsTo returns the references taking name's address from
 // objects that do not define it, over every object the search for
@@ -136,25 +146,15 @@ func (r *run) externalAddrsTo(name string) []string {
 		switch {
 		case err != nil:
 			// A reference in this object would go unseen.
-			r.problem(uc.TU, fmt.Sprintf("object of %s not read (%v): callers of global functions in it are unknown", uc.TU, err))
+			r.unreadObject(uc.TU, err)
 		case uc.Ref < len(f.Refs):
 			all = append(all, keyedAddr{pos, uc.Ref, uc.TU + ": " + f.Refs[uc.Ref].From})
 		case uc.Ref < len(f.Refs)+len(f.ExternAddrs):
 			all = append(all, keyedAddr{pos, uc.Ref, uc.TU})
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].tu != all[j].tu {
-			return all[i].tu < all[j].tu
-		}
-		return all[i].ord < all[j].ord
-	})
-	out := []string{}
-	for _, k := range all {
-		out = append(out, k.at)
-	}
-	r.extAddrs[name] = out
-	return out
+	r.extAddrs[name] = inUnitOrder(all)
+	return r.extAddrs[name]
 }
 
 // storedAddrsInit reads the address references of the objects the
