@@ -147,11 +147,7 @@ func TestKernelCheckAtOffset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
 	}
-	for _, tool := range []string{"diff", "patch"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	fixture.NeedTools(t, "diff", "patch")
 	tree := fixture.KernelTree(t)
 	const src, fn = "mm/oom_kill.c", "oom_badness"
 	orig, err := os.ReadFile(filepath.Join(tree, src))

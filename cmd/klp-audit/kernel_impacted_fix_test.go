@@ -2,7 +2,6 @@ package main
 
 import (
 	"maps"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -26,11 +25,7 @@ func TestKernelImpactedFix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
 	}
-	for _, tool := range []string{"diff", "objdump"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	fixture.NeedTools(t, "diff", "objdump")
 	tree := fixture.KernelTree(t)
 	const src, obj = "mm/memblock.c", "mm/memblock.o"
 	def := `static bool should_skip_region\([^;{]*\)`

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -28,11 +27,7 @@ func TestKernelLineNeutral(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel test in -short mode")
 	}
-	for _, tool := range []string{"diff", "objdump"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	fixture.NeedTools(t, "diff", "objdump")
 	tree := fixture.KernelTree(t)
 	const src, obj = "mm/oom_kill.c", "mm/oom_kill.o"
 	def := `static bool oom_unkillable_task\([^;{]*\)`
