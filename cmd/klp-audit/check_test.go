@@ -512,6 +512,20 @@ func TestCheckRebuildData(t *testing.T) {
 					t.Errorf("exit %d, verdict %q, hunks %+v; want 1, data-change, a layout hunk", code, res.Verdict, res.Hunks)
 				}
 			}
+			// impacted --fix says the same: a changed value or layout
+			// leaves the answer incomplete, a new static does not.
+			icode, out, ierrs := run(t, dir, "impacted", "--build", ".", "--func", "bump", "--fix", "fix.patch", "--rebuild-cache", "off", "--format", "json")
+			var ir report.Result
+			if err := json.Unmarshal([]byte(out), &ir); err != nil {
+				t.Fatalf("impacted --fix: exit %d, %v\n%s", icode, err, ierrs)
+			}
+			dataProblem := false
+			for _, p := range ir.Problems {
+				dataProblem = dataProblem || p.Kind == report.KindFailClosed && strings.Contains(p.Message, "the fix changes data")
+			}
+			if want := name != "added"; dataProblem != want || ir.Complete == want {
+				t.Errorf("impacted --fix: complete %v, data problem %v, problems %+v; want data problem %v", ir.Complete, dataProblem, ir.Problems, want)
+			}
 		})
 	}
 }

@@ -227,8 +227,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	rebuilt := res.Rebuild != nil && res.Rebuild.Rebuilt
 	res.Problems = append(res.Problems, unknownHunks(hunks, rebuilt)...)
 	if macro && opts.Orig == "" && !rebuilt {
-		res.Problems = append(res.Problems, report.Problem{File: opts.Diff,
-			Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"})
+		res.Problems = append(res.Problems, macroProblem(opts.Diff))
 	}
 
 	// Targets against the livepatch.
@@ -295,19 +294,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	// to the unit's data (a new static is carried by the livepatch
 	// module, a changed initial value is not); a type's layout no
 	// rebuild shows.
-	data := false
-	for _, h := range res.Hunks {
-		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || strings.Contains(h.Note, "static local")) {
-			data = true
-		}
-	}
-	if res.Rebuild != nil {
-		for _, d := range res.Rebuild.Data {
-			if d.Status == report.DataChanged {
-				data = true
-			}
-		}
-	}
+	data := fixChangesData(res.Hunks, res.Rebuild)
 	switch {
 	case len(res.Unresolved) > 0 && !lpUncertain:
 		res.Verdict = VerdictUnresolved
@@ -626,6 +613,35 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 		}
 	}
 	return out
+}
+
+// fixChangesData reports whether the fix changes data no function
+// replacement carries: a data hunk, unless a rebuild shows what it does
+// to the unit's data (a new static is carried by the livepatch module, a
+// changed initial value is not); a type's layout or a static local,
+// which no rebuild shows; data the rebuild shows changed.
+func fixChangesData(hunks []report.Hunk, rb *report.CheckRebuild) bool {
+	rebuilt := rb != nil && rb.Rebuilt
+	for _, h := range hunks {
+		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || strings.Contains(h.Note, "static local")) {
+			return true
+		}
+	}
+	if rb != nil {
+		for _, d := range rb.Data {
+			if d.Status == report.DataChanged {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// macroProblem is the problem of a fix changing a macro that no rebuild
+// compiled.
+func macroProblem(diffPath string) report.Problem {
+	return report.Problem{File: diffPath,
+		Message: "the fix changes a macro: the functions that expand it are not found from the diff (give --orig and --patched to compare the builds)"}
 }
 
 // changedNames returns the names of the changed functions.

@@ -21,7 +21,7 @@ import (
 func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pending *pendingRebuild, a *Answer, policy *rules.Policy, linked *livepatch.LinkedFiles) {
 	res := a.Result
 	var probs []report.Problem
-	hunks, changed, _, hprobs, err := sess.fixFunctions(fx, q.Fix)
+	hunks, changed, macro, hprobs, err := sess.fixFunctions(fx, q.Fix)
 	if err != nil {
 		probs = append(probs, report.Problem{File: q.Fix, Kind: report.KindFailClosed, Message: err.Error()})
 	}
@@ -96,6 +96,15 @@ func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pe
 	}
 
 	probs = append(probs, unknownHunks(hunks, rb.Rebuilt)...)
+	if macro && !rb.Rebuilt {
+		probs = append(probs, macroProblem(q.Fix))
+	}
+	if fixChangesData(hunks, rb) {
+		// check's verdict data-change: replacing functions does not
+		// apply the fix.
+		probs = append(probs, report.Problem{File: q.Fix, Kind: report.KindFailClosed,
+			Message: "the fix changes data (an initial value, a type's layout or a static local) that no klp_func replacement carries: replacing these functions does not apply it (check says data-change)"})
+	}
 	res.Rebuild = rb
 	res.Targets = append([]report.Target{}, ignored...)
 	res.Summary.Must, res.Summary.Conditional, res.Summary.Review = 0, 0, 0
