@@ -827,3 +827,37 @@ func oneUnitFix(t *testing.T, src, patched string) (dir, truth string) {
 	fixture.Run(t, truth, "gcc", "-O2", "-c", "-o", "u.o", "u.c")
 	return dir, truth
 }
+
+// TestCheckFileNotBuilt: a fix to two files, u.c (built, rebuilt) and
+// other.c, which no kbuild .cmd file compiles. other.c's data hunk is not
+// shown by the rebuild of u.c: the answer stays incomplete, naming it.
+func TestCheckFileNotBuilt(t *testing.T) {
+	fixture.NeedTools(t, "gcc", "diff")
+	src := "static int limit = 10;\n\nint bump(int x)\n{\n\treturn x > limit;\n}\n"
+	dir, _ := oneUnitFix(t, src, strings.Replace(src, "x > limit", "x >= limit", 1))
+	for _, f := range []struct{ path, text string }{
+		{"a/other.c", "int other_limit = 10;\n"}, {"b/other.c", "int other_limit = 20;\n"}, {"other.c", "int other_limit = 10;\n"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f.path), []byte(f.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("diff", "-ru", "a", "b")
+	cmd.Dir = dir
+	diff, _ := cmd.Output()
+	if !strings.Contains(string(diff), "+++ b/other.c") || !strings.Contains(string(diff), "+++ b/u.c") {
+		t.Fatalf("diff -ru:\n%s", diff)
+	}
+	os.WriteFile(filepath.Join(dir, "fix.patch"), diff, 0o644)
+	code, res, errs := checkJSON(t, dir, "--diff", "fix.patch", "--build", ".", "--funcs", "lp.yaml", "--rebuild-cache", "off")
+	if res == nil || res.Rebuild == nil || !res.Rebuild.Rebuilt {
+		t.Fatalf("exit %d: u.o not rebuilt: %+v\n%s", code, res, errs)
+	}
+	named := false
+	for _, p := range res.Problems {
+		named = named || p.File == "other.c" && p.Kind == report.KindFailClosed && strings.Contains(p.Message, "no kbuild .cmd file of the build compiles other.c")
+	}
+	if !named || res.Verdict == "complete" {
+		t.Errorf("exit %d, verdict %q, problems %+v; want other.c's data hunk a fail-closed problem", code, res.Verdict, res.Problems)
+	}
+}

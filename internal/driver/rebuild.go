@@ -149,6 +149,9 @@ type pendingRebuild struct {
 	cancel  context.CancelFunc
 	scratch string
 	t0      time.Time
+	// noUnit are the fix's files (by the name their hunks carry) that no
+	// unit of the build compiles or includes.
+	noUnit map[string]bool
 }
 
 // startRebuild finds the units the fix touches and starts compiling
@@ -194,6 +197,12 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 		us, err := kbuild.Units(in.o.Builds, f.OldName)
 		if err != nil {
 			return fallback(fmt.Sprintf("the build's kbuild .cmd files could not be read (%v)", err))
+		}
+		if len(us) == 0 {
+			if p.noUnit == nil {
+				p.noUnit = map[string]bool{}
+			}
+			p.noUnit[f.Name()] = true
 		}
 		if isHeader(f.OldName) {
 			headers = append(headers, headerFile{file: f.OldName, name: f.Name(), cands: us})
@@ -444,7 +453,23 @@ func (p *pendingRebuild) finish(in rebuildInput, targets map[tkey]report.CheckTa
 	t0 = time.Now()
 	order = answerFromRebuild(in, out, rebuilt, targets, order, &probs)
 	phase("the answer from the rebuild", t0)
-	return out, order, probs
+	return out, order, append(probs, notRebuiltHunks(in.hunks, p.noUnit)...)
+}
+
+// notRebuiltHunks returns a fail-closed problem for each hunk that only
+// a rebuild places (data, a macro, or what the diff cannot tell) in a
+// file no unit of the build compiles (noUnit, by the hunks' names): the
+// rebuild of the fix's other files shows nothing of it.
+func notRebuiltHunks(hunks []report.Hunk, noUnit map[string]bool) []report.Problem {
+	var out []report.Problem
+	for _, h := range hunks {
+		if !noUnit[h.File] || h.Kind != patch.KindData && h.Kind != patch.KindMacro && h.Kind != patch.KindUnknown {
+			continue
+		}
+		out = append(out, report.Problem{File: h.File, Line: h.Line, Kind: report.KindFailClosed,
+			Message: fmt.Sprintf("no kbuild .cmd file of the build compiles %s, so the rebuild does not show what this %s hunk changes", h.File, h.Kind)})
+	}
+	return out
 }
 
 func orText(a, b string) string {
