@@ -286,6 +286,9 @@ func scanStored(opt LoadOptions, d ipadump.Dump, needles [][]byte) (scanned, boo
 // countStored is scanStored without the records: found says d names one
 // of names.
 func countStored(opt LoadOptions, d ipadump.Dump, names []string) (scanned, bool) {
+	if opt.Dumps == nil {
+		return scanned{}, false
+	}
 	rs, cs, rm, named, ok := opt.Dumps.Counts(d, names)
 	if !ok {
 		return scanned{}, false
@@ -377,6 +380,7 @@ func (g *Graph) Want(names ...string) {
 		ds = append(ds, p.pending[tu]...)
 	}
 	found := make([]bool, len(ds))
+	stored := storeNames(needles) // for the store's counts
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < p.opt.workers(); w++ {
@@ -385,7 +389,8 @@ func (g *Graph) Want(names ...string) {
 			defer wg.Done()
 			var buf []byte
 			for i := range jobs {
-				if r, ok := scanStored(p.opt, ds[i], needles); ok {
+				// Only whether it names one: load reads the units.
+				if r, ok := countStored(p.opt, ds[i], stored); ok {
 					found[i] = r.found
 					continue
 				}

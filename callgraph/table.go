@@ -4,6 +4,12 @@ import (
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
+// TableVersion numbers what TableOf makes of a dump's records. Raise it
+// whenever the Builder's graph of the same records changes (Removed,
+// CloneOf, edge kinds, order): an index keeping tables of another
+// version is refused (index.Version) and built again, never read.
+const TableVersion = 1
+
 // DumpTable is the finished graph of one dump read alone: its nodes and
 // edges in the order a Builder creates them, each node's edges in the
 // graph's order, and the dump's record counts. A unit whose only dump is

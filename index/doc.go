@@ -31,7 +31,7 @@
 // names of its .mod files, the objects without a dump read from DWARF)
 // and, for every dump and object,
 // its path, size and mtime (Stat) and the Ref of its evidence: a dump's
-// records (EncodeRecords: the containment graph of its unit, as the
+// records (EncodeDump: the containment graph of its unit, as the
 // dump reader gives them) and the graph those records make alone
 // (EncodeDump: nodes, edges and each node's edges in order, which a
 // query adds for a unit of one dump without rebuilding it; its strings

@@ -8,13 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/klp-audit/klp-audit/callgraph"
 )
 
-// Magic opens every index file; Version is the layout this package
-// writes and the only one it reads.
+// Magic opens every index file; Version is what this package writes and
+// the only one it reads: the layout, and the version of the graph tables
+// it keeps (callgraph.TableVersion), which a change to how the graph is
+// built from the same records makes stale without changing the layout.
 const (
 	Magic   = "KLPAIDX\x00"
-	Version = 6
+	Version = 6*100 + callgraph.TableVersion
 )
 
 // headerSize is the fixed header: magic, version, flags, file size, the

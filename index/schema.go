@@ -348,12 +348,6 @@ func str(d *Dec, tab []string) string {
 	return tab[i]
 }
 
-// EncodeRecords returns the blob of a dump's records.
-func EncodeRecords(recs []ipadump.Record) []byte {
-	var st strTable
-	return st.seal(encodeRecords(&st, recs))
-}
-
 // EncodeDump returns the blobs of a dump's records and of its graph
 // table t (callgraph.TableOf of them): the table's strings are in the
 // string table of the records' blob, read with it (DecodeTable).

@@ -2,8 +2,10 @@ package driver
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -69,9 +71,11 @@ func selectHeaderUnits(in rebuildInput, hs []headerFile) ([]*unitRun, string, []
 			obj := unitObject(u)
 			tu := tuName(in.o.Builds, obj, orText(u.Cmd.Target, obj))
 			fn := ""
-			for htu, f := range holders {
+			for _, htu := range slices.Sorted(maps.Keys(holders)) {
 				if matchTU(htu, tu) {
-					fn = f
+					if fn == "" {
+						fn = holders[htu] // the same name whatever the map's order
+					}
 					delete(left, htu)
 				}
 			}
@@ -234,7 +238,7 @@ func (ev *Session) unreadUnit(obj string) string {
 	if _, err := os.Stat(abs); err != nil {
 		return "its object is not in the build"
 	}
-	if klp := ev.klpObjects(); klp.InKernelTree(abs) && (notKernelUnit(ev.opts.Builds, abs) != "" || klp.NotLinked(abs) != "") {
+	if nonTarget(ev.opts.Builds, ev.klpObjects(), abs, false) != "" {
 		return ""
 	}
 	if msg := ev.problemAbout(abs); msg != "" {

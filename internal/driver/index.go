@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -589,6 +590,11 @@ func openIndexView(o Options) (*indexView, string) {
 // statPass is the stat of every file and directory an index names: which
 // are unchanged since it was built.
 type statPass struct {
+	// settled is Session.settled's answer, worked out once the pass is
+	// done.
+	settledOnce sync.Once
+	settled     bool
+
 	freshDump, freshObj []bool
 	dirChanged          bool
 	kbuildChanged       bool
@@ -715,20 +721,10 @@ func (ev *Session) settled() bool {
 	}
 	v.pass.wait()
 	p := v.pass
-	if p.dirChanged || p.kbuildChanged {
-		return false
-	}
-	for _, f := range p.freshDump {
-		if !f {
-			return false
-		}
-	}
-	for _, f := range p.freshObj {
-		if !f {
-			return false
-		}
-	}
-	return true
+	p.settledOnce.Do(func() {
+		p.settled = !p.dirChanged && !p.kbuildChanged && !slices.Contains(p.freshDump, false) && !slices.Contains(p.freshObj, false)
+	})
+	return p.settled
 }
 
 // discover returns the build's tree: the index's when no directory
