@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/klp-audit/klp-audit/internal/driver"
@@ -123,6 +125,13 @@ written.
 			}
 			if opts.Func == "" && !opts.AllFunctions {
 				return errFuncRequired
+			}
+			if opts.Fix == "" {
+				for _, f := range []string{"fuzz", "no-rebuild", "jobs", "rebuild-cache", "rebuild-max"} {
+					if cmd.Flags().Changed(f) {
+						return fmt.Errorf("--%s is for the rebuild of a fix: give --fix FILE", f)
+					}
+				}
 			}
 			if runF != nil {
 				return runF(opts)

@@ -145,6 +145,7 @@ func TestImpactedErrors(t *testing.T) {
 		{"missing build dir", empty, "impacted --build nowhere --func f", ExitUsage,
 			[]string{"build directory nowhere"}, true},
 		{"no build", empty, "impacted --func f", ExitUsage, []string{"no build given"}, true},
+		{"rebuild flag without --fix", dumps, "impacted --build . --func scale --no-rebuild", ExitUsage, []string{"--no-rebuild is for the rebuild of a fix: give --fix FILE"}, true},
 		{"filter excludes all", dumps, "impacted --build . --func scale --file nowhere.c", ExitUsage,
 			[]string{`function "scale" is not in the selected`, "statics/a.o (declared in a.c)", "statics/b.o (declared in b.c)"}, true},
 		{"bad flag", dumps, "impacted --bogus", ExitUsage, []string{"unknown flag: --bogus"}, true},
