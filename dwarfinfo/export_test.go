@@ -2,6 +2,7 @@ package dwarfinfo
 
 import (
 	"bytes"
+	"debug/dwarf"
 	"debug/elf"
 )
 
@@ -44,3 +45,7 @@ func InlinesFromBytes(name string, b []byte) (in *Inlining, err error) {
 	}
 	return in, nil
 }
+
+// FastDWARF is loadDWARF's own reading of f (false: it leaves f to
+// (*elf.File).DWARF).
+func FastDWARF(f *elf.File) (*dwarf.Data, bool, error) { return fastDWARF(f) }

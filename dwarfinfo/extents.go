@@ -98,7 +98,7 @@ func readObjectDWARF(obj string, files []string, info map[string]*fileDWARF) (er
 	if cerr := safeio.CheckCompressed(f, obj, fh.Size); cerr != nil {
 		return cerr
 	}
-	d, derr := f.DWARF()
+	d, derr := loadDWARF(f)
 	if derr != nil {
 		return nil // no DWARF: the source fallback answers
 	}

@@ -99,7 +99,7 @@ func inlines(f *elf.File) (*Inlining, error) {
 		}
 		return nil, ErrNoDWARF
 	}
-	d, err := f.DWARF()
+	d, err := loadDWARF(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}

@@ -128,7 +128,7 @@ func fastUnits(f *elf.File, prefix string) ([]cuEntry, error) {
 // slowUnits reads the unit entries through debug/dwarf, which decodes and
 // relocates every debug section.
 func slowUnits(f *elf.File) ([]cuEntry, error) {
-	d, err := f.DWARF()
+	d, err := loadDWARF(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
