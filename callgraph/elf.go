@@ -111,12 +111,23 @@ func (d *Definers) Err() error { return d.err }
 // symbol table is parsed only where the names hold name, or where
 // anything looks amiss (then reading it tells what).
 func ObjectsDefining(paths []string, name string, workers int) ([]string, error) {
+	return ObjectsDefiningWith(paths, name, workers, nil)
+}
+
+// ObjectsDefiningWith is ObjectsDefining that takes what pre found
+// (nil: nothing): an object pre found unable to define name is not
+// opened again.
+func ObjectsDefiningWith(paths []string, name string, workers int, pre *Prescan) ([]string, error) {
 	if workers <= 0 {
 		workers = 8
 	}
 	defines := make([]bool, len(paths))
 	errs := make([]error, len(paths))
-	par.Each(len(paths), workers, func(i int) { defines[i], errs[i] = definesFunc(paths[i], name) })
+	par.Each(len(paths), workers, func(i int) {
+		if !pre.lacksName(paths[i], name) {
+			defines[i], errs[i] = definesFunc(paths[i], name)
+		}
+	})
 	var out []string
 	for i, p := range paths {
 		if defines[i] {
@@ -146,6 +157,11 @@ func namesLack(path, name string) bool {
 		return false
 	}
 	defer fh.Close()
+	return fileLacks(fh, name)
+}
+
+// fileLacks is namesLack of the object open as fh.
+func fileLacks(fh *safeio.RawFile, name string) bool {
 	b := lackBufs.Get().(*lackBuf)
 	lacks := elfLacks(fh, fh.Size, name, b)
 	lackBufs.Put(b)
@@ -156,8 +172,9 @@ func namesLack(path, name string) bool {
 // and string tables of every object of the build.
 var lackBufs = sync.Pool{New: func() any { return new(lackBuf) }}
 
-// lackBuf holds the section headers and a string table of an object.
-type lackBuf struct{ shdrs, strs []byte }
+// lackBuf holds the section headers, a string table and the symbol
+// table of an object.
+type lackBuf struct{ shdrs, strs, syms []byte }
 
 // elfLacks is namesLack for the size bytes of an object read through r,
 // into b. It reads the ELF header, the section headers, their names and
@@ -168,16 +185,40 @@ type lackBuf struct{ shdrs, strs []byte }
 // is false: the caller reads the object with debug/elf then, which
 // tells.
 func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
+	rs, ok := readSymtab(r, size, b, false)
+	if !ok {
+		return false
+	}
+	needle := make([]byte, 0, len(name)+1)
+	needle = append(append(needle, name...), 0)
+	return !bytes.Contains(rs.strtab, needle)
+}
+
+// rawSymtab is what readSymtab read of an object: its symbol string
+// table and, when asked, its symbol table (ELF64 entries), both in the
+// lackBuf given, and their byte order.
+type rawSymtab struct {
+	strtab, symtab []byte
+	bo             binary.ByteOrder
+}
+
+// readSymtab reads, into b, the symbol string table of the size bytes of
+// an object read through r, and its symbol table with syms. It says ok
+// only of a 64-bit relocatable object that debug/elf.NewFile,
+// safeio.CheckCompressed and File.Symbols all read without error (see
+// elfLacks).
+func readSymtab(r io.ReaderAt, size int64, b *lackBuf, syms bool) (rawSymtab, bool) {
+	var no rawSymtab
 	const (
 		ehdrSize = 64 // Header64
 		shdrSize = 64 // Section64
 	)
 	var h [ehdrSize]byte
 	if size < ehdrSize {
-		return false
+		return no, false
 	}
 	if _, err := r.ReadAt(h[:], 0); err != nil {
-		return false
+		return no, false
 	}
 	var bo binary.ByteOrder
 	switch elf.Data(h[elf.EI_DATA]) {
@@ -186,11 +227,11 @@ func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
 	case elf.ELFDATA2MSB:
 		bo = binary.BigEndian
 	default:
-		return false
+		return no, false
 	}
 	if string(h[:4]) != elf.ELFMAG || elf.Class(h[elf.EI_CLASS]) != elf.ELFCLASS64 ||
 		elf.Version(h[elf.EI_VERSION]) != elf.EV_CURRENT || elf.Version(bo.Uint32(h[20:])) != elf.EV_CURRENT {
-		return false
+		return no, false
 	}
 	phoff, shoff := int64(bo.Uint64(h[32:])), int64(bo.Uint64(h[40:]))
 	phnum := bo.Uint16(h[56:])
@@ -199,13 +240,13 @@ func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
 	// header (not in the first section's), and named.
 	if phoff < 0 || phnum != 0 || shoff <= 0 || shnum == 0 || shentsize < shdrSize ||
 		shstrndx == 0 || shstrndx >= shnum || shoff > size || shnum*shentsize > size-shoff {
-		return false
+		return no, false
 	}
 	within := func(off, n uint64) bool { return off <= uint64(size) && n <= uint64(size)-off }
 	// The section headers, then the names of the sections.
 	shdrs := grow(&b.shdrs, int(shnum*shentsize))
 	if _, err := r.ReadAt(shdrs, shoff); err != nil {
-		return false
+		return no, false
 	}
 	type section struct {
 		name, typ, link uint32
@@ -220,7 +261,7 @@ func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
 	for i := range shnum {
 		flags, s := elf.SectionFlag(bo.Uint64(shdrs[i*shentsize+8:])), sect(i)
 		if int64(s.off) < 0 || int64(s.size) < 0 || flags&elf.SHF_COMPRESSED != 0 {
-			return false
+			return no, false
 		}
 		if symtab < 0 && elf.SectionType(s.typ) == elf.SHT_SYMTAB {
 			symtab = i
@@ -228,37 +269,64 @@ func elfLacks(r io.ReaderAt, size int64, name string, b *lackBuf) bool {
 	}
 	shstr := sect(shstrndx)
 	if elf.SectionType(shstr.typ) != elf.SHT_STRTAB || !within(shstr.off, shstr.size) || shstr.size == 0 {
-		return false
+		return no, false
 	}
 	if symtab < 0 {
-		return false
+		return no, false
 	}
 	sym := sect(symtab)
 	if sym.link == 0 || int64(sym.link) >= shnum || sym.size == 0 || sym.size%elf.Sym64Size != 0 || !within(sym.off, sym.size) {
-		return false
+		return no, false
 	}
 	str := sect(int64(sym.link))
 	if elf.SectionType(str.typ) == elf.SHT_NOBITS || !within(str.off, str.size) {
-		return false
+		return no, false
 	}
 	shstrtab := grow(&b.strs, int(shstr.size))
 	if _, err := r.ReadAt(shstrtab, int64(shstr.off)); err != nil || shstrtab[len(shstrtab)-1] != 0 {
-		return false
+		return no, false
 	}
 	for i := range shnum {
 		// Every name resolves (the table ends in a NUL); none is of
 		// the .zdebug sections debug/elf decompresses.
 		if n := sect(i).name; uint64(n) >= shstr.size || bytes.HasPrefix(shstrtab[n:], []byte(".zdebug")) {
-			return false
+			return no, false
 		}
 	}
 	strtab := grow(&b.strs, int(str.size))
 	if _, err := r.ReadAt(strtab, int64(str.off)); err != nil {
-		return false
+		return no, false
 	}
-	needle := make([]byte, 0, len(name)+1)
-	needle = append(append(needle, name...), 0)
-	return !bytes.Contains(strtab, needle)
+	rs := rawSymtab{strtab: strtab, bo: bo}
+	if syms {
+		rs.symtab = grow(&b.syms, int(sym.size))
+		if _, err := r.ReadAt(rs.symtab, int64(sym.off)); err != nil {
+			return no, false
+		}
+	}
+	return rs, true
+}
+
+// undefined returns the names of rs's undefined symbols, as
+// debug/elf's File.Symbols names them (the null symbol left out, a name
+// past the table's end empty), empty names left out.
+func (rs rawSymtab) undefined() []string {
+	var out []string
+	for e := rs.symtab[elf.Sym64Size:]; len(e) >= elf.Sym64Size; e = e[elf.Sym64Size:] {
+		if elf.SectionIndex(rs.bo.Uint16(e[6:])) != elf.SHN_UNDEF {
+			continue
+		}
+		n := rs.bo.Uint32(e)
+		if n == 0 || uint64(n) >= uint64(len(rs.strtab)) {
+			continue
+		}
+		name := rs.strtab[n:]
+		if i := bytes.IndexByte(name, 0); i > 0 {
+			out = append(out, string(name[:i]))
+		} // no NUL after it: debug/elf names it ""
+
+	}
+	return out
 }
 
 // grow returns (*buf)[:n], growing *buf to hold n bytes.

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
@@ -124,6 +125,9 @@ func TestElfLacks(t *testing.T) {
 		if checkLacks(t, b, "no_such_function") {
 			t.Errorf("%s: elfLacks true", c.what)
 		}
+		if checkUndefined(t, b) {
+			t.Errorf("%s: readSymtab read it", c.what)
+		}
 	}
 }
 
@@ -136,5 +140,74 @@ func FuzzElfLacks(f *testing.F) {
 	f.Add(data[:200], "x")
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		checkLacks(t, data, name)
+		checkUndefined(t, data)
 	})
+}
+
+// checkUndefined fails when readSymtab reads an object that debug/elf
+// (as undefinedNames reads it) fails on, or whose undefined symbols
+// debug/elf names otherwise; it reports whether readSymtab read it.
+func checkUndefined(t *testing.T, data []byte) bool {
+	t.Helper()
+	rs, ok := readSymtab(bytes.NewReader(data), int64(len(data)), &lackBuf{}, true)
+	if !ok {
+		return false
+	}
+	got := rs.undefined()
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("readSymtab read it, but elf.NewFile: %v", err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatalf("readSymtab read it, but Symbols: %v", err)
+	}
+	var want []string
+	for _, s := range syms {
+		if s.Section == elf.SHN_UNDEF && s.Name != "" {
+			want = append(want, s.Name)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("undefined symbols %q, debug/elf %q", got, want)
+	}
+	return true
+}
+
+// TestRawUndefined: the undefined symbols read from the raw symbol
+// table are debug/elf's, on every object of three fixtures (the
+// damaged objects of TestElfLacks are never read: checkUndefined runs
+// in FuzzElfLacks too).
+func TestRawUndefined(t *testing.T) {
+	var paths []string
+	for _, n := range []string{"objcalls", "rule-callers", "statics"} {
+		ps, _ := filepath.Glob(filepath.Join(fixture.Build(t, n), "*.o"))
+		paths = append(paths, ps...)
+	}
+	checkRawUndefined(t, paths)
+}
+
+// TestKernelRawUndefined is TestRawUndefined on kernel/'s objects.
+func TestKernelRawUndefined(t *testing.T) {
+	ps, _ := filepath.Glob(filepath.Join(fixture.KernelTree(t), "kernel", "*.o"))
+	checkRawUndefined(t, ps)
+}
+
+func checkRawUndefined(t *testing.T, paths []string) {
+	t.Helper()
+	read, undef := 0, 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if checkUndefined(t, data) {
+			read++
+			rs, _ := readSymtab(bytes.NewReader(data), int64(len(data)), &lackBuf{}, true)
+			undef += len(rs.undefined())
+		}
+	}
+	if read != len(paths) || undef == 0 {
+		t.Errorf("%d of %d objects read, %d undefined symbols", read, len(paths), undef)
+	}
 }

@@ -25,6 +25,9 @@ type LoadOptions struct {
 	// Dumps, when set, holds dumps read before: their records are taken
 	// from it (see DumpStore).
 	Dumps DumpStore
+	// Prescan, when set, holds the scans of dumps made while the build
+	// was walked: LoadPartial takes them for the same names.
+	Prescan *Prescan
 	// Workers is the number of dumps read and parsed at once; 0 means
 	// twice GOMAXPROCS, at least 4: on a cold page cache reading waits on
 	// the disk, and more reads in flight finish sooner.

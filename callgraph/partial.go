@@ -215,6 +215,10 @@ func scanDumps(dumps []ipadump.Dump, needles [][]byte, opt LoadOptions) []scanne
 					out[i] = r
 					continue
 				}
+				if sc, ok := opt.Prescan.scan(dumps[i].Path, needles); ok {
+					out[i] = scanResult(rd, dumps[i].Path, needles, sc, nil)
+					continue
+				}
 				out[i], buf = scanOne(rd, dumps[i].Path, needles, buf)
 			}
 		}()
@@ -229,12 +233,17 @@ func scanDumps(dumps []ipadump.Dump, needles [][]byte, opt LoadOptions) []scanne
 
 func scanOne(rd *ipadump.Reader, path string, needles [][]byte, buf []byte) (scanned, []byte) {
 	sc, buf, err := ipadump.ScanDump(path, needles, buf)
+	return scanResult(rd, path, needles, sc, err), buf
+}
+
+// scanResult is scanOne's answer from ScanDump's.
+func scanResult(rd *ipadump.Reader, path string, needles [][]byte, sc ipadump.Scan, err error) scanned {
 	found := false
 	for _, f := range sc.Found {
 		found = found || f
 	}
 	if err == nil && sc.Clean && !found {
-		return scanned{records: sc.Records, clones: sc.Clones, removes: sc.Removals}, buf
+		return scanned{records: sc.Records, clones: sc.Clones, removes: sc.Removals}
 	}
 	var r scanned
 	if err == nil && sc.Data != nil {
@@ -259,7 +268,7 @@ func scanOne(rd *ipadump.Reader, path string, needles [][]byte, buf []byte) (sca
 	} else {
 		r.recs = nil
 	}
-	return r, buf
+	return r
 }
 
 // scanStored is scanOne for a dump the store holds: its counts, and its

@@ -155,6 +155,17 @@ func undefinedNames(path string) ([]string, error) {
 		return nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	defer fh.Close()
+	b := lackBufs.Get().(*lackBuf)
+	rs, ok := readSymtab(fh, fh.Size, b, true)
+	var names []string
+	if ok {
+		names = rs.undefined()
+	}
+	lackBufs.Put(b)
+	if ok {
+		return names, nil
+	}
+	// Anything readSymtab does not read plainly: debug/elf says what.
 	f, err := elf.NewFile(fh.SectionReader())
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", path, err)

@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/klp-audit/klp-audit/internal/safeio"
+	"golang.org/x/sys/unix"
 )
 
 // listDir calls each for every entry of the directory dir but "." and
@@ -55,6 +58,25 @@ func openDir(parent dirHandle, name, path string) (dirHandle, error) {
 const _AT_FDCWD = -0x64
 
 func (h dirHandle) close() { syscall.Close(int(h)) }
+
+// lstatID returns the identity of the file name of h (path), not
+// following a link: Lstat's, looking up one name.
+func (h dirHandle) lstatID(name, path string) (fileID, bool) {
+	var st unix.Stat_t
+	err := unix.Fstatat(int(h), name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	for err == unix.EINTR {
+		err = unix.Fstatat(int(h), name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, true
+}
+
+// open is Dir.Open.
+func (h dirHandle) open(name, path string, limit int64) (*safeio.RawFile, error) {
+	return safeio.OpenRawAt(int(h), name, path, limit)
+}
 
 // list is listDir of the open directory h, whose path is dir.
 func (h dirHandle) list(dir string, buf []byte, each func(name []byte, typ fs.FileMode)) error {

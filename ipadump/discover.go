@@ -124,6 +124,17 @@ func classify(p string) (kind DumpKind, object string, ok bool) {
 	return UnitDump, stem + ".o", true
 }
 
+// UnitObject returns the name of the object a unit's dump named name
+// describes (x.c.000i.ipa-clones: x.o, in the same directory); false for
+// an LTO dump's name or no dump's.
+func UnitObject(name string) (string, bool) {
+	kind, obj, ok := classify(name)
+	if !ok || kind != UnitDump {
+		return "", false
+	}
+	return obj, true
+}
+
 // Discover walks each build directory and returns every dump found, sorted
 // by TU and path. Symbolic links (to directories or dumps) inside the
 // build directory are followed once, after the real tree, so a dump
@@ -151,6 +162,29 @@ type DiscoverOptions struct {
 	// directory. Off by default: a link to "/" inside a build must not
 	// make klp-audit walk the whole filesystem and read foreign dumps.
 	FollowOutside bool
+	// Visit, when set, is called for every directory of the real tree
+	// (reached without a symbolic link) that holds dumps or objects,
+	// while the walk holds it open, from the walk's goroutines: it may
+	// read the files there, opening each through Dir.Open, as the walk
+	// goes on. What it reads is its own business: the walk's answer is
+	// the same without it.
+	Visit func(d *Dir)
+}
+
+// Dir is a directory the walk lists, for DiscoverOptions.Visit.
+type Dir struct {
+	Path string
+	// Dumps and Objects are the names of the regular files there named
+	// like a dump and like an object, in the order listed.
+	Dumps, Objects []string
+	h              dirHandle
+}
+
+// Open opens the file name of d as safeio.OpenRaw opens its path with
+// limit (see safeio.OpenRawAt): only that one name is looked up, and a
+// symbolic link there is refused, not followed.
+func (d *Dir) Open(name string, limit int64) (*safeio.RawFile, error) {
+	return d.h.open(name, filepath.Join(d.Path, name), limit)
 }
 
 // Tree is what DiscoverTree found under the build directories.
@@ -203,7 +237,7 @@ func DiscoverTree(opt DiscoverOptions, roots ...string) (Tree, error) {
 			prefix = filepath.Clean(root)
 		}
 		w := walker{root: root, seen: seen, errs: &errs, realRoots: realRoots, followOutside: opt.FollowOutside,
-			skippedIDs: map[fileID]bool{}}
+			skippedIDs: map[fileID]bool{}, visit: opt.Visit}
 		w.run(root, st)
 		t.Objects = append(t.Objects, w.objects...)
 		t.Skipped = append(t.Skipped, w.skipped...)
@@ -367,6 +401,7 @@ type walker struct {
 	cand []candidate   // dumps met in the real tree, before dedup
 	// objects are the *.o files met in the real tree.
 	objects []string
+	visit   func(*Dir) // DiscoverOptions.Visit
 }
 
 // candidate is a dump met in the real tree, with its file identity.
@@ -490,6 +525,10 @@ var direntBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &
 func (w *walker) walkDir(dir string, h dirHandle, wg *sync.WaitGroup) {
 	var subdirs, objects []string
 	var cands []candidate
+	var visit *Dir
+	if w.visit != nil {
+		visit = &Dir{Path: dir, h: h}
+	}
 	buf := direntBufs.Get().(*[]byte)
 	err := h.list(dir, *buf, func(name []byte, typ fs.FileMode) {
 		// Most entries are sources, headers and kbuild's files: they
@@ -508,15 +547,22 @@ func (w *walker) walkDir(dir string, h dirHandle, wg *sync.WaitGroup) {
 			subdirs = append(subdirs, string(name))
 		case typ.IsRegular() && obj:
 			objects = append(objects, filepath.Join(dir, string(name)))
+			if visit != nil {
+				visit.Objects = append(visit.Objects, string(name))
+			}
 		case typ.IsRegular() && dump:
 			c := candidate{path: filepath.Join(dir, string(name))}
-			if st, err := os.Lstat(c.path); err == nil {
-				c.id, c.ok = idOf(st)
-			}
+			c.id, c.ok = h.lstatID(string(name), c.path)
 			cands = append(cands, c)
+			if visit != nil {
+				visit.Dumps = append(visit.Dumps, string(name))
+			}
 		}
 	})
 	direntBufs.Put(buf)
+	if visit != nil && (len(visit.Dumps) > 0 || len(visit.Objects) > 0) {
+		w.visit(visit)
+	}
 	if err != nil || len(objects) > 0 || len(cands) > 0 {
 		w.mu.Lock()
 		if err != nil {

@@ -56,12 +56,18 @@ var scanChunk = 8 << 20 // a variable for the tests
 // reading the file is returned as is; read the dump with the Reader then,
 // which reports it in its own words.
 func ScanDump(path string, needles [][]byte, buf []byte) (Scan, []byte, error) {
-	s := Scan{Found: make([]bool, len(needles)), Clean: true}
 	f, err := safeio.OpenRaw(path, MaxDumpSize) // OpenDump's checks
 	if err != nil {
-		return s, buf, err
+		return Scan{Found: make([]bool, len(needles))}, buf, err
 	}
 	defer f.Close()
+	return ScanFile(f, needles, buf)
+}
+
+// ScanFile is ScanDump of the dump open as f (safeio.OpenRaw's or
+// Dir.Open's, with MaxDumpSize): it leaves f open.
+func ScanFile(f *safeio.RawFile, needles [][]byte, buf []byte) (Scan, []byte, error) {
+	s := Scan{Found: make([]bool, len(needles)), Clean: true}
 	if need := int(min(f.Size, int64(scanChunk))); cap(buf) < need {
 		buf = make([]byte, 0, need)
 	}

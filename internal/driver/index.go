@@ -1151,8 +1151,11 @@ func (ev *Session) addIndexNote(a *Answer) {
 func (ev *Session) discover(o Options) (ipadump.Tree, error) {
 	ev.index, ev.indexNote = openIndexView(o)
 	if ev.index == nil {
-		return ipadump.DiscoverTree(ipadump.DiscoverOptions{}, o.Builds...)
+		// ev.pre's reads overlap the walk; with an index there is
+		// nothing for them to do.
+		return ipadump.DiscoverTree(ipadump.DiscoverOptions{Visit: ev.pre.Visit}, o.Builds...)
 	}
+	ev.pre = nil
 	return ev.index.discover(o)
 }
 

@@ -40,7 +40,7 @@ func (ev *Session) defining(name string) ([]string, error) {
 	if e := ev.early; e != nil && e.name == name {
 		return e.wait(ev)
 	}
-	return callgraph.ObjectsDefining(ev.objectsOf(), name, 0)
+	return callgraph.ObjectsDefiningWith(ev.objectsOf(), name, 0, ev.pre)
 }
 
 // earlyDefining is ObjectsDefining of a name over the dumps' objects,
@@ -62,7 +62,7 @@ func (ev *Session) prefetchDefining(name string) {
 	ev.early = e
 	go func() {
 		defer close(e.done)
-		e.defs, e.err = callgraph.ObjectsDefining(e.paths, e.name, 0)
+		e.defs, e.err = callgraph.ObjectsDefiningWith(e.paths, e.name, 0, ev.pre)
 	}()
 }
 

@@ -10,6 +10,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/internal/safeio"
@@ -77,6 +78,9 @@ type Session struct {
 	// early is the search of the objects for a lean query's function,
 	// started while its dumps are read (see prefetchDefining).
 	early *earlyDefining
+	// pre is the lean load's reads of dumps and objects during the walk
+	// of the build (nil: none).
+	pre *callgraph.Prescan
 	// index is the build's index, when one is used; indexNote says why
 	// one was not (see index.go).
 	index     *indexView
@@ -123,6 +127,10 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	ev.inputs.Builds = o.Builds
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
+	t0 := time.Now()
+	if lean && len(names) > 0 {
+		ev.pre = callgraph.NewPrescan(names, len(names) == 1)
+	}
 	if len(o.Builds) > 0 {
 		t, err := ev.discover(o)
 		addErrs(&errs, err)
@@ -144,12 +152,14 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	}
 	var dup []report.Problem
 	ev.dumps, dup = conflictingDumpsBy(ev.dumps, ev.objectKeyOf())
+	t0 = phase("load: the build's files found", t0)
 	if lean && len(names) == 1 && ev.index == nil {
 		ev.prefetchDefining(names[0])
 	}
 	// Objects with no dump beside them: their inlining comes from their
 	// DWARF, or the answer is incomplete naming them.
 	units, notes := ev.orphanUnitsIndexed()
+	t0 = phase("load: objects without a dump", t0)
 	ev.notes = append(ev.notes, notes...)
 	if len(ev.dumps) == 0 && len(units) == 0 {
 		msg := "no *.ipa-clones dumps found in " + strings.Join(append(append([]string{}, o.Builds...), o.DumpLists...), ", ") +
@@ -162,7 +172,7 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	// An O= build's source paths lose its source tree's prefix, as
 	// --strip-prefix would, so they read as an in-tree build's do.
 	ev.opts.StripPrefixes = append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
-	lopts := callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units, Dumps: ev.dumpStore()}
+	lopts := callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units, Dumps: ev.dumpStore(), Prescan: ev.pre}
 	var g *callgraph.Graph
 	var err error
 	if lean {
@@ -171,6 +181,7 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 		g, err = callgraph.Load(ev.dumps, lopts)
 	}
 	addErrs(&errs, err)
+	phase("load: the dumps searched and read", t0)
 	ev.graph = g
 	for _, u := range units {
 		if _, ok := g.TU(u.TU); ok {

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // RawFile is a file OpenRaw opened: what Open gives, without an os.File.
@@ -37,6 +39,33 @@ func OpenRaw(path string, limit int64) (*RawFile, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
+	return rawOf(fd, path, limit)
+}
+
+// OpenRawAt is OpenRaw of the file name in the directory open as dirfd,
+// whose path is path: it looks up that one name, and a symbolic link
+// there is refused (ELOOP), never followed. The file is not stat'ed
+// before it is opened: the caller listed the directory and opens what
+// the listing called a regular file, and a file that has become another
+// kind since is opened without blocking and refused.
+func OpenRawAt(dirfd int, name, path string, limit int64) (*RawFile, error) {
+	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	fd, err := unix.Openat(dirfd, name, flags, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Openat(dirfd, name, flags, 0)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return rawOf(fd, path, limit)
+}
+
+// rawOf returns the RawFile of fd, open as path, once fstat shows a
+// regular file of at most limit bytes (limit <= 0: any); else it closes
+// fd and returns OpenRaw's error.
+func rawOf(fd int, path string, limit int64) (*RawFile, error) {
+	var st syscall.Stat_t
+	var err error
 	for err = syscall.Fstat(fd, &st); err == syscall.EINTR; err = syscall.Fstat(fd, &st) {
 	}
 	if err != nil {

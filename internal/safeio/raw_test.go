@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,5 +84,68 @@ func TestOpenRaw(t *testing.T) {
 	b := make([]byte, 10)
 	if n, err := f.ReadAt(b, 0); n != 4 || err != io.EOF {
 		t.Errorf("ReadAt of the shrunk file: %d, %v", n, err)
+	}
+}
+
+// TestOpenRawAt: OpenRawAt opens a name of an open directory as OpenRaw
+// opens its path, but refuses a symbolic link there (ELOOP) instead of
+// following it, and refuses a FIFO or a device, opened without
+// blocking, with OpenRaw's error.
+func TestOpenRawAt(t *testing.T) {
+	dir := t.TempDir()
+	fixture.FIFO(t, filepath.Join(dir, "fifo"))
+	if err := os.WriteFile(filepath.Join(dir, "plain"), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("plain", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(dir, "null")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, c := range []struct {
+		name  string
+		limit int64
+		ok    bool
+	}{{"plain", 0, true}, {"plain", 10, true}, {"plain", 5, false}, {"fifo", 0, false}, {"missing", 0, false}, {"link", 0, false}, {"null", 0, false}} {
+		p := filepath.Join(dir, c.name)
+		fixture.Within(t, 5*time.Second, p, func() {
+			f, err := safeio.OpenRawAt(int(d.Fd()), c.name, p, c.limit)
+			if (err == nil) != c.ok {
+				t.Fatalf("%s: OpenRawAt: %v, want ok=%v", c.name, err, c.ok)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), p) {
+					t.Errorf("%s: the error does not name the path: %v", c.name, err)
+				}
+				if c.name == "link" || c.name == "null" {
+					if !errors.Is(err, syscall.ELOOP) {
+						t.Errorf("%s: a link was not refused as one: %v", c.name, err)
+					}
+					return
+				}
+				if c.name == "missing" {
+					if !errors.Is(err, fs.ErrNotExist) {
+						t.Errorf("%s: %v", c.name, err)
+					}
+					return
+				}
+				_, gerr := safeio.OpenRaw(p, c.limit)
+				if fmt.Sprint(err) != fmt.Sprint(gerr) {
+					t.Errorf("%s: OpenRawAt: %v; OpenRaw: %v", c.name, err, gerr)
+				}
+				return
+			}
+			defer f.Close()
+			b := make([]byte, 4)
+			if n, err := f.ReadAt(b, 2); n != 4 || err != nil || string(b) != "2345" || f.Size != 10 {
+				t.Errorf("%s: ReadAt = %d %v %q, size %d", c.name, n, err, b, f.Size)
+			}
+		})
 	}
 }
