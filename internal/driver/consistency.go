@@ -28,13 +28,15 @@ type dumpCheckEntry struct {
 // maxDisagreements is how many functions one unit's problem names.
 const maxDisagreements = 5
 
-// checkDumps checks the dump of every unit of the answer against its
-// object (callgraph.Objects.CheckDump): a dump from another compile than
-// the object's makes the answer incomplete, naming the dump and the
-// functions they disagree on. Units read from DWARF and LTO units have no
-// dump of their own to check. The units are checked in parallel, each
-// once per session.
-func (ev *Session) checkDumps(objs *callgraph.Objects, res *report.Result) {
+// startDumpChecks checks the dump of every unit of res's entries against
+// its object (callgraph.Objects.CheckDump), in the background: the
+// function returned waits for the checks and adds their problems to res.
+// A dump from another compile than the object's makes the answer
+// incomplete, naming the dump and the functions they disagree on. Units
+// read from DWARF and LTO units have no dump of their own to check. The
+// units are checked in parallel, each once per session; a query reads
+// DWARF for them while its rules read symbol tables.
+func (ev *Session) startDumpChecks(objs *callgraph.Objects, res *report.Result) func(res *report.Result) {
 	var tus []string
 	seen := map[string]bool{}
 	for _, e := range res.Entries {
@@ -64,14 +66,21 @@ func (ev *Session) checkDumps(objs *callgraph.Objects, res *report.Result) {
 		entries[i] = en
 	}
 	ev.checks.mu.Unlock()
-	par.Each(len(tus), max(2, runtime.GOMAXPROCS(0)), func(i int) {
-		entries[i].once.Do(func() { entries[i].problems = ev.checkOneDumpCached(objs, tus[i]) })
-	})
-	ev.saveChecks()
-	for _, en := range entries {
-		if len(en.problems) > 0 {
-			res.Problems = append(res.Problems, en.problems...)
-			res.Complete = false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		par.Each(len(tus), max(2, runtime.GOMAXPROCS(0)), func(i int) {
+			entries[i].once.Do(func() { entries[i].problems = ev.checkOneDumpCached(objs, tus[i]) })
+		})
+	}()
+	return func(res *report.Result) {
+		<-done
+		ev.saveChecks()
+		for _, en := range entries {
+			if len(en.problems) > 0 {
+				res.Problems = append(res.Problems, en.problems...)
+				res.Complete = false
+			}
 		}
 	}
 }

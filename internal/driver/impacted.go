@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
@@ -229,16 +230,20 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			opts.Func, tus))
 	}
 
+	t0 := time.Now()
 	imp := g.Impacted(starts...)
 	res := impactResult(ev, opts, imp, keptUntouched)
+	t0 = phase("impacted: the closure", t0)
 	a.Result = res
 	if !opts.DumpsOnly {
 		objs := ev.objectCache()
 		a.objs = objs
+		checked := ev.startDumpChecks(objs, res)
 		addObjectEvidence(objs, res, ev.notLinked)
-		ev.checkDumps(objs, res)
+		t0 = phase("impacted: the answer's objects read", t0)
+		var klp *livepatch.Objects
 		if !opts.NoRules {
-			klp := ev.klpObjects()
+			klp = ev.klpObjects()
 			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy,
 				KernelBuild: func(tu string) bool {
 					t, ok := g.TU(tu)
@@ -263,6 +268,12 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 				changed = append(changed, callgraph.NodeID{Name: opts.Func, TU: tu})
 			}
 			a.rules = eng.Run(changed)
+			t0 = phase("impacted: the rules", t0)
+		}
+		// The dumps' problems precede the rules'.
+		checked(res)
+		phase("impacted: the dumps checked against DWARF, after", t0)
+		if !opts.NoRules {
 			addRules(res, a.rules, policy, klp)
 			res.Notes = onceEach(append(res.Notes, ev.notes...))
 			if linked != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/klp-audit/klp-audit/report"
 )
 
-// The check of a unit's dump against its object (checkDumps) reads the
+// The check of a unit's dump against its object (startDumpChecks) reads the
 // object's DWARF inlining: about 10 ms a kernel unit, too slow to do for
 // every unit when indexing and the most of a query's time otherwise. Its
 // outcome (the problems, usually none) depends only on the unit's dumps
