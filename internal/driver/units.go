@@ -215,6 +215,44 @@ func objectKey(p string) string {
 	return filepath.Clean(p)
 }
 
+// resolveDir returns filepath.EvalSymlinks(dir), "" when it fails,
+// through dirs, which holds the directories resolved so far: a directory
+// whose own name is no link is its resolved parent's with its name, one
+// lstat.
+func resolveDir(dirs map[string]string, dir string) string {
+	if r, ok := dirs[dir]; ok {
+		return r
+	}
+	eval := func() string {
+		r, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return ""
+		}
+		return r
+	}
+	var r string
+	d := strings.TrimSuffix(dir, string(filepath.Separator))
+	parent, base := filepath.Split(d)
+	switch {
+	case d == "" || parent == "" || base == "." || base == ".." || strings.Contains(d, string(filepath.Separator)+"..") || strings.Contains(d, string(filepath.Separator)+"."+string(filepath.Separator)):
+		r = eval()
+	default:
+		fi, err := os.Lstat(d)
+		switch {
+		case err != nil:
+			r = ""
+		case fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir():
+			r = eval()
+		default:
+			if pr := resolveDir(dirs, parent); pr != "" {
+				r = filepath.Join(pr, base)
+			}
+		}
+	}
+	dirs[dir] = r
+	return r
+}
+
 // objectKeyer returns objectKey resolving each directory once: a
 // build's objects share a few hundred directories, and resolving a
 // path's links stats each of its components. regular are paths the
@@ -239,14 +277,7 @@ func objectKeyer(regular []string) func(string) string {
 		if dir == "" {
 			dir = "."
 		}
-		r, ok := dirs[dir]
-		if !ok {
-			var err error
-			if r, err = filepath.EvalSymlinks(dir); err != nil {
-				r = ""
-			}
-			dirs[dir] = r
-		}
+		r := resolveDir(dirs, dir)
 		if r == "" {
 			return objectKey(p)
 		}
