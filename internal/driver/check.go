@@ -432,15 +432,15 @@ func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent, tx *patch.Text
 	if len(outside) > 0 {
 		kind = tx.Classify(outside)
 		rh.DataLayout = kind == patch.KindData && tx.ChangesLayout(outside)
+		rh.Macro = kind == patch.KindMacro
 	}
-	staticLocal := false
 	for _, l := range inside {
 		if tx.IsStaticLocal(l) {
-			staticLocal = true
+			rh.StaticLocal = true
 		}
 	}
 	switch {
-	case staticLocal:
+	case rh.StaticLocal:
 		rh.Kind = patch.KindData
 		rh.Note = "declares or changes a static local variable: its state is not carried by a replaced function"
 	case len(rh.Functions) > 0 && (kind == patch.KindComment || kind == patch.KindMacro):
@@ -623,7 +623,7 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 func fixChangesData(hunks []report.Hunk, rb *report.CheckRebuild) bool {
 	rebuilt := rb != nil && rb.Rebuilt
 	for _, h := range hunks {
-		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || strings.Contains(h.Note, "static local")) {
+		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || h.StaticLocal) {
 			return true
 		}
 	}
