@@ -38,11 +38,6 @@ var realFixes = []struct {
 	header, fn string
 	// byDefault: run without KLP_AUDIT_MEASURE (a representative few).
 	byDefault bool
-	// known is a limitation of check this fix shows today: that the fix
-	// is not accepted, or a changed function not in the answer, is
-	// logged, not failed, and the test fails when neither shows (remove
-	// the note then).
-	known string
 }{
 	{name: "posix-cpu-timers-exit-state", units: []string{"kernel/time/posix-cpu-timers.o"}, byDefault: true},
 	{name: "perf-aux-out-of-bound", units: []string{"kernel/events/ring_buffer.o"}, byDefault: true},
@@ -214,29 +209,8 @@ func TestKernelRealFixes(t *testing.T) {
 			pass := funcsYAML(t, must)
 			codePass, rPass := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", pass, "--rebuild-cache", cache, "-j", "2")
 			accepted := codePass == 0 && rPass.Verdict == "complete"
-			// A known limitation's failures are logged, and the test
-			// fails when none shows any more.
-			fails := 0
-			fail := func(format string, args ...any) {
-				t.Helper()
-				fails++
-				if fx.known != "" {
-					t.Logf("known limitation: "+format, args...)
-					return
-				}
-				t.Errorf(format, args...)
-			}
-			if fx.known != "" {
-				defer func() {
-					if fails == 0 {
-						t.Errorf("listed as a known limitation (%s), but accepted with full recall: remove the note", fx.known)
-					} else {
-						t.Logf("known limitation: %s", fx.known)
-					}
-				}()
-			}
 			if !accepted {
-				fail("a livepatch replacing the %d must-patch targets: exit %d, verdict %s, problems %+v", len(must), codePass, rPass.Verdict, rPass.Problems)
+				t.Errorf("a livepatch replacing the %d must-patch targets: exit %d, verdict %s, problems %+v", len(must), codePass, rPass.Verdict, rPass.Problems)
 			}
 			if len(must) == 0 {
 				t.Errorf("no must-patch target: the fix changes code")
@@ -319,7 +293,7 @@ func TestKernelRealFixes(t *testing.T) {
 			sort.Strings(differ)
 			sort.Strings(missed)
 			for _, m := range missed {
-				fail("%s changed in the independent recompilation, but the answer does not carry it", m)
+				t.Errorf("%s changed in the independent recompilation, but the answer does not carry it", m)
 			}
 			if len(differ) == 0 {
 				t.Fatalf("no function differs in the independent recompilations: the test proves nothing")
