@@ -133,7 +133,8 @@ func funcsYAML(t *testing.T, targets []report.CheckTarget) string {
 //     every file it reads);
 //   - acceptance: a livepatch replacing exactly the answer's must-patch
 //     targets passes (exit 0, verdict complete), and one lacking any one
-//     of them fails (exit 1, verdict missing);
+//     of them fails (exit 1, verdict missing, naming it): each left out
+//     in turn, three spread across a list longer than three;
 //   - recall: every function whose code differs (objdump -dr) between two
 //     independent recompilations of its unit (fixture.
 //     RecompileKernelObject, the tree's source and the source with the
@@ -215,11 +216,18 @@ func TestKernelRealFixes(t *testing.T) {
 			if len(must) == 0 {
 				t.Errorf("no must-patch target: the fix changes code")
 			}
-			if len(must) > 0 && accepted {
-				short := funcsYAML(t, must[1:])
-				c, rs := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", short, "--rebuild-cache", cache, "-j", "2")
-				if c != ExitIncomplete || rs.Verdict != "missing" {
-					t.Errorf("a livepatch without %s: exit %d, verdict %s, want 1 and missing", must[0].Name, c, rs.Verdict)
+			if accepted {
+				// One short of it fails: each must target left out in
+				// turn (a sample of three spread across a longer list,
+				// each check taking seconds).
+				for _, i := range spread(len(must), 3) {
+					short := funcsYAML(t, slices.Delete(slices.Clone(must), i, i+1))
+					c, rs := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", short, "--rebuild-cache", cache, "-j", "2")
+					if c != ExitIncomplete || rs.Verdict != "missing" {
+						t.Errorf("a livepatch without %s (must target %d of %d): exit %d, verdict %s, want 1 and missing", must[i].Name, i+1, len(must), c, rs.Verdict)
+					} else if !slices.ContainsFunc(rs.Missing, func(m report.CheckTarget) bool { return m.TU == must[i].TU && m.Name == must[i].Name }) {
+						t.Errorf("a livepatch without %s: missing %v, which does not name it", must[i].Name, names(rs.Missing))
+					}
 				}
 			}
 
@@ -361,6 +369,23 @@ func TestKernelRealFixes(t *testing.T) {
 	}
 	t.Logf("realfix: %d fixes: wall median %.1f s, max %.1f s; must precision %d/%d = %s; prediction (--no-rebuild) must precision against the rebuild's %d/%d = %s",
 		len(times), times[len(times)/2].Seconds(), times[len(times)-1].Seconds(), mustRight, mustAll, pct(mustRight, mustAll), predRight, predMust, pct(predRight, predMust))
+}
+
+// spread returns the indexes 0..n-1 when n <= k, else k of them spread
+// evenly from the first to the last.
+func spread(n, k int) []int {
+	if n <= k {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	out := make([]int, k)
+	for j := range out {
+		out[j] = j * (n - 1) / (k - 1)
+	}
+	return out
 }
 
 func orNone(s string) string {
