@@ -141,6 +141,10 @@ func funcsYAML(t *testing.T, targets []report.CheckTarget) string {
 //     fix applied by GNU patch) is in the answer: a changed function the
 //     livepatch carries (itself or through its callers), or one the
 //     rebuild says only moved line numbers;
+//   - every such line shift is checked as TestKernelLineNeutral checks
+//     its own: the fix made without moving a line (joinedFix), applied
+//     by GNU patch and recompiled, leaves the function's code (and its
+//     cold piece's) as the original's;
 //   - it logs the wall time of the first check (originals not yet
 //     cached), the prediction's (--no-rebuild) must precision against the
 //     rebuild's must set, and the median and maximum.
@@ -258,29 +262,57 @@ func TestKernelRealFixes(t *testing.T) {
 					}
 				}
 			}
-			var differ, shifted, missed []string
-			for _, u := range units {
-				var orig, patched string
+			// recompile compiles unit u again with the fix's file
+			// changed by mut (nil: as it is).
+			recompile := func(u string, mut func([]byte) []byte) string {
+				if mut == nil {
+					mut = func(b []byte) []byte { return b }
+				}
 				if fx.header != "" {
-					orig = fixture.RecompileKernelObjectHeader(t, tree, u, fx.header, func(b []byte) []byte { return b })
-					patched = fixture.RecompileKernelObjectHeader(t, tree, u, fx.header, mutate)
-				} else if inc := filepath.Base(file); strings.TrimSuffix(u, ".o")+".c" != file {
+					return fixture.RecompileKernelObjectHeader(t, tree, u, fx.header, mut)
+				}
+				if inc := filepath.Base(file); strings.TrimSuffix(u, ".o")+".c" != file {
 					// The fix's file is #included by the unit's source
-					// (kernel/sched/build_policy.c includes rt.c): both
-					// sides get its text in place of the #include.
+					// (kernel/sched/build_policy.c includes rt.c): each
+					// side gets its text in place of the #include.
 					src, err := os.ReadFile(filepath.Join(tree, file))
 					if err != nil {
 						t.Fatal(err)
 					}
-					orig = fixture.RecompileKernelObject(t, tree, u, func(b []byte) []byte { return inlineInclude(t, b, strings.TrimSuffix(u, ".o")+".c", inc, file, src) })
-					patched = fixture.RecompileKernelObject(t, tree, u, func(b []byte) []byte {
-						return inlineInclude(t, b, strings.TrimSuffix(u, ".o")+".c", inc, file, mutate(src))
+					return fixture.RecompileKernelObject(t, tree, u, func(b []byte) []byte {
+						return inlineInclude(t, b, strings.TrimSuffix(u, ".o")+".c", inc, file, mut(src))
 					})
-				} else {
-					orig = fixture.RecompileKernelObject(t, tree, u, nil)
-					patched = fixture.RecompileKernelObject(t, tree, u, mutate)
 				}
-				a, b := truthFuncs(t, orig), truthFuncs(t, patched)
+				return fixture.RecompileKernelObject(t, tree, u, mut)
+			}
+			// The line shifts the answer claims, by unit: each is checked
+			// against gcc below, as TestKernelLineNeutral checks its own.
+			claimed := map[string][]string{}
+			checkUnits := units
+			if rebuilt {
+				for _, f := range rPass.Rebuild.Functions {
+					if f.Cause != report.CauseLineShift {
+						continue
+					}
+					claimed[f.TU] = append(claimed[f.TU], f.Name)
+					if !slices.Contains(checkUnits, f.TU) {
+						checkUnits = append(slices.Clone(checkUnits), f.TU)
+					}
+				}
+			}
+			var joined func([]byte) []byte
+			if len(claimed) > 0 {
+				jfix, err := joinedFix(t, fix)
+				if err != nil {
+					t.Fatalf("the answer has line shifts %v, which cannot be checked: %v", claimed, err)
+				}
+				_, joined = patchedBy(t, jfix)
+			}
+			var differ, shifted, missed []string
+			nChecked := 0
+			for _, u := range checkUnits {
+				origObj := recompile(u, nil)
+				a, b := truthFuncs(t, origObj), truthFuncs(t, recompile(u, mutate))
 				for name, body := range a {
 					if nb, ok := b[name]; !ok || nb != body {
 						k := u + ":" + name
@@ -297,6 +329,42 @@ func TestKernelRealFixes(t *testing.T) {
 						}
 					}
 				}
+				if len(claimed[u]) == 0 {
+					continue
+				}
+				// A line shift is a function whose code the fix made
+				// without moving a line (joinedFix), recompiled, leaves
+				// as the original's: itself and its cold piece. Boot
+				// code, which truthFuncs leaves out, by plain objdump.
+				joinedObj := recompile(u, joined)
+				j := truthFuncs(t, joinedObj)
+				var rawA, rawJ map[string]string
+				for _, n := range claimed[u] {
+					nChecked++
+					for _, piece := range []string{n, n + ".cold"} {
+						x, y := a[piece], j[piece]
+						if _, ok := a[n]; !ok {
+							if rawA == nil {
+								rawA, rawJ = objdumpFuncs(t, origObj), objdumpFuncs(t, joinedObj)
+							}
+							if _, ok := rawA[n]; !ok {
+								t.Errorf("%s:%s: the rebuild calls it a line shift, but the original object has no such function", u, n)
+								break
+							}
+							x, y = rawA[piece], rawJ[piece]
+						}
+						switch {
+						case x == y:
+						case y == "":
+							t.Errorf("%s:%s: the rebuild calls it a line shift, but it is gone when the fix is made without moving a line", u, piece)
+						default:
+							t.Errorf("%s:%s: the rebuild calls it a line shift, but its code differs when the fix is made without moving a line (%s)", u, piece, firstDiff(x, y))
+						}
+					}
+				}
+			}
+			if nChecked > 0 {
+				t.Logf("realfix: %s: %d line shifts checked against the joined recompilation", fx.name, nChecked)
 			}
 			sort.Strings(differ)
 			sort.Strings(missed)

@@ -297,3 +297,77 @@ func TestCheckRebuildStopsOnInputError(t *testing.T) {
 		t.Errorf("no rebuild: %+v", res.Rebuild)
 	}
 }
+
+// TestJoinedFix: joinedFix, the truth the kernel tests check line
+// shifts against, rewrites a fix so that it moves no line. On
+// rebuild-line, the rewritten fix.patch applied to line.c keeps its line
+// count, and compiled its objdump equals joined.o's (the same change
+// made by hand without moving a line) in every function. The reverse
+// fix (deleting the two lines, padded) applied to the patched file
+// changes exactly fixed and limit against that file's own compilation.
+func TestJoinedFix(t *testing.T) {
+	fixture.NeedTools(t, "patch", "diff", "objdump")
+	dir := fixture.Build(t, "rebuild-line")
+	compile := func(text []byte) map[string]string {
+		t.Helper()
+		d := t.TempDir()
+		os.WriteFile(filepath.Join(d, "line.c"), text, 0o644)
+		fixture.Run(t, d, "gcc", "-O2", "-g", "-c", "-o", "line.o", "line.c")
+		return objdumpFuncs(t, filepath.Join(d, "line.o"))
+	}
+	differ := func(a, b map[string]string) []string {
+		var d []string
+		for n, body := range a {
+			if b[n] != body {
+				d = append(d, n)
+			}
+		}
+		sort.Strings(d)
+		return d
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "line.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix := filepath.Join(dir, "fix.patch")
+	jfix, err := joinedFix(t, fix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, apply := patchedBy(t, fix)
+	_, applyJoined := patchedBy(t, jfix)
+	patched, joined := apply(src), applyJoined(src)
+	if n, m := bytes.Count(src, []byte("\n")), bytes.Count(joined, []byte("\n")); n != m {
+		t.Errorf("the joined fix makes line.c %d lines long, want %d", m, n)
+	}
+	if d := differ(objdumpFuncs(t, filepath.Join(dir, "joined.o")), compile(joined)); len(d) > 0 {
+		t.Errorf("joined fix compiled differs from joined.o in %v", d)
+	}
+
+	// The reverse: deletions padded with empty lines.
+	work := t.TempDir()
+	for _, side := range []struct {
+		name string
+		text []byte
+	}{{"a", patched}, {"b", src}} {
+		os.MkdirAll(filepath.Join(work, side.name), 0o755)
+		os.WriteFile(filepath.Join(work, side.name, "line.c"), side.text, 0o644)
+	}
+	cmd := exec.Command("diff", "-u", "a/line.c", "b/line.c")
+	cmd.Dir = work
+	rev, _ := cmd.Output() // diff exits 1 when the files differ
+	rfix := filepath.Join(work, "reverse.patch")
+	os.WriteFile(rfix, rev, 0o644)
+	jrev, err := joinedFix(t, rfix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, applyRev := patchedBy(t, jrev)
+	reverted := applyRev(patched)
+	if n, m := bytes.Count(patched, []byte("\n")), bytes.Count(reverted, []byte("\n")); n != m {
+		t.Errorf("the joined reverse fix makes the patched line.c %d lines long, want %d", m, n)
+	}
+	if d := differ(compile(patched), compile(reverted)); strings.Join(d, ",") != "fixed,limit" {
+		t.Errorf("the joined reverse fix changes %v, want fixed and limit", d)
+	}
+}
