@@ -20,11 +20,37 @@ import (
 // moves down to the first line where it may stand, and the lines in
 // between keep the patched numbering. directives is how many were put.
 func LineNeutral(src []string, f File, locs []Location) (out []string, directives int, err error) {
-	fixed, origin, err := applyAt(src, f, locs)
+	x, err := ApplyFixed(src, f, locs)
 	if err != nil {
 		return nil, 0, err
 	}
-	out = make([]string, 0, len(fixed)+2*len(f.Hunks))
+	out, directives = x.LineNeutral()
+	return out, directives, nil
+}
+
+// Fixed is a file with a fix applied once (ApplyFixed), from which both
+// the patched text and its line-neutral form are read.
+type Fixed struct {
+	// Lines are the fixed file, as ApplyAt writes it.
+	Lines []string
+	// origin is each line's number in the original (0 for an added line).
+	origin []int
+}
+
+// ApplyFixed applies f's hunks to src at locs, as ApplyAt does.
+func ApplyFixed(src []string, f File, locs []Location) (*Fixed, error) {
+	fixed, origin, err := applyAt(src, f, locs)
+	if err != nil {
+		return nil, err
+	}
+	return &Fixed{Lines: fixed, origin: origin}, nil
+}
+
+// LineNeutral returns the fixed file with the "#line N" directives of
+// the package function LineNeutral.
+func (x *Fixed) LineNeutral() (out []string, directives int) {
+	fixed, origin := x.Lines, x.origin
+	out = make([]string, 0, len(fixed)+8)
 	var lx cLexer
 	next := 1 // the number the compiler gives the next line
 	for i, l := range fixed {
@@ -37,7 +63,7 @@ func LineNeutral(src []string, f File, locs []Location) (out []string, directive
 		next++
 		lx.line(l)
 	}
-	return out, directives, nil
+	return out, directives
 }
 
 // cLexer follows C's lexical state from line to line, as far as

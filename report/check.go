@@ -85,6 +85,15 @@ type Hunk struct {
 	// layout. Other data hunks (a new or changed variable) are decided
 	// by the rebuild's data changes when there is one.
 	DataLayout bool `json:"data_layout,omitempty" yaml:"data_layout,omitempty"`
+	// StaticLocal says the hunk declares or changes a static local
+	// variable inside a function body: a data change (Kind "data") that
+	// no rebuild shows, since a replaced function does not carry the
+	// old variable's state.
+	StaticLocal bool `json:"static_local,omitempty" yaml:"static_local,omitempty"`
+	// Macro says the hunk's lines outside function bodies are
+	// preprocessor lines: a "macro" hunk, or a "function" hunk that also
+	// changes a macro, whose change reaches every unit expanding it.
+	Macro bool `json:"macro,omitempty" yaml:"macro,omitempty"`
 	// Offset is how many lines from its header's position the hunk was
 	// found in the build's source, as patch(1) reports it ("offset 12
 	// lines"); Line is already where it applies. Fuzz is how many context

@@ -38,11 +38,6 @@ var realFixes = []struct {
 	header, fn string
 	// byDefault: run without KLP_AUDIT_MEASURE (a representative few).
 	byDefault bool
-	// known is a limitation of check this fix shows today: that the fix
-	// is not accepted, or a changed function not in the answer, is
-	// logged, not failed, and the test fails when neither shows (remove
-	// the note then).
-	known string
 }{
 	{name: "posix-cpu-timers-exit-state", units: []string{"kernel/time/posix-cpu-timers.o"}, byDefault: true},
 	{name: "perf-aux-out-of-bound", units: []string{"kernel/events/ring_buffer.o"}, byDefault: true},
@@ -138,13 +133,18 @@ func funcsYAML(t *testing.T, targets []report.CheckTarget) string {
 //     every file it reads);
 //   - acceptance: a livepatch replacing exactly the answer's must-patch
 //     targets passes (exit 0, verdict complete), and one lacking any one
-//     of them fails (exit 1, verdict missing);
+//     of them fails (exit 1, verdict missing, naming it): each left out
+//     in turn, three spread across a list longer than three;
 //   - recall: every function whose code differs (objdump -dr) between two
 //     independent recompilations of its unit (fixture.
 //     RecompileKernelObject, the tree's source and the source with the
 //     fix applied by GNU patch) is in the answer: a changed function the
 //     livepatch carries (itself or through its callers), or one the
 //     rebuild says only moved line numbers;
+//   - every such line shift is checked as TestKernelLineNeutral checks
+//     its own: the fix made without moving a line (joinedFix), applied
+//     by GNU patch and recompiled, leaves the function's code (and its
+//     cold piece's) as the original's;
 //   - it logs the wall time of the first check (originals not yet
 //     cached), the prediction's (--no-rebuild) must precision against the
 //     rebuild's must set, and the median and maximum.
@@ -214,38 +214,24 @@ func TestKernelRealFixes(t *testing.T) {
 			pass := funcsYAML(t, must)
 			codePass, rPass := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", pass, "--rebuild-cache", cache, "-j", "2")
 			accepted := codePass == 0 && rPass.Verdict == "complete"
-			// A known limitation's failures are logged, and the test
-			// fails when none shows any more.
-			fails := 0
-			fail := func(format string, args ...any) {
-				t.Helper()
-				fails++
-				if fx.known != "" {
-					t.Logf("known limitation: "+format, args...)
-					return
-				}
-				t.Errorf(format, args...)
-			}
-			if fx.known != "" {
-				defer func() {
-					if fails == 0 {
-						t.Errorf("listed as a known limitation (%s), but accepted with full recall: remove the note", fx.known)
-					} else {
-						t.Logf("known limitation: %s", fx.known)
-					}
-				}()
-			}
 			if !accepted {
-				fail("a livepatch replacing the %d must-patch targets: exit %d, verdict %s, problems %+v", len(must), codePass, rPass.Verdict, rPass.Problems)
+				t.Errorf("a livepatch replacing the %d must-patch targets: exit %d, verdict %s, problems %+v", len(must), codePass, rPass.Verdict, rPass.Problems)
 			}
 			if len(must) == 0 {
 				t.Errorf("no must-patch target: the fix changes code")
 			}
-			if len(must) > 0 && accepted {
-				short := funcsYAML(t, must[1:])
-				c, rs := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", short, "--rebuild-cache", cache, "-j", "2")
-				if c != ExitIncomplete || rs.Verdict != "missing" {
-					t.Errorf("a livepatch without %s: exit %d, verdict %s, want 1 and missing", must[0].Name, c, rs.Verdict)
+			if accepted {
+				// One short of it fails: each must target left out in
+				// turn (a sample of three spread across a longer list,
+				// each check taking seconds).
+				for _, i := range spread(len(must), 3) {
+					short := funcsYAML(t, slices.Delete(slices.Clone(must), i, i+1))
+					c, rs := realCheck(t, tree, "--diff", fix, "--build", ".", "--funcs", short, "--rebuild-cache", cache, "-j", "2")
+					if c != ExitIncomplete || rs.Verdict != "missing" {
+						t.Errorf("a livepatch without %s (must target %d of %d): exit %d, verdict %s, want 1 and missing", must[i].Name, i+1, len(must), c, rs.Verdict)
+					} else if !slices.ContainsFunc(rs.Missing, func(m report.CheckTarget) bool { return m.TU == must[i].TU && m.Name == must[i].Name }) {
+						t.Errorf("a livepatch without %s: missing %v, which does not name it", must[i].Name, names(rs.Missing))
+					}
 				}
 			}
 
@@ -276,29 +262,57 @@ func TestKernelRealFixes(t *testing.T) {
 					}
 				}
 			}
-			var differ, shifted, missed []string
-			for _, u := range units {
-				var orig, patched string
+			// recompile compiles unit u again with the fix's file
+			// changed by mut (nil: as it is).
+			recompile := func(u string, mut func([]byte) []byte) string {
+				if mut == nil {
+					mut = func(b []byte) []byte { return b }
+				}
 				if fx.header != "" {
-					orig = fixture.RecompileKernelObjectHeader(t, tree, u, fx.header, func(b []byte) []byte { return b })
-					patched = fixture.RecompileKernelObjectHeader(t, tree, u, fx.header, mutate)
-				} else if inc := filepath.Base(file); strings.TrimSuffix(u, ".o")+".c" != file {
+					return fixture.RecompileKernelObjectHeader(t, tree, u, fx.header, mut)
+				}
+				if inc := filepath.Base(file); strings.TrimSuffix(u, ".o")+".c" != file {
 					// The fix's file is #included by the unit's source
-					// (kernel/sched/build_policy.c includes rt.c): both
-					// sides get its text in place of the #include.
+					// (kernel/sched/build_policy.c includes rt.c): each
+					// side gets its text in place of the #include.
 					src, err := os.ReadFile(filepath.Join(tree, file))
 					if err != nil {
 						t.Fatal(err)
 					}
-					orig = fixture.RecompileKernelObject(t, tree, u, func(b []byte) []byte { return inlineInclude(t, b, strings.TrimSuffix(u, ".o")+".c", inc, file, src) })
-					patched = fixture.RecompileKernelObject(t, tree, u, func(b []byte) []byte {
-						return inlineInclude(t, b, strings.TrimSuffix(u, ".o")+".c", inc, file, mutate(src))
+					return fixture.RecompileKernelObject(t, tree, u, func(b []byte) []byte {
+						return inlineInclude(t, b, strings.TrimSuffix(u, ".o")+".c", inc, file, mut(src))
 					})
-				} else {
-					orig = fixture.RecompileKernelObject(t, tree, u, nil)
-					patched = fixture.RecompileKernelObject(t, tree, u, mutate)
 				}
-				a, b := truthFuncs(t, orig), truthFuncs(t, patched)
+				return fixture.RecompileKernelObject(t, tree, u, mut)
+			}
+			// The line shifts the answer claims, by unit: each is checked
+			// against gcc below, as TestKernelLineNeutral checks its own.
+			claimed := map[string][]string{}
+			checkUnits := units
+			if rebuilt {
+				for _, f := range rPass.Rebuild.Functions {
+					if f.Cause != report.CauseLineShift {
+						continue
+					}
+					claimed[f.TU] = append(claimed[f.TU], f.Name)
+					if !slices.Contains(checkUnits, f.TU) {
+						checkUnits = append(slices.Clone(checkUnits), f.TU)
+					}
+				}
+			}
+			var joined func([]byte) []byte
+			if len(claimed) > 0 {
+				jfix, err := joinedFix(t, fix)
+				if err != nil {
+					t.Fatalf("the answer has line shifts %v, which cannot be checked: %v", claimed, err)
+				}
+				_, joined = patchedBy(t, jfix)
+			}
+			var differ, shifted, missed []string
+			nChecked := 0
+			for _, u := range checkUnits {
+				origObj := recompile(u, nil)
+				a, b := truthFuncs(t, origObj), truthFuncs(t, recompile(u, mutate))
 				for name, body := range a {
 					if nb, ok := b[name]; !ok || nb != body {
 						k := u + ":" + name
@@ -315,11 +329,47 @@ func TestKernelRealFixes(t *testing.T) {
 						}
 					}
 				}
+				if len(claimed[u]) == 0 {
+					continue
+				}
+				// A line shift is a function whose code the fix made
+				// without moving a line (joinedFix), recompiled, leaves
+				// as the original's: itself and its cold piece. Boot
+				// code, which truthFuncs leaves out, by plain objdump.
+				joinedObj := recompile(u, joined)
+				j := truthFuncs(t, joinedObj)
+				var rawA, rawJ map[string]string
+				for _, n := range claimed[u] {
+					nChecked++
+					for _, piece := range []string{n, n + ".cold"} {
+						x, y := a[piece], j[piece]
+						if _, ok := a[n]; !ok {
+							if rawA == nil {
+								rawA, rawJ = objdumpFuncs(t, origObj), objdumpFuncs(t, joinedObj)
+							}
+							if _, ok := rawA[n]; !ok {
+								t.Errorf("%s:%s: the rebuild calls it a line shift, but the original object has no such function", u, n)
+								break
+							}
+							x, y = rawA[piece], rawJ[piece]
+						}
+						switch {
+						case x == y:
+						case y == "":
+							t.Errorf("%s:%s: the rebuild calls it a line shift, but it is gone when the fix is made without moving a line", u, piece)
+						default:
+							t.Errorf("%s:%s: the rebuild calls it a line shift, but its code differs when the fix is made without moving a line (%s)", u, piece, firstDiff(x, y))
+						}
+					}
+				}
+			}
+			if nChecked > 0 {
+				t.Logf("realfix: %s: %d line shifts checked against the joined recompilation", fx.name, nChecked)
 			}
 			sort.Strings(differ)
 			sort.Strings(missed)
 			for _, m := range missed {
-				fail("%s changed in the independent recompilation, but the answer does not carry it", m)
+				t.Errorf("%s changed in the independent recompilation, but the answer does not carry it", m)
 			}
 			if len(differ) == 0 {
 				t.Fatalf("no function differs in the independent recompilations: the test proves nothing")
@@ -387,6 +437,23 @@ func TestKernelRealFixes(t *testing.T) {
 	}
 	t.Logf("realfix: %d fixes: wall median %.1f s, max %.1f s; must precision %d/%d = %s; prediction (--no-rebuild) must precision against the rebuild's %d/%d = %s",
 		len(times), times[len(times)/2].Seconds(), times[len(times)-1].Seconds(), mustRight, mustAll, pct(mustRight, mustAll), predRight, predMust, pct(predRight, predMust))
+}
+
+// spread returns the indexes 0..n-1 when n <= k, else k of them spread
+// evenly from the first to the last.
+func spread(n, k int) []int {
+	if n <= k {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	out := make([]int, k)
+	for j := range out {
+		out[j] = j * (n - 1) / (k - 1)
+	}
+	return out
 }
 
 func orNone(s string) string {

@@ -432,15 +432,15 @@ func classifyHunk(file string, h *patch.Hunk, ext []patch.Extent, tx *patch.Text
 	if len(outside) > 0 {
 		kind = tx.Classify(outside)
 		rh.DataLayout = kind == patch.KindData && tx.ChangesLayout(outside)
+		rh.Macro = kind == patch.KindMacro
 	}
-	staticLocal := false
 	for _, l := range inside {
 		if tx.IsStaticLocal(l) {
-			staticLocal = true
+			rh.StaticLocal = true
 		}
 	}
 	switch {
-	case staticLocal:
+	case rh.StaticLocal:
 		rh.Kind = patch.KindData
 		rh.Note = "declares or changes a static local variable: its state is not carried by a replaced function"
 	case len(rh.Functions) > 0 && (kind == patch.KindComment || kind == patch.KindMacro):
@@ -623,7 +623,7 @@ func uniqueProblems(ps []report.Problem) []report.Problem {
 func fixChangesData(hunks []report.Hunk, rb *report.CheckRebuild) bool {
 	rebuilt := rb != nil && rb.Rebuilt
 	for _, h := range hunks {
-		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || strings.Contains(h.Note, "static local")) {
+		if h.Kind == patch.KindData && (!rebuilt || h.DataLayout || h.StaticLocal) {
 			return true
 		}
 	}
@@ -688,10 +688,21 @@ type fixInput struct {
 	// applies; asGiven as the diff gives them (for applying at locs).
 	files, asGiven []patch.File
 	locs           [][]patch.Location
-	// sources are the build's original files, by the diff's old name;
-	// names those names in the diff's order.
-	sources map[string][]string
+	// sources are the build's files the fix changes and the fix applied
+	// to each, once (read by both the rebuild and the hunks' mapping);
+	// names the diff's old names in the diff's order.
+	sources *fixTexts
 	names   []string
+}
+
+// fixTexts are the build's original files, by the diff's old name, and
+// each of the diff's files applied at its locations (as patch(1) writes
+// it), in the diff's order: fixed[i] is nil when it could not be applied,
+// and errs[i] says why.
+type fixTexts struct {
+	orig  map[string][]string
+	fixed []*patch.Fixed
+	errs  []error
 }
 
 // readDiff reads and parses the fix at path; its paths must be relative
@@ -720,7 +731,8 @@ func readDiff(path string) ([]patch.File, error) {
 // that place: its lines are the build's.
 func locateFix(o Options, files []patch.File, fuzz int) (*fixInput, error) {
 	fx := &fixInput{asGiven: append([]patch.File(nil), files...), files: files,
-		locs: make([][]patch.Location, len(files)), sources: map[string][]string{}}
+		locs:    make([][]patch.Location, len(files)),
+		sources: &fixTexts{orig: map[string][]string{}, fixed: make([]*patch.Fixed, len(files)), errs: make([]error, len(files))}}
 	for i, f := range files {
 		src, err := buildSource(o, f)
 		if err != nil {
@@ -730,7 +742,8 @@ func locateFix(o Options, files []patch.File, fuzz int) (*fixInput, error) {
 			return nil, Inputf("the diff does not apply to the build's sources: %v", err)
 		}
 		fx.files[i] = f.At(fx.locs[i])
-		fx.sources[f.OldName] = src
+		fx.sources.orig[f.OldName] = src
+		fx.sources.fixed[i], fx.sources.errs[i] = patch.ApplyFixed(src, f, fx.locs[i])
 		fx.names = append(fx.names, f.OldName)
 	}
 	return fx, nil
@@ -741,7 +754,7 @@ func locateFix(o Options, files []patch.File, fuzz int) (*fixInput, error) {
 // classifies the others; macro says a hunk changes a macro. Problems
 // name diffPath or the file.
 func (ev *Session) fixFunctions(fx *fixInput, diffPath string) (hunks []report.Hunk, changed []changedFunc, macro bool, probs []report.Problem, err error) {
-	files, asGiven, locs, sources, names := fx.files, fx.asGiven, fx.locs, fx.sources, fx.names
+	files, locs, sources, names := fx.files, fx.locs, fx.sources, fx.names
 	objs := append([]string(nil), ev.objects...)
 	objs = append(objs, ev.objectsOf()...)
 	extents, extErrs := fileExtents(dedupe(objs), names)
@@ -752,17 +765,16 @@ func (ev *Session) fixFunctions(fx *fixInput, diffPath string) (hunks []report.H
 	seen := map[[2]string]bool{}
 	for fi, f := range files {
 		ext, fromSource := extents[f.OldName], false
-		cext := patch.CFunctions(sources[f.OldName])
+		cext := patch.CFunctions(sources.orig[f.OldName])
 		if len(ext) == 0 {
 			ext, fromSource = cext, true
 		} else {
 			ext = widenToBraces(ext, cext)
 		}
-		fixed, err := patch.ApplyAt(sources[f.OldName], asGiven[fi], locs[fi])
-		tx := patch.TextsOf(sources[f.OldName], fixed)
-		if err != nil {
+		if err := sources.errs[fi]; err != nil {
 			return nil, nil, false, nil, Inputf("the diff does not apply to the build's sources: %v", err)
 		}
+		tx := patch.TextsOf(sources.orig[f.OldName], sources.fixed[fi].Lines)
 		for i := range f.Hunks {
 			h := &f.Hunks[i]
 			rh, first := classifyHunk(f.Name(), h, ext, tx)

@@ -147,9 +147,8 @@ func wholeHeader(in rebuildInput, h headerFile) string {
 		}
 		switch hk.Kind {
 		case "function", patch.KindComment:
-			// classifyHunk's note of a function hunk whose other lines
-			// are preprocessor lines.
-			if strings.Contains(hk.Note, "also changes a macro") {
+			// A function hunk whose other lines are preprocessor lines.
+			if hk.Macro {
 				return fmt.Sprintf("its hunk at line %d also changes a macro", hk.Line)
 			}
 		case patch.KindData:

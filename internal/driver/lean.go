@@ -71,25 +71,14 @@ func (ev *Session) prefetchDefining(name string) {
 func (e *earlyDefining) wait(ev *Session) ([]string, error) {
 	<-e.done
 	defs := append([]string(nil), e.defs...)
-	errs := unjoin(e.err)
+	var errs ipadump.ErrorList
+	addErrs(&errs, e.err)
 	if more := ev.unitObjects(e.paths); len(more) > 0 {
 		d, err := callgraph.ObjectsDefining(more, e.name, 0)
 		defs = append(defs, d...)
-		errs = append(errs, unjoin(err)...)
+		addErrs(&errs, err)
 	}
 	return defs, errors.Join(errs...)
-}
-
-// unjoin returns the errors errors.Join joined into err (err alone when
-// it is no join; none when nil).
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	if err != nil {
-		return []error{err}
-	}
-	return nil
 }
 
 // addLateProblems adds to res the problems met reading units in after

@@ -54,8 +54,10 @@ type rebuildInput struct {
 	files []patch.File
 	// locs are where each file's hunks apply (check located them, with
 	// --fuzz if given).
-	locs    [][]patch.Location
-	sources map[string][]string
+	locs [][]patch.Location
+	// sources are the build's files and the fix applied to each
+	// (locateFix).
+	sources *fixTexts
 	// changed are the functions the hunks change; preds their impacted
 	// answers (the prediction).
 	changed []changedFunc
@@ -171,15 +173,12 @@ func startRebuild(in rebuildInput) *pendingRebuild {
 	// The patched files, and their line-neutral form.
 	patched, lineNeutral, directives := map[string][]byte{}, map[string][]byte{}, 0
 	for i, f := range in.files {
-		out, err := patch.ApplyAt(in.sources[f.OldName], f, in.locs[i])
-		if err != nil {
+		fixed := in.sources.fixed[i]
+		if err := in.sources.errs[i]; err != nil {
 			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
 		}
-		patched[f.OldName] = []byte(strings.Join(out, "\n") + "\n")
-		ln, n, err := patch.LineNeutral(in.sources[f.OldName], f, in.locs[i])
-		if err != nil {
-			return fallback(fmt.Sprintf("the fix could not be applied to %s (%v)", f.OldName, err))
-		}
+		patched[f.OldName] = []byte(strings.Join(fixed.Lines, "\n") + "\n")
+		ln, n := fixed.LineNeutral()
 		lineNeutral[f.OldName] = []byte(strings.Join(ln, "\n") + "\n")
 		directives += n
 	}
