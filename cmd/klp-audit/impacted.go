@@ -17,7 +17,8 @@ type ImpactedOptions struct {
 	File   string
 	TU     string
 	Format string
-	// DumpsOnly answers from the dumps alone, without reading objects.
+	// DumpsOnly answers from the dumps, reading the objects only for
+	// their symbol names (copies of the function no dump line names).
 	DumpsOnly bool
 	// AllFunctions answers for every function of the build (JSON Lines).
 	AllFunctions bool
@@ -150,7 +151,7 @@ written.
 	fl.StringVar(&opts.TU, "tu", "", "keep only translation unit `OBJ` (e.g. mm/oom_kill.o)")
 	fl.StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, table, yaml, json, dot or html")
 	fl.BoolVar(&opts.DumpsOnly, "dumps-only", false,
-		"answer from the dumps alone: do not read the objects (whether each function exists as a symbol stays unchecked; no safety rules)")
+		"answer from the dumps: the objects are read only for their symbol names, to find copies of the function no dump line names (whether each function exists as a symbol stays unchecked; no safety rules)")
 	fl.BoolVar(&opts.NoRules, "no-rules", false, "list the functions holding the code only, without the safety rules' must-patch set")
 	fl.StringVar(&opts.Policy, "policy", "", "policy `FILE` (YAML) merged over the default one: what it leaves out keeps the default (klp-audit policy prints it)")
 	_ = cmd.MarkFlagFilename("policy", "yaml", "yml")

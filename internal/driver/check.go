@@ -94,7 +94,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 	fx, fxErr := locateFix(o, files, opts.Fuzz)
 	pending := &pendingRebuild{off: true}
 	if fxErr == nil {
-		pending = startRebuild(rebuildInput{o: o, ro: opts.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+		pending = startRebuild(rebuildInput{o: o, ro: opts.Rebuild, files: fx.asGiven, sources: fx.sources})
 	}
 	defer pending.stop()
 	t0 = phase("inputs, locating the fix", t0)
@@ -108,7 +108,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		return nil, fxErr
 	}
 	t0 = phase("loading the build", t0)
-	asGiven, locs, sources, names := fx.asGiven, fx.locs, fx.sources, fx.names
+	asGiven, sources, names := fx.asGiven, fx.sources, fx.names
 	// lpUncertain says which klp_funcs the livepatch has is not known
 	// for sure: what it lacks, or what the kernel would refuse, is then
 	// unknown too.
@@ -217,7 +217,7 @@ func Check(o Options, q CheckQuery) (*report.CheckResult, error) {
 		return a.Result, nil
 	}
 	var rprobs []report.Problem
-	res.Rebuild, order, rprobs = pending.finish(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, locs: locs, sources: sources,
+	res.Rebuild, order, rprobs = pending.finish(rebuildInput{o: o, ro: opts.Rebuild, files: asGiven, sources: sources,
 		changed: changed, preds: preds, lp: lp, impact: impact, hunks: hunks, unread: ev.unreadUnit}, targets, order)
 	res.Problems = append(res.Problems, rprobs...)
 	phase("the rebuild, all of it", t0)

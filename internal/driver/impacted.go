@@ -24,7 +24,8 @@ type ImpactQuery struct {
 	// File and TU keep only the copies declared in a source file or
 	// compiled in one translation unit.
 	File, TU string
-	// DumpsOnly answers from the dumps alone, without reading objects.
+	// DumpsOnly answers from the dumps, reading the objects only for
+	// their symbol names (copies of the function no dump line names).
 	DumpsOnly bool
 	// NoRules skips the safety rules: only the functions holding the code.
 	NoRules bool
@@ -125,7 +126,7 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 		// fix that does not apply is said once the build is known to be
 		// readable.
 		if fx, fxErr = locateFix(o, fix, q.Fuzz); fxErr == nil {
-			pending = startRebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources})
+			pending = startRebuild(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, sources: fx.sources})
 		}
 	}
 	defer pending.stop()
@@ -143,8 +144,12 @@ func Impacted(o Options, q ImpactQuery) (*Answer, error) {
 	if fxErr != nil {
 		return nil, fxErr
 	}
+	t0 := time.Now()
 	a, err := s.Impacted(q, policy, linked)
-	if !s.settled() {
+	t0 = phase("impacted: the answer", t0)
+	settled := s.settled()
+	phase("impacted: waiting for the index's stat pass", t0)
+	if !settled {
 		// A file changed since the index was built: ask again, over a
 		// session that knows which.
 		if s, err = loadFor(o, q.Func); err != nil {

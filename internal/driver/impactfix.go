@@ -85,7 +85,7 @@ func (sess *Session) resolveByRebuild(o Options, q ImpactQuery, fx *fixInput, pe
 		rb = &report.CheckRebuild{Note: "--no-rebuild: the answer is the prediction, not checked by rebuilding"}
 	} else {
 		var rprobs []report.Problem
-		rb, order, rprobs = pending.finish(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, locs: fx.locs, sources: fx.sources,
+		rb, order, rprobs = pending.finish(rebuildInput{o: o, ro: q.Rebuild, files: fx.asGiven, sources: fx.sources,
 			changed: changed, preds: preds, impact: impact, hunks: hunks, unread: sess.unreadUnit}, targets, order)
 		probs = append(probs, rprobs...)
 	}

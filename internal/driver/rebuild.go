@@ -52,9 +52,6 @@ type rebuildInput struct {
 	o     Options
 	ro    RebuildOptions
 	files []patch.File
-	// locs are where each file's hunks apply (check located them, with
-	// --fuzz if given).
-	locs [][]patch.Location
 	// sources are the build's files and the fix applied to each
 	// (locateFix).
 	sources *fixTexts
