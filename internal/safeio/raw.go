@@ -19,8 +19,9 @@ type RawFile struct {
 	Size int64 // as fstat said when the file was opened
 }
 
-// OpenRaw is OpenLimit (limit <= 0: none) that returns a RawFile: the
-// same checks, in the same order, with the same errors.
+// OpenRaw opens path as OpenLimit does (limit <= 0: none), with the
+// same checks and errors, and returns a RawFile: OpenLimit is OpenRaw
+// with an os.File around the descriptor.
 func OpenRaw(path string, limit int64) (*RawFile, error) {
 	var st syscall.Stat_t
 	var err error

@@ -16,10 +16,11 @@ import (
 	"github.com/klp-audit/klp-audit/internal/safeio"
 )
 
-// TestOpenRaw: OpenRaw refuses what OpenLimit refuses, with the same
-// error (a FIFO without blocking, a device, a directory, a missing file,
-// a file over the limit, a huge sparse one), opens the rest, and reads
-// like os.File's ReadAt bounded by the size at opening.
+// TestOpenRaw: OpenRaw (and OpenLimit, built on it) refuses a FIFO
+// without blocking, a device, a directory, a missing file, a file over
+// the limit, a huge sparse one over it, each with its error; opens the
+// rest with their sizes; and reads like os.File's ReadAt bounded by the
+// size at opening.
 func TestOpenRaw(t *testing.T) {
 	dir := t.TempDir()
 	fifo := fixture.FIFO(t, filepath.Join(dir, "x.c.000i.ipa-clones"))
@@ -36,23 +37,40 @@ func TestOpenRaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	sparse := fixture.Sparse(t, filepath.Join(dir, "sparse"), 200<<30)
+	notRegular := func(err error) bool { var e *safeio.NotRegularError; return errors.As(err, &e) }
+	tooLarge := func(err error) bool { var e *safeio.TooLargeError; return errors.As(err, &e) }
 	for _, c := range []struct {
 		path  string
 		limit int64
-	}{{fifo, 0}, {zero, 0}, {dir, 0}, {filepath.Join(dir, "missing"), 0}, {plain, 5}, {sparse, 1 << 30}, {plain, 0}, {link, 10}, {sparse, 0}} {
+		size  int64                // when opened
+		is    func(err error) bool // the error, when refused
+	}{
+		{fifo, 0, 0, notRegular}, {zero, 0, 0, notRegular}, {dir, 0, 0, notRegular},
+		{filepath.Join(dir, "missing"), 0, 0, func(err error) bool { return errors.Is(err, fs.ErrNotExist) }},
+		{plain, 5, 0, tooLarge}, {sparse, 1 << 30, 0, tooLarge},
+		{plain, 0, 10, nil}, {link, 10, 10, nil}, {sparse, 0, 200 << 30, nil},
+	} {
 		fixture.Within(t, 5*time.Second, c.path, func() {
 			f, err := safeio.OpenRaw(c.path, c.limit)
 			g, gerr := safeio.OpenLimit(c.path, c.limit)
-			if fmt.Sprint(err) != fmt.Sprint(gerr) || fmt.Sprintf("%T", errors.Unwrap(err)) != fmt.Sprintf("%T", errors.Unwrap(gerr)) {
-				t.Errorf("%s: OpenRaw: %v; OpenLimit: %v", c.path, err, gerr)
+			for _, e := range []error{err, gerr} {
+				switch {
+				case c.is == nil && e != nil:
+					t.Errorf("%s: %v", c.path, e)
+				case c.is != nil && (e == nil || !c.is(e) || !strings.Contains(e.Error(), c.path)):
+					t.Errorf("%s: %v, not the expected error naming the path", c.path, e)
+				}
 			}
 			if err == nil {
-				if f.Size != g.Size {
-					t.Errorf("%s: size %d, OpenLimit %d", c.path, f.Size, g.Size)
+				if f.Size != c.size {
+					t.Errorf("%s: size %d, want %d", c.path, f.Size, c.size)
 				}
 				f.Close()
 			}
 			if gerr == nil {
+				if g.Size != c.size {
+					t.Errorf("%s: OpenLimit size %d, want %d", c.path, g.Size, c.size)
+				}
 				g.Close()
 			}
 		})

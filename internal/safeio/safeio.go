@@ -21,7 +21,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
 )
 
 // ErrNotRegular is wrapped by the error for a path that is not a regular
@@ -109,42 +108,18 @@ type File struct {
 // and the open itself is non-blocking, so one swapped in after the check
 // is refused by the fstat that follows. Errors name the path.
 func Open(path string) (*File, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: path, What: What(st.Mode())}
-	}
-	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	fst, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	if !fst.Mode().IsRegular() {
-		fh.Close()
-		return nil, &NotRegularError{Path: path, What: What(fst.Mode())}
-	}
-	// O_NONBLOCK means nothing for a regular file's reads; it stays set.
-	return &File{File: fh, Size: fst.Size()}, nil
+	return OpenLimit(path, 0)
 }
 
 // OpenLimit is Open that also refuses a file larger than limit bytes
 // (limit <= 0: no limit besides the file's size).
 func OpenLimit(path string, limit int64) (*File, error) {
-	f, err := Open(path)
+	r, err := OpenRaw(path, limit) // the checks, made once for both
 	if err != nil {
 		return nil, err
 	}
-	if limit > 0 && f.Size > limit {
-		f.Close()
-		return nil, &TooLargeError{Path: path, Size: f.Size, Limit: limit}
-	}
-	return f, nil
+	// O_NONBLOCK means nothing for a regular file's reads; it stays set.
+	return &File{File: os.NewFile(uintptr(r.fd), path), Size: r.Size}, nil
 }
 
 // Reader returns a reader of f's contents bounded by the size f had when
