@@ -307,25 +307,31 @@ func readSymtab(r io.ReaderAt, size int64, b *lackBuf, syms bool) (rawSymtab, bo
 	return rs, true
 }
 
+// each calls f for every symbol of rs but the null one, with its name as
+// debug/elf's File.Symbols gives it (empty when the string table holds
+// no NUL after it, or it lies past the table; valid during the call
+// only), its st_info and its section index.
+func (rs rawSymtab) each(f func(name []byte, info byte, shndx elf.SectionIndex)) {
+	for e := rs.symtab[elf.Sym64Size:]; len(e) >= elf.Sym64Size; e = e[elf.Sym64Size:] {
+		var name []byte
+		if n := uint64(rs.bo.Uint32(e)); n < uint64(len(rs.strtab)) {
+			if i := bytes.IndexByte(rs.strtab[n:], 0); i >= 0 {
+				name = rs.strtab[n : n+uint64(i)]
+			}
+		}
+		f(name, e[4], elf.SectionIndex(rs.bo.Uint16(e[6:])))
+	}
+}
+
 // undefined returns the names of rs's undefined symbols, as
-// debug/elf's File.Symbols names them (the null symbol left out, a name
-// past the table's end empty), empty names left out.
+// debug/elf's File.Symbols names them, empty names left out.
 func (rs rawSymtab) undefined() []string {
 	var out []string
-	for e := rs.symtab[elf.Sym64Size:]; len(e) >= elf.Sym64Size; e = e[elf.Sym64Size:] {
-		if elf.SectionIndex(rs.bo.Uint16(e[6:])) != elf.SHN_UNDEF {
-			continue
+	rs.each(func(name []byte, _ byte, shndx elf.SectionIndex) {
+		if shndx == elf.SHN_UNDEF && len(name) > 0 {
+			out = append(out, string(name))
 		}
-		n := rs.bo.Uint32(e)
-		if n == 0 || uint64(n) >= uint64(len(rs.strtab)) {
-			continue
-		}
-		name := rs.strtab[n:]
-		if i := bytes.IndexByte(name, 0); i > 0 {
-			out = append(out, string(name[:i]))
-		} // no NUL after it: debug/elf names it ""
-
-	}
+	})
 	return out
 }
 
@@ -352,38 +358,54 @@ func definedFuncs(path string, unitsOnly bool) ([]string, map[string]bool, error
 		return nil, nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	defer fh.Close()
-	f, err := elf.NewFile(fh.SectionReader())
-	if err != nil {
-		return nil, nil, fmt.Errorf("object %s: %w", path, err)
-	}
-	if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
-		return nil, nil, fmt.Errorf("object %w", err)
-	}
-	syms, err := f.Symbols()
-	if err != nil {
-		if errors.Is(err, elf.ErrNoSymbols) {
-			return nil, nil, fmt.Errorf("object %s: no symbol table", path)
-		}
-		return nil, nil, fmt.Errorf("object %s: %w", path, err)
-	}
 	var names []string
 	var weak map[string]bool
 	strong := map[string]bool{}
 	files := 0
-	for _, s := range syms {
+	sym := func(name string, info byte, shndx elf.SectionIndex) {
 		switch {
-		case elf.ST_TYPE(s.Info) == elf.STT_FILE:
+		case elf.ST_TYPE(info) == elf.STT_FILE:
 			files++
-		case elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF:
-			names = append(names, s.Name)
-			if elf.ST_BIND(s.Info) == elf.STB_WEAK {
+		case elf.ST_TYPE(info) == elf.STT_FUNC && shndx != elf.SHN_UNDEF:
+			names = append(names, name)
+			if elf.ST_BIND(info) == elf.STB_WEAK {
 				if weak == nil {
 					weak = map[string]bool{}
 				}
-				weak[s.Name] = true
+				weak[name] = true
 			} else {
-				strong[s.Name] = true
+				strong[name] = true
 			}
+		}
+	}
+	b := lackBufs.Get().(*lackBuf)
+	rs, ok := readSymtab(fh, fh.Size, b, true)
+	if ok {
+		rs.each(func(name []byte, info byte, shndx elf.SectionIndex) {
+			if t := elf.ST_TYPE(info); t == elf.STT_FILE || t == elf.STT_FUNC && shndx != elf.SHN_UNDEF {
+				sym(string(name), info, shndx)
+			}
+		})
+	}
+	lackBufs.Put(b)
+	if !ok {
+		// Anything readSymtab does not read plainly: debug/elf says what.
+		f, err := elf.NewFile(fh.SectionReader())
+		if err != nil {
+			return nil, nil, fmt.Errorf("object %s: %w", path, err)
+		}
+		if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
+			return nil, nil, fmt.Errorf("object %w", err)
+		}
+		syms, err := f.Symbols()
+		if err != nil {
+			if errors.Is(err, elf.ErrNoSymbols) {
+				return nil, nil, fmt.Errorf("object %s: no symbol table", path)
+			}
+			return nil, nil, fmt.Errorf("object %s: %w", path, err)
+		}
+		for _, s := range syms {
+			sym(s.Name, s.Info, s.Section)
 		}
 	}
 	if unitsOnly && files > 1 {

@@ -201,6 +201,7 @@ func checkRawUndefined(t *testing.T, paths []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkDefined(t, p)
 		if checkUndefined(t, data) {
 			read++
 			rs, _ := readSymtab(bytes.NewReader(data), int64(len(data)), &lackBuf{}, true)
@@ -209,5 +210,46 @@ func checkRawUndefined(t *testing.T, paths []string) {
 	}
 	if read != len(paths) || undef == 0 {
 		t.Errorf("%d of %d objects read, %d undefined symbols", read, len(paths), undef)
+	}
+}
+
+// checkDefined fails when definedFuncs (which reads the raw symbol
+// table) names other function symbols, or other weak ones, than
+// debug/elf's File.Symbols gives for the object at path.
+func checkDefined(t *testing.T, path string) {
+	t.Helper()
+	names, weak, err := definedFuncs(path, false)
+	f, ferr := elf.Open(path)
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	defer f.Close()
+	syms, ferr := f.Symbols()
+	if err != nil || ferr != nil {
+		t.Fatalf("%s: %v, debug/elf: %v", path, err, ferr)
+	}
+	var want []string
+	wantWeak := map[string]bool{}
+	strong := map[string]bool{}
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {
+			want = append(want, s.Name)
+			if elf.ST_BIND(s.Info) == elf.STB_WEAK {
+				wantWeak[s.Name] = true
+			} else {
+				strong[s.Name] = true
+			}
+		}
+	}
+	for n := range strong {
+		delete(wantWeak, n)
+	}
+	if !slices.Equal(names, want) || len(weak) != len(wantWeak) {
+		t.Fatalf("%s: functions %q weak %v; debug/elf %q weak %v", path, names, weak, want, wantWeak)
+	}
+	for n := range weak {
+		if !wantWeak[n] {
+			t.Fatalf("%s: weak %q; debug/elf %v", path, n, wantWeak)
+		}
 	}
 }
