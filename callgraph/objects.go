@@ -104,10 +104,20 @@ func (o *Objects) File(tu string) (*object.File, error) {
 
 // Prefetch opens the objects of the given units in parallel.
 func (o *Objects) Prefetch(tus []string, workers int) {
+	o.prefetch(tus, workers, nil)
+}
+
+// prefetch is Prefetch that calls done (when set) after each object.
+func (o *Objects) prefetch(tus []string, workers int, done func()) {
 	if workers <= 0 {
 		workers = 4
 	}
-	par.Each(len(tus), workers, func(i int) { _, _ = o.File(tus[i]) })
+	par.Each(len(tus), workers, func(i int) {
+		_, _ = o.File(tus[i])
+		if done != nil {
+			done()
+		}
+	})
 }
 
 // PrefetchShown is Prefetch with a progress bar on a terminal saying
@@ -120,10 +130,7 @@ func (o *Objects) PrefetchShown(tus []string, what string) {
 	}
 	bar := progress.New(len(tus), what)
 	defer bar.Done()
-	par.Each(len(tus), 4, func(i int) {
-		_, _ = o.File(tus[i])
-		bar.Add(1)
-	})
+	o.prefetch(tus, 0, func() { bar.Add(1) })
 }
 
 var (
