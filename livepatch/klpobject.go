@@ -125,7 +125,7 @@ func (k *Objects) InKernelTree(obj string) bool {
 func (k *Objects) kernelRoot(obj string) (string, bool) {
 	root := ""
 	for _, r := range k.roots {
-		if rel, err := filepath.Rel(r, obj); err == nil && !strings.HasPrefix(rel, "..") {
+		if within(r, obj) {
 			root = r
 			break
 		}
@@ -139,6 +139,18 @@ func (k *Objects) kernelRoot(obj string) (string, bool) {
 		k.kernel[root] = isKernel
 	}
 	return root, isKernel
+}
+
+// within reports whether path p lies in directory root, as
+// filepath.Rel(root, p) not leading out with ".." says; without Rel's
+// work when p plainly starts with root's path and holds no "..".
+func within(root, p string) bool {
+	if r := strings.TrimSuffix(root, "/"); r != "" && strings.HasPrefix(p, r) && !strings.Contains(p, "..") &&
+		(len(p) == len(r) || p[len(r)] == '/') && filepath.Clean(r) == r {
+		return true
+	}
+	rel, err := filepath.Rel(root, p)
+	return err == nil && !strings.HasPrefix(rel, "..")
 }
 
 // Of returns the klp_object name of object path obj. When a .mod file of

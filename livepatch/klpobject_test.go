@@ -301,3 +301,21 @@ func TestModLister(t *testing.T) {
 		}
 	}
 }
+
+// TestWithin: within answers as filepath.Rel not leading out with "..",
+// on absolute and relative roots and paths, roots with a trailing slash,
+// unclean paths, "..", names that only start like the root, and "/".
+func TestWithin(t *testing.T) {
+	roots := []string{"/b/k", "/b/k/", "k", ".", "/", "/b/k/.", "../k"}
+	paths := []string{"/b/k", "/b/k/a.o", "/b/k/mm/a.o", "/b/kx/a.o", "/b/k/../x.o", "/b/k//a.o", "/b/k/./a.o",
+		"k/a.o", "kk/a.o", "./k/a.o", "a.o", ".hidden/a.o", "../k/a.o", "/x/a.o", "/", "k"}
+	for _, r := range roots {
+		for _, p := range paths {
+			rel, err := filepath.Rel(r, p)
+			want := err == nil && !strings.HasPrefix(rel, "..")
+			if got := within(r, p); got != want {
+				t.Errorf("within(%q, %q) = %v, filepath.Rel says %v", r, p, got, want)
+			}
+		}
+	}
+}
