@@ -151,15 +151,24 @@ func (f *File) names(name string) []string {
 // (see Func.Sympos), it answers for all of them; ToSympos tells them
 // apart, and RefsTo answers for one. Sorted as Refs.
 func (f *File) Callers(name string) []Ref {
-	ns := f.names(name)
-	var out []Ref
-	for _, r := range f.Refs {
-		for _, n := range ns {
-			if r.To == n {
-				out = append(out, r)
-				break
-			}
+	f.refsTo.once.Do(func() {
+		m := map[string][]int32{}
+		for i := range f.Refs {
+			m[f.Refs[i].To] = append(m[f.Refs[i].To], int32(i))
 		}
+		f.refsTo.m = m
+	})
+	var idx []int32
+	for _, n := range f.names(name) { // sorted, each once
+		idx = append(idx, f.refsTo.m[n]...)
+	}
+	slices.Sort(idx) // in Refs' order, as every caller of Callers had them
+	out := make([]Ref, 0, len(idx))
+	for _, i := range idx {
+		out = append(out, f.Refs[i])
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

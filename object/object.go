@@ -56,7 +56,10 @@
 // what the code calls.
 package object
 
-import "debug/elf"
+import (
+	"debug/elf"
+	"sync"
+)
 
 // Binding is a symbol's ELF binding.
 type Binding = elf.SymBind
@@ -180,4 +183,9 @@ type File struct {
 	canon    []int32            // Funcs index -> the Funcs index naming its code
 	bodies   []body             // code ranges, sorted by bodyKey
 	code     *code              // kept by OpenCode only: see code.go
+	// refsTo indexes Refs by target, built by Callers on first use.
+	refsTo struct {
+		once sync.Once
+		m    map[string][]int32
+	}
 }

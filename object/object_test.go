@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -419,5 +420,33 @@ func TestAgainstDWARF(t *testing.T) {
 				t.Errorf("%s: DWARF records no call site", o.obj)
 			}
 		})
+	}
+}
+
+// TestCallersIndexed: Callers, answered from its index of Refs by
+// target, gives for every function of several fixture objects exactly
+// the refs a scan of Refs finds (each ref to the name or an alias of
+// its code, in Refs' order), asked concurrently.
+func TestCallersIndexed(t *testing.T) {
+	for _, c := range [][2]string{{"objcalls", "objcalls.o"}, {"icf", "icf.o"}, {"rule-callers", "plain.o"}, {"rule-callers", "ftrace.o"}, {"clones", "clones.o"}} {
+		f := openFixture(t, c[0], c[1])
+		var wg sync.WaitGroup
+		for _, fn := range f.Funcs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ns := f.names(fn.Name)
+				var want []Ref
+				for _, r := range f.Refs {
+					if slices.Contains(ns, r.To) {
+						want = append(want, r)
+					}
+				}
+				if got := f.Callers(fn.Name); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: Callers(%s) = %v, a scan finds %v", c[1], fn.Name, got, want)
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }
