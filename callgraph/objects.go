@@ -82,6 +82,16 @@ func NewObjects(g *Graph, open func(string) (*object.File, error)) *Objects {
 	return o
 }
 
+// PreloadStore starts reading, in the background, what the search for
+// callers in other objects reads first (every unit's symbol table, for a
+// build without an index): a query about to run the rules calls it
+// while it reads its answer's objects.
+func (o *Objects) PreloadStore() {
+	if s, ok := o.store.(*SymbolStore); ok {
+		go s.load()
+	}
+}
+
 // File returns the object of translation unit tu.
 func (o *Objects) File(tu string) (*object.File, error) {
 	t, ok := o.g.TU(tu)

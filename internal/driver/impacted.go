@@ -244,6 +244,18 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 		objs := ev.objectCache()
 		a.objs = objs
 		checked := ev.startDumpChecks(objs, res)
+		if !opts.NoRules {
+			// What the rules read of every object, started now.
+			objs.PreloadStore()
+			klp := ev.klpObjects()
+			go func() {
+				for _, t := range g.TUs() {
+					if t.HasObject {
+						klp.NotLinked(t.Object)
+					}
+				}
+			}()
+		}
 		addObjectEvidence(objs, res, ev.notLinked)
 		t0 = phase("impacted: the answer's objects read", t0)
 		var klp *livepatch.Objects
