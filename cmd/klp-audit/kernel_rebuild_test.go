@@ -35,6 +35,13 @@ func kernelFix(t *testing.T, tree, src, def, ins string) (string, func([]byte) [
 		}
 		return append(append(append([]byte{}, b[:loc[1]]...), ins...), b[loc[1]:]...)
 	}
+	return kernelDiff(t, tree, src, mutate), mutate
+}
+
+// kernelDiff writes the unified diff mutate makes to src in tree and
+// returns its path.
+func kernelDiff(t *testing.T, tree, src string, mutate func([]byte) []byte) string {
+	t.Helper()
 	orig, err := os.ReadFile(filepath.Join(tree, src))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +64,7 @@ func kernelFix(t *testing.T, tree, src, def, ins string) (string, func([]byte) [
 	if err := os.WriteFile(p, fix, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return p, mutate
+	return p
 }
 
 // readFiles fingerprints what a check of the kernel tree reads: every
