@@ -66,7 +66,7 @@ func TestImpactedFixFixture(t *testing.T) {
 		if out, err := c.CombinedOutput(); err != nil {
 			t.Fatalf("gcc: %v\n%s", err, out)
 		}
-		return codeFuncs(objdumpFuncs(t, filepath.Join(dir, "callers.o")))
+		return codeFuncs(t, filepath.Join(dir, "callers.o"))
 	}
 	dir := t.TempDir()
 	orig := compile(dir, string(src))
@@ -188,28 +188,44 @@ var (
 	branchRE = regexp.MustCompile(`R_X86_64_(?:PC32|PLT32)\s+(\S+?)(?:\+0x0|-0x4)?$`)
 )
 
-// codeFuncs drops from objdumpFuncs' bodies what says nothing of the
+// codeFuncs is objdumpFuncs of obj without what says nothing of the
 // code: alignment padding, and the form of a branch target: a target a
 // relocation gives (objdump then labels the unrelocated placeholder, in
 // whatever function sits there) is written as the direct one, <NAME>,
 // which is how a call the assembler resolved in the section reads.
-func codeFuncs(fs map[string]string) map[string]string {
+// Padding is a NOP that is not a patch site: a static branch's NOP
+// (__jump_table) or an alternative's original instructions
+// (.altinstructions) are code, kept, and each site's line says what its
+// table says of it (the key a static branch tests, where it jumps), which
+// no instruction byte does (see patchSites).
+func codeFuncs(t *testing.T, obj string) map[string]string {
+	t.Helper()
+	return codeText(objdumpFuncLines(t, obj), patchSites(t, obj))
+}
+
+// codeText is codeFuncs of disassembled functions and their patch sites;
+// with no sites every NOP is taken as padding.
+func codeText(fs map[string][]objdumpLine, sites map[siteAt]patchSite) map[string]string {
 	out := map[string]string{}
-	for n, body := range fs {
-		ls := strings.Split(body, "\n")
+	for n, ls := range fs {
 		var keep []string
 		for i := 0; i < len(ls); i++ {
-			l := ls[i]
-			if padRE.MatchString(strings.TrimSpace(l)) {
+			l := ls[i].text
+			site, isSite := sites[siteAt{ls[i].sec, ls[i].off}]
+			isSite = isSite && ls[i].hasOff
+			if padRE.MatchString(strings.TrimSpace(l)) && !isSite {
 				continue
 			}
-			if i+1 < len(ls) && strings.Contains(ls[i+1], "R_X86_64_") {
-				if m := branchRE.FindStringSubmatch(strings.TrimSpace(ls[i+1])); m != nil && labelRE.MatchString(l) {
+			if i+1 < len(ls) && strings.Contains(ls[i+1].text, "R_X86_64_") {
+				if m := branchRE.FindStringSubmatch(strings.TrimSpace(ls[i+1].text)); m != nil && labelRE.MatchString(l) {
 					l = labelRE.ReplaceAllString(l, "<"+m[1]+">")
 					i++
 				} else {
 					l = labelRE.ReplaceAllString(l, "")
 				}
+			}
+			if site.note != "" {
+				l += "\t# " + site.note
 			}
 			keep = append(keep, l)
 		}

@@ -52,8 +52,8 @@ func TestKernelImpactedFix(t *testing.T) {
 		t.Fatalf("rebuild %+v\nproblems %+v\n%s", rb, res.Problems, errs)
 	}
 
-	orig := codeFuncs(objdumpFuncs(t, fixture.RecompileKernelObject(t, tree, obj, nil)))
-	fixed := codeFuncs(objdumpFuncs(t, fixture.RecompileKernelObject(t, tree, obj, joined)))
+	orig := codeFuncs(t, fixture.RecompileKernelObject(t, tree, obj, nil))
+	fixed := codeFuncs(t, fixture.RecompileKernelObject(t, tree, obj, joined))
 	var differ []string
 	for n, body := range orig {
 		if nb, ok := fixed[n]; !ok || nb != body { // changed, or gone from the fixed object

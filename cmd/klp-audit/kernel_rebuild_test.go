@@ -35,6 +35,13 @@ func kernelFix(t *testing.T, tree, src, def, ins string) (string, func([]byte) [
 		}
 		return append(append(append([]byte{}, b[:loc[1]]...), ins...), b[loc[1]:]...)
 	}
+	return kernelDiff(t, tree, src, mutate), mutate
+}
+
+// kernelDiff writes the unified diff mutate makes to src in tree and
+// returns its path.
+func kernelDiff(t *testing.T, tree, src string, mutate func([]byte) []byte) string {
+	t.Helper()
 	orig, err := os.ReadFile(filepath.Join(tree, src))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +64,7 @@ func kernelFix(t *testing.T, tree, src, def, ins string) (string, func([]byte) [
 	if err := os.WriteFile(p, fix, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return p, mutate
+	return p
 }
 
 // readFiles fingerprints what a check of the kernel tree reads: every
@@ -257,6 +264,33 @@ var (
 // count.
 func objdumpFuncs(t *testing.T, obj string) map[string]string {
 	t.Helper()
+	out := map[string]string{}
+	for name, ls := range objdumpFuncLines(t, obj) {
+		var body strings.Builder
+		for _, l := range ls {
+			body.WriteString(l.text + "\n")
+		}
+		out[name] = body.String()
+	}
+	return out
+}
+
+// objdumpLine is one line of a function in objdumpFuncLines: its text as
+// objdumpFuncs writes it, and where objdump said it is: the section and
+// the offset in it (of the instruction, or for a relocation line of the
+// field it relocates); hasOff is false for a line without an address (a
+// blank line, a section header).
+type objdumpLine struct {
+	text   string
+	sec    string
+	off    uint64
+	hasOff bool
+}
+
+// objdumpFuncLines is objdumpFuncs line by line, each line with its
+// section and offset.
+func objdumpFuncLines(t *testing.T, obj string) map[string][]objdumpLine {
+	t.Helper()
 	b, err := exec.Command("objdump", "-dr", "--no-show-raw-insn", obj).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -287,14 +321,14 @@ func objdumpFuncs(t *testing.T, obj string) map[string]string {
 		}
 		return m
 	}
-	out := map[string]string{}
-	cur := ""
-	var body strings.Builder
+	out := map[string][]objdumpLine{}
+	cur, sec := "", ""
+	var body []objdumpLine
 	flush := func() {
 		if cur != "" {
-			out[cur] = body.String()
+			out[cur] = body
 		}
-		body.Reset()
+		body = nil
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if m := objdumpFuncRE.FindStringSubmatch(l); m != nil {
@@ -302,10 +336,18 @@ func objdumpFuncs(t *testing.T, obj string) map[string]string {
 			cur = m[1]
 			continue
 		}
+		if s, ok := strings.CutPrefix(l, "Disassembly of section "); ok {
+			sec = strings.TrimSuffix(s, ":")
+		}
+		line := objdumpLine{sec: sec}
+		if a := objdumpAddrRE.FindString(l); a != "" {
+			line.off, err = strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a), ":")), 16, 64)
+			line.hasOff = err == nil
+		}
 		l = objdumpAddrRE.ReplaceAllString(l, "")
 		l = objdumpHexRE.ReplaceAllString(l, "<")
-		l = objdumpSecRelRE.ReplaceAllStringFunc(l, resolve)
-		body.WriteString(l + "\n")
+		line.text = objdumpSecRelRE.ReplaceAllStringFunc(l, resolve)
+		body = append(body, line)
 	}
 	flush()
 	return out
