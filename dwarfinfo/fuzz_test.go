@@ -41,17 +41,7 @@ func FuzzParseProducer(f *testing.F) {
 // FuzzObject feeds mutated fixture objects to Producers and Inlines: no
 // panic, and every error names the file.
 func FuzzObject(f *testing.F) {
-	for _, name := range []string{"livepatch-flags", "lto"} {
-		dir := fixture.Build(f, name)
-		objs, _ := filepath.Glob(filepath.Join(dir, "*.o"))
-		for _, o := range objs {
-			b, err := os.ReadFile(o)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	seedObjects(f, "livepatch-flags", "lto")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := dwarfinfo.ProducersFromBytes("fuzz.o", b); err != nil && !strings.Contains(err.Error(), "fuzz.o") {
 			t.Fatalf("Producers error %q does not name the file", err)
@@ -60,4 +50,18 @@ func FuzzObject(f *testing.F) {
 			t.Fatalf("Inlines error %q does not name the file", err)
 		}
 	})
+}
+
+// seedObjects adds the objects the named fixtures build to f's corpus.
+func seedObjects(f *testing.F, fixtures ...string) {
+	for _, name := range fixtures {
+		objs, _ := filepath.Glob(filepath.Join(fixture.Build(f, name), "*.o"))
+		for _, o := range objs {
+			b, err := os.ReadFile(o)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
 }

@@ -168,16 +168,7 @@ func fileSize(p string) int64 {
 // hide one), and when it and debug/elf both read the DWARF, they read
 // the same entries.
 func FuzzLoadDWARF(f *testing.F) {
-	for _, name := range []string{"clones", "livepatch-flags"} {
-		objs, _ := filepath.Glob(filepath.Join(fixture.Build(f, name), "*.o"))
-		for _, o := range objs {
-			b, err := os.ReadFile(o)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	seedObjects(f, "clones", "livepatch-flags")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ef, err := elf.NewFile(bytes.NewReader(b))
 		if err != nil {
