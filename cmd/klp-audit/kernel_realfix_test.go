@@ -534,9 +534,11 @@ var dataSecRelRE = regexp.MustCompile(`R_X86_64_(PC32|PLT32|32S|32|64)\s+(\.[A-Z
 // branchTargetRE matches a branch target as objdump names it.
 var branchTargetRE = regexp.MustCompile(`<([^<>+]+)\+0x[0-9a-f]+>`)
 
-// truthFuncs is objdumpFuncs made blind to where data sits, boot code
-// (.init.text, .exit.text) left out: without section pseudo-entries (.altinstr_replacement: their code belongs to
-// functions, which differ with it); a relocation against a data section
+// truthFuncs is objdumpFuncs, each static branch and alternative site
+// noted (siteNotedFuncs), made blind to where data sits, boot code
+// (.init.text, .exit.text) left out: without section pseudo-entries
+// (.altinstr_replacement: their code belongs to functions, which differ
+// with it); a relocation against a data section
 // written as the object it lands in, or for a string section the
 // string; and GCC's numbering of function-local statics left out
 // (removing a WARN_ONCE renumbers the __already_done.N of every later
@@ -606,7 +608,7 @@ func truthFuncs(t *testing.T, obj string) map[string]string {
 		return m
 	}
 	out := map[string]string{}
-	for name, body := range objdumpFuncs(t, obj) {
+	for name, body := range siteNotedFuncs(t, obj) {
 		if strings.HasPrefix(name, ".") || boot[name] {
 			continue
 		}
@@ -634,6 +636,29 @@ func truthFuncs(t *testing.T, obj string) map[string]string {
 			}
 			return m
 		})
+	}
+	return out
+}
+
+// siteNotedFuncs is objdumpFuncs with the line of each static branch
+// or alternative site noted with what patchSites says of it (the key a
+// static branch tests and where it jumps, an alternative's feature):
+// a fix that changes only those tables (a static_branch_unlikely on
+// another key: the same NOP) changes the text.
+func siteNotedFuncs(t *testing.T, obj string) map[string]string {
+	t.Helper()
+	sites := patchSites(t, obj)
+	out := map[string]string{}
+	for name, ls := range objdumpFuncLines(t, obj) {
+		var body strings.Builder
+		for _, l := range ls {
+			body.WriteString(l.text)
+			if site, ok := sites[siteAt{l.sec, l.off}]; ok && l.hasOff && site.note != "" {
+				body.WriteString("\t# " + site.note)
+			}
+			body.WriteString("\n")
+		}
+		out[name] = body.String()
 	}
 	return out
 }
