@@ -152,7 +152,7 @@ func (f *File) names(name string) []string {
 // apart, and RefsTo answers for one. Sorted as Refs.
 func (f *File) Callers(name string) []Ref {
 	f.refsTo.once.Do(func() {
-		m := map[string][]int32{}
+		m := make(map[string][]int32, len(f.Refs)/2)
 		for i := range f.Refs {
 			m[f.Refs[i].To] = append(m[f.Refs[i].To], int32(i))
 		}

@@ -733,7 +733,7 @@ func (ev *Session) settled() bool {
 func (v *indexView) discover(o Options) (ipadump.Tree, error) {
 	t := v.x.toc
 	if !v.rediscovered {
-		tr := ipadump.Tree{Skipped: t.Skipped}
+		tr := ipadump.Tree{Skipped: t.Skipped, Dumps: make([]ipadump.Dump, 0, len(t.Dumps)), Objects: make([]string, 0, len(t.Objects))}
 		for _, d := range t.Dumps {
 			tr.Dumps = append(tr.Dumps, d.Dump)
 		}

@@ -348,8 +348,8 @@ func (ev *Session) objectsOf() []string {
 // dumpObjects is the first part of objectsOf: the objects paired with
 // the dumps.
 func (ev *Session) dumpObjects() []string {
-	seen := map[string]bool{}
-	var out []string
+	seen := make(map[string]bool, len(ev.dumps))
+	out := make([]string, 0, len(ev.dumps))
 	for _, d := range ev.dumps {
 		if d.HasObject && !seen[d.Object] {
 			seen[d.Object] = true

@@ -156,8 +156,8 @@ func conflictingDumps(dumps []ipadump.Dump) ([]ipadump.Dump, []report.Problem) {
 // conflictingDumpsBy is conflictingDumps with the objects' keys given
 // by key (objectKey, or the index's record of it).
 func conflictingDumpsBy(dumps []ipadump.Dump, key func(string) string) ([]ipadump.Dump, []report.Problem) {
-	byObject := map[string][]int{}
-	var keys []string
+	byObject := make(map[string][]int, len(dumps))
+	keys := make([]string, 0, len(dumps))
 	for i, d := range dumps {
 		if d.Kind != ipadump.UnitDump {
 			continue
