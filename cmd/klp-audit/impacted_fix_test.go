@@ -233,3 +233,16 @@ func codeText(fs map[string][]objdumpLine, sites map[siteAt]patchSite) map[strin
 	}
 	return out
 }
+
+// changedFuncs returns the functions of a whose text differs in b, or
+// that b lacks, sorted: what changed between two disassemblies.
+func changedFuncs(a, b map[string]string) []string {
+	var out []string
+	for n, body := range a {
+		if nb, ok := b[n]; !ok || nb != body {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -54,13 +53,7 @@ func TestKernelImpactedFix(t *testing.T) {
 
 	orig := codeFuncs(t, fixture.RecompileKernelObject(t, tree, obj, nil))
 	fixed := codeFuncs(t, fixture.RecompileKernelObject(t, tree, obj, joined))
-	var differ []string
-	for n, body := range orig {
-		if nb, ok := fixed[n]; !ok || nb != body { // changed, or gone from the fixed object
-			differ = append(differ, n)
-		}
-	}
-	sort.Strings(differ)
+	differ := changedFuncs(orig, fixed)
 
 	must := map[string]report.Target{}
 	for _, tg := range res.Targets {

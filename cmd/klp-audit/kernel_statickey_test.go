@@ -66,13 +66,7 @@ func TestKernelCheckStaticKey(t *testing.T) {
 	origObj := fixture.RecompileKernelObject(t, tree, obj, nil)
 	fixedObj := fixture.RecompileKernelObject(t, tree, obj, mutate)
 	a, b := codeFuncs(t, origObj), codeFuncs(t, fixedObj)
-	var differ []string
-	for n, body := range a {
-		if nb, ok := b[n]; !ok || nb != body {
-			differ = append(differ, n)
-		}
-	}
-	sort.Strings(differ)
+	differ := changedFuncs(a, b)
 	if len(differ) == 0 {
 		t.Fatalf("codeFuncs sees no change in %s: the test proves nothing", obj)
 	}

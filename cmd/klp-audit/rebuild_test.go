@@ -315,16 +315,6 @@ func TestJoinedFix(t *testing.T) {
 		fixture.Run(t, d, "gcc", "-O2", "-g", "-c", "-o", "line.o", "line.c")
 		return objdumpFuncs(t, filepath.Join(d, "line.o"))
 	}
-	differ := func(a, b map[string]string) []string {
-		var d []string
-		for n, body := range a {
-			if b[n] != body {
-				d = append(d, n)
-			}
-		}
-		sort.Strings(d)
-		return d
-	}
 	src, err := os.ReadFile(filepath.Join(dir, "line.c"))
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +330,7 @@ func TestJoinedFix(t *testing.T) {
 	if n, m := bytes.Count(src, []byte("\n")), bytes.Count(joined, []byte("\n")); n != m {
 		t.Errorf("the joined fix makes line.c %d lines long, want %d", m, n)
 	}
-	if d := differ(objdumpFuncs(t, filepath.Join(dir, "joined.o")), compile(joined)); len(d) > 0 {
+	if d := changedFuncs(objdumpFuncs(t, filepath.Join(dir, "joined.o")), compile(joined)); len(d) > 0 {
 		t.Errorf("joined fix compiled differs from joined.o in %v", d)
 	}
 
@@ -367,7 +357,7 @@ func TestJoinedFix(t *testing.T) {
 	if n, m := bytes.Count(patched, []byte("\n")), bytes.Count(reverted, []byte("\n")); n != m {
 		t.Errorf("the joined reverse fix makes the patched line.c %d lines long, want %d", m, n)
 	}
-	if d := differ(compile(patched), compile(reverted)); strings.Join(d, ",") != "fixed,limit" {
+	if d := changedFuncs(compile(patched), compile(reverted)); strings.Join(d, ",") != "fixed,limit" {
 		t.Errorf("the joined reverse fix changes %v, want fixed and limit", d)
 	}
 }
