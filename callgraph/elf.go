@@ -152,7 +152,7 @@ func definesFunc(path, name string) (bool, error) {
 // string table does not hold name followed by the NUL that ends every
 // symbol name. False when it cannot tell.
 func namesLack(path, name string) bool {
-	fh, err := safeio.OpenRaw(path, 0) // safeio.Open's checks
+	fh, err := safeio.OpenRaw(path, safeio.MaxObjectSize) // safeio.OpenObject's checks
 	if err != nil {
 		return false
 	}
@@ -353,7 +353,7 @@ func UnitObjectsDefining(paths []string, name string, workers int) ([]string, er
 // definedFuncs returns the names of the function symbols the object at
 // path defines; none for a combined object when unitsOnly.
 func definedFuncs(path string, unitsOnly bool) ([]string, map[string]bool, error) {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenObject(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("object %s: %w", path, err)
 	}

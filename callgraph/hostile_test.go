@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klp-audit/klp-audit/dwarfinfo"
 	"github.com/klp-audit/klp-audit/internal/fixture"
 	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/ipadump"
+	"github.com/klp-audit/klp-audit/object"
 )
 
 var chainLen = 8000
@@ -136,4 +138,64 @@ func TestObjectsDefiningFIFO(t *testing.T) {
 			t.Errorf("ObjectsDefining(FIFO): %v", err)
 		}
 	})
+}
+
+// TestHugeObject: an object that claims to be 200 GB (a real object's
+// bytes, then a sparse hole: a section could claim most of it) is
+// refused on its size by every reader of objects, quickly and without
+// reading it, and the error names it as too large; the walk's prescan
+// leaves it to them.
+func TestHugeObject(t *testing.T) {
+	src, err := filepath.Glob(filepath.Join(fixture.Build(t, "clones"), "*.o"))
+	if err != nil || len(src) == 0 {
+		t.Fatalf("no object: %v", err)
+	}
+	data, err := os.ReadFile(src[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.o")
+	if err := os.WriteFile(big, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fixture.Sparse(t, big, 200<<30)
+	if err := os.WriteFile(filepath.Join(dir, "big.c.000i.ipa-clones"), []byte("Callgraph clone;f;1;big.c;3;5;g;2;big.c;9;5;inlining to\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tooLarge := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, safeio.ErrTooLarge) || !strings.Contains(err.Error(), big) {
+			t.Errorf("%s: %v, want too large, naming %s", what, err, big)
+		}
+	}
+	fixture.Within(t, 10*time.Second, big, func() {
+		_, err := object.Open(big)
+		tooLarge("object.Open", err)
+		_, err = dwarfinfo.Inlines(big)
+		tooLarge("dwarfinfo.Inlines", err)
+		_, err = undefinedNames(big)
+		tooLarge("the rules' symbol table", err)
+		_, _, err = definedFuncs(big, false)
+		tooLarge("definedFuncs", err)
+		if namesLack(big, "f") {
+			t.Error("namesLack: says the huge object lacks f")
+		}
+		pre := NewPrescan([]string{"f"}, true)
+		if _, err := ipadump.DiscoverTree(ipadump.DiscoverOptions{Visit: pre.Visit}, dir); err != nil {
+			t.Fatal(err)
+		}
+		defs, err := ObjectsDefiningWith([]string{big}, "f", 0, pre)
+		if len(defs) != 0 {
+			t.Errorf("defined in %v", defs)
+		}
+		tooLarge("ObjectsDefiningWith", err)
+	})
+	runtime.ReadMemStats(&after)
+	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 100 {
+		t.Errorf("the huge object made klp-audit allocate %d MB", mb)
+	}
 }

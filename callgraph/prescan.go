@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/klp-audit/klp-audit/internal/safeio"
 	"github.com/klp-audit/klp-audit/ipadump"
 )
 
@@ -91,7 +92,7 @@ func (p *Prescan) Visit(d *ipadump.Dir) {
 			continue
 		}
 		delete(objects, obj) // searched once
-		of, err := d.Open(obj, 0)
+		of, err := d.Open(obj, safeio.MaxObjectSize)
 		if err != nil {
 			continue
 		}

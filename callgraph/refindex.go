@@ -150,7 +150,7 @@ func (s *SymbolStore) refsTo(name string, memo map[string][]UnitCall, scan func(
 // leaves undefined (what it calls or refers to in other objects), read
 // from its symbol table alone.
 func undefinedNames(path string) ([]string, error) {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenObject(path)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", path, err)
 	}

@@ -86,7 +86,7 @@ func readObjectDWARF(obj string, files []string, info map[string]*fileDWARF) (er
 			err = fmt.Errorf("%s: corrupt DWARF: %v", obj, p)
 		}
 	}()
-	fh, oerr := safeio.Open(obj)
+	fh, oerr := safeio.OpenObject(obj)
 	if oerr != nil {
 		return nil // not an object the build's DWARF can come from
 	}

@@ -260,7 +260,7 @@ func fileErr(path string, err error) error {
 // would expand beyond safeio.DecompressedLimit: a 530 KB object can hold
 // a zstd .debug_info of 16 GiB. Close the returned Closer when done.
 func openELF(path string) (*elf.File, io.Closer, error) {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenObject(path)
 	if err != nil {
 		return nil, nil, err
 	}

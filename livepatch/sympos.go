@@ -151,7 +151,7 @@ func (lfs *LinkedFiles) Close() {
 }
 
 func openLinkedFile(p string) (lf *LinkedFile, err error) {
-	sf, err := safeio.Open(p)
+	sf, err := safeio.OpenObject(p)
 	if err != nil {
 		return nil, err
 	}

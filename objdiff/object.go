@@ -54,7 +54,7 @@ type Object struct {
 // vmlinux.o) or a linked file. Errors name the file; an input that is not
 // ELF gives an error wrapping ErrNotELF.
 func Open(path string) (*Object, error) {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenObject(path)
 	if err != nil {
 		return nil, err
 	}

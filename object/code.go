@@ -65,7 +65,7 @@ type code struct {
 // allocated sections' contents, all their relocations and the symbol
 // table, which Code, SectionData, SectionRelocs and Symbols return.
 func OpenCode(path string) (*File, error) {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenObject(path)
 	if err != nil {
 		return nil, err
 	}

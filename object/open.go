@@ -38,7 +38,7 @@ var ErrCorrupt = errors.New("corrupt ELF file")
 // safeio.DecompressedLimit (64 times its size, at least 64 MiB) is
 // refused before anything is decompressed.
 func Open(path string) (*File, error) {
-	fh, err := safeio.Open(path)
+	fh, err := safeio.OpenObject(path)
 	if err != nil {
 		return nil, err
 	}

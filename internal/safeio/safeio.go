@@ -111,6 +111,15 @@ func Open(path string) (*File, error) {
 	return OpenLimit(path, 0)
 }
 
+// MaxObjectSize is the largest object klp-audit reads (a relocatable
+// object, vmlinux or a module): a kernel's largest, vmlinux with its
+// DWARF, is well under 2 GiB. A larger one, such as a sparse file whose
+// sections claim most of it, is refused rather than read into memory.
+const MaxObjectSize = 8 << 30
+
+// OpenObject is OpenLimit(path, MaxObjectSize): how objects are opened.
+func OpenObject(path string) (*File, error) { return OpenLimit(path, MaxObjectSize) }
+
 // OpenLimit is Open that also refuses a file larger than limit bytes
 // (limit <= 0: no limit besides the file's size).
 func OpenLimit(path string, limit int64) (*File, error) {
