@@ -115,8 +115,8 @@ func ObjectsDefining(paths []string, name string, workers int) ([]string, error)
 }
 
 // ObjectsDefiningWith is ObjectsDefining that takes what pre found
-// (nil: nothing): an object pre found unable to define name is not
-// opened again.
+// (nil: nothing): an object whose string table pre read is not read
+// again, and not opened at all when it cannot name name.
 func ObjectsDefiningWith(paths []string, name string, workers int, pre *Prescan) ([]string, error) {
 	if workers <= 0 {
 		workers = 8
@@ -124,8 +124,12 @@ func ObjectsDefiningWith(paths []string, name string, workers int, pre *Prescan)
 	defines := make([]bool, len(paths))
 	errs := make([]error, len(paths))
 	par.Each(len(paths), workers, func(i int) {
-		if !pre.lacksName(paths[i], name) {
-			defines[i], errs[i] = definesFunc(paths[i], name)
+		lacks, known := pre.lacksName(paths[i], name)
+		if !known {
+			lacks = name != "" && namesLack(paths[i], name)
+		}
+		if !lacks {
+			defines[i], errs[i] = definesIn(paths[i], name)
 		}
 	})
 	var out []string
@@ -137,12 +141,10 @@ func ObjectsDefiningWith(paths []string, name string, workers int, pre *Prescan)
 	return out, errors.Join(errs...)
 }
 
-// definesFunc reports whether the object at path defines a function
-// symbol named name; the error is definedFuncs'.
-func definesFunc(path, name string) (bool, error) {
-	if name != "" && namesLack(path, name) {
-		return false, nil
-	}
+// definesIn reports whether the object at path defines a function
+// symbol named name (ObjectsDefiningWith looked at its string table
+// first); the error is definedFuncs'.
+func definesIn(path, name string) (bool, error) {
 	names, _, err := definedFuncs(path, false)
 	return slices.Contains(names, name), err
 }

@@ -31,7 +31,7 @@ type Prescan struct {
 
 	mu    sync.Mutex
 	dumps map[string]ipadump.Scan // by path: a clean scan, Data kept when found
-	lacks map[string]bool         // object paths whose symbols cannot be defName
+	lacks map[string]bool         // object paths read: whether their symbols cannot be defName
 }
 
 // NewPrescan returns a Prescan for a load about names. With defining,
@@ -98,11 +98,9 @@ func (p *Prescan) Visit(d *ipadump.Dir) {
 		}
 		lacks := fileLacks(of, p.defName)
 		of.Close()
-		if lacks {
-			p.mu.Lock()
-			p.lacks[filepath.Join(d.Path, obj)] = true
-			p.mu.Unlock()
-		}
+		p.mu.Lock()
+		p.lacks[filepath.Join(d.Path, obj)] = lacks
+		p.mu.Unlock()
 	}
 }
 
@@ -118,13 +116,14 @@ func (p *Prescan) scan(path string, needles [][]byte) (ipadump.Scan, bool) {
 	return sc, ok
 }
 
-// lacksName reports that Visit found the object at path unable to
-// define name (see namesLack).
-func (p *Prescan) lacksName(path, name string) bool {
+// lacksName returns namesLack(path, name) when Visit worked it out
+// (known): the object's string table need not be read again.
+func (p *Prescan) lacksName(path, name string) (lacks, known bool) {
 	if p == nil || name == "" || name != p.defName {
-		return false
+		return false, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.lacks[path]
+	lacks, known = p.lacks[path]
+	return lacks, known
 }

@@ -111,7 +111,7 @@ func TestPrescanTaken(t *testing.T) {
 		// now); no other.
 		_, derr := ObjectsDefiningWith(objs, name, 0, pre)
 		for _, o := range objs {
-			if !pre.lacksName(o, name) {
+			if lacks, _ := pre.lacksName(o, name); !lacks {
 				continue
 			}
 			lacking++

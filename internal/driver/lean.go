@@ -1,8 +1,6 @@
 package driver
 
 import (
-	"errors"
-
 	"github.com/klp-audit/klp-audit/callgraph"
 	"github.com/klp-audit/klp-audit/ipadump"
 	"github.com/klp-audit/klp-audit/report"
@@ -37,48 +35,7 @@ func (ev *Session) defining(name string) ([]string, error) {
 	if ev.index != nil {
 		return ev.index.defining(ev.objectsOf(), name)
 	}
-	if e := ev.early; e != nil && e.name == name {
-		return e.wait(ev)
-	}
 	return callgraph.ObjectsDefiningWith(ev.objectsOf(), name, 0, ev.pre)
-}
-
-// earlyDefining is ObjectsDefining of a name over the dumps' objects,
-// run while the dumps are read: the objects of a kernel build are
-// thousands of files to open, and the reading of the dumps leaves a
-// core idle at times.
-type earlyDefining struct {
-	name  string
-	paths []string // ev.dumpObjects()
-	done  chan struct{}
-	defs  []string
-	err   error
-}
-
-// prefetchDefining starts the search of the dumps' objects for name; ev's
-// dumps are final.
-func (ev *Session) prefetchDefining(name string) {
-	e := &earlyDefining{name: name, paths: ev.dumpObjects(), done: make(chan struct{})}
-	ev.early = e
-	go func() {
-		defer close(e.done)
-		e.defs, e.err = callgraph.ObjectsDefiningWith(e.paths, e.name, 0, ev.pre)
-	}()
-}
-
-// wait returns what ObjectsDefining(ev.objectsOf(), name) returns: the
-// early search's answer, then that of the units' objects.
-func (e *earlyDefining) wait(ev *Session) ([]string, error) {
-	<-e.done
-	defs := append([]string(nil), e.defs...)
-	var errs ipadump.ErrorList
-	addErrs(&errs, e.err)
-	if more := ev.unitObjects(e.paths); len(more) > 0 {
-		d, err := callgraph.ObjectsDefining(more, e.name, 0)
-		defs = append(defs, d...)
-		addErrs(&errs, err)
-	}
-	return defs, errors.Join(errs...)
 }
 
 // addLateProblems adds to res the problems met reading units in after

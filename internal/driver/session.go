@@ -75,9 +75,6 @@ type Session struct {
 	// other units are read on demand, and the functions the objects
 	// define are looked up by name, not indexed whole.
 	lean bool
-	// early is the search of the objects for a lean query's function,
-	// started while its dumps are read (see prefetchDefining).
-	early *earlyDefining
 	// pre is the lean load's reads of dumps and objects during the walk
 	// of the build (nil: none).
 	pre *callgraph.Prescan
@@ -153,9 +150,6 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	var dup []report.Problem
 	ev.dumps, dup = conflictingDumpsBy(ev.dumps, ev.objectKeyOf())
 	t0 = phase("load: the build's files found", t0)
-	if lean && len(names) == 1 && ev.index == nil {
-		ev.prefetchDefining(names[0])
-	}
 	// Objects with no dump beside them: their inlining comes from their
 	// DWARF, or the answer is incomplete naming them.
 	units, notes := ev.orphanUnitsIndexed()
