@@ -129,6 +129,25 @@ type Engine struct {
 	flagsCache map[string]flagsEntry
 }
 
+// Prefetch starts, in the background, the reads Run begins with and
+// that depend on nothing it is asked: the store's index of every object
+// (Objects.PreloadStore) and NotLinked of every unit with an object. A
+// caller with other work before Run (reading its answer's objects) calls
+// it first; Run finds them done, or waits for them.
+func (e *Engine) Prefetch() {
+	e.Objects.PreloadStore()
+	if e.NotLinked == nil {
+		return
+	}
+	go func() {
+		for _, tu := range e.Graph.TUs() {
+			if tu.HasObject {
+				e.NotLinked(tu.Name)
+			}
+		}
+	}()
+}
+
 type flagsEntry struct {
 	f   []dwarfinfo.Flags
 	err error

@@ -244,24 +244,11 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 		objs := ev.objectCache()
 		a.objs = objs
 		checked := ev.startDumpChecks(objs, res)
-		if !opts.NoRules {
-			// What the rules read of every object, started now.
-			objs.PreloadStore()
-			klp := ev.klpObjects()
-			go func() {
-				for _, t := range g.TUs() {
-					if t.HasObject {
-						klp.NotLinked(t.Object)
-					}
-				}
-			}()
-		}
-		addObjectEvidence(objs, res, ev.notLinked)
-		t0 = phase("impacted: the answer's objects read", t0)
 		var klp *livepatch.Objects
+		var eng *rules.Engine
 		if !opts.NoRules {
 			klp = ev.klpObjects()
-			eng := &rules.Engine{Graph: g, Objects: objs, Policy: policy,
+			eng = &rules.Engine{Graph: g, Objects: objs, Policy: policy,
 				KernelBuild: func(tu string) bool {
 					t, ok := g.TU(tu)
 					return ok && klp.InKernelTree(t.Object)
@@ -280,6 +267,13 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 					}
 					return klp.UnbuiltNaming(t.Object, name)
 				}}
+			// What the rules read of every object starts while the
+			// answer's objects are read.
+			eng.Prefetch()
+		}
+		addObjectEvidence(objs, res, ev.notLinked)
+		t0 = phase("impacted: the answer's objects read", t0)
+		if !opts.NoRules {
 			changed := append([]callgraph.NodeID(nil), starts...)
 			for _, tu := range keptUntouched {
 				changed = append(changed, callgraph.NodeID{Name: opts.Func, TU: tu})
