@@ -335,32 +335,14 @@ func (ev *Session) forQuery() *Session {
 // objectsOf returns the objects paired with the dumps that exist on disk,
 // one per translation unit, and those of the units read from DWARF.
 func (ev *Session) objectsOf() []string {
-	out := ev.dumpObjects()
-	return append(out, ev.unitObjects(out)...)
-}
-
-// dumpObjects is the first part of objectsOf: the objects paired with
-// the dumps.
-func (ev *Session) dumpObjects() []string {
-	seen := make(map[string]bool, len(ev.dumps))
-	out := make([]string, 0, len(ev.dumps))
+	seen := make(map[string]bool, len(ev.dumps)+len(ev.units))
+	out := make([]string, 0, len(ev.dumps)+len(ev.units))
 	for _, d := range ev.dumps {
 		if d.HasObject && !seen[d.Object] {
 			seen[d.Object] = true
 			out = append(out, d.Object)
 		}
 	}
-	return out
-}
-
-// unitObjects is the rest of objectsOf: the objects of the units read
-// from DWARF that are not among dumpObjects' (have).
-func (ev *Session) unitObjects(have []string) []string {
-	seen := make(map[string]bool, len(have))
-	for _, p := range have {
-		seen[p] = true
-	}
-	var out []string
 	for _, u := range ev.units {
 		if !seen[u.Object] {
 			seen[u.Object] = true
