@@ -215,6 +215,10 @@ func scanDumps(dumps []ipadump.Dump, needles [][]byte, opt LoadOptions) []scanne
 					out[i] = r
 					continue
 				}
+				if r, ok := opt.Prescan.parsedFor(dumps[i], needles, opt.StripPrefixes); ok {
+					out[i] = r
+					continue
+				}
 				if sc, ok := opt.Prescan.scan(dumps[i].Path, needles); ok {
 					out[i] = scanResult(rd, dumps[i].Path, needles, sc, nil)
 					continue

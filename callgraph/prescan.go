@@ -29,15 +29,21 @@ type Prescan struct {
 	needles [][]byte
 	defName string // names[0] when objects are searched, else ""
 
-	mu    sync.Mutex
-	dumps map[string]ipadump.Scan // by path: a clean scan, Data kept when found
-	lacks map[string]bool         // object paths read: whether their symbols cannot be defName
+	// parse says a dump found naming one of names is parsed at once,
+	// its paths normalised by strip (ParseFound).
+	parse bool
+	strip []string
+
+	mu     sync.Mutex
+	dumps  map[string]ipadump.Scan // by path: a clean scan, Data kept when found
+	parsed map[string]scanned      // by path: a found dump's records and table (ParseFound)
+	lacks  map[string]bool         // object paths read: whether their symbols cannot be defName
 }
 
 // NewPrescan returns a Prescan for a load about names. With defining,
 // the objects beside dumps are also searched for names[0]'s definition.
 func NewPrescan(names []string, defining bool) *Prescan {
-	p := &Prescan{names: slices.Clone(names), dumps: map[string]ipadump.Scan{}, lacks: map[string]bool{}}
+	p := &Prescan{names: slices.Clone(names), dumps: map[string]ipadump.Scan{}, parsed: map[string]scanned{}, lacks: map[string]bool{}}
 	for _, n := range names {
 		p.needles = append(p.needles, ipadump.NameNeedle(n))
 	}
@@ -45,6 +51,17 @@ func NewPrescan(names []string, defining bool) *Prescan {
 		p.defName = names[0]
 	}
 	return p
+}
+
+// ParseFound makes Visit also parse each dump it finds naming one of the
+// names, as LoadPartial would, with the source path prefixes strip taken
+// off (LoadOptions.StripPrefixes), and build the unit's graph of it
+// (TableOf): the walk's workers do, in parallel, what LoadPartial would
+// do after the walk, one dump after another. LoadPartial takes it only
+// when its StripPrefixes are strip.
+func (p *Prescan) ParseFound(strip []string) {
+	p.parse = true
+	p.strip = slices.Clone(strip)
 }
 
 // scanBufs hold what Visit reads of a dump.
@@ -71,16 +88,25 @@ func (p *Prescan) Visit(d *ipadump.Dir) {
 		sc, *bp, err = ipadump.ScanFile(f, p.needles, *bp)
 		f.Close()
 		if err == nil && sc.Clean {
-			if slices.Contains(sc.Found, true) {
-				if sc.Data == nil {
-					continue // read piece by piece: read it again whole
-				}
-				sc.Data = bytes.Clone(sc.Data)
-			} else {
+			path := filepath.Join(d.Path, name)
+			switch {
+			case !slices.Contains(sc.Found, true):
 				sc.Data = nil
+			case sc.Data == nil:
+				continue // read piece by piece: read it again whole
+			case p.parse:
+				// Parsed from the buffer (the records own their
+				// strings); any other load reads it again whole.
+				r := p.parseFound(path, sc)
+				sc.Data = nil
+				p.mu.Lock()
+				p.parsed[path] = r
+				p.mu.Unlock()
+			default:
+				sc.Data = bytes.Clone(sc.Data)
 			}
 			p.mu.Lock()
-			p.dumps[filepath.Join(d.Path, name)] = sc
+			p.dumps[path] = sc
 			p.mu.Unlock()
 		}
 		if p.defName == "" {
@@ -102,6 +128,47 @@ func (p *Prescan) Visit(d *ipadump.Dir) {
 		p.lacks[filepath.Join(d.Path, obj)] = lacks
 		p.mu.Unlock()
 	}
+}
+
+// parseFound is what scanDumps makes of the clean scan sc of the dump at
+// path, which names one of the needles: its records (and their errors),
+// counted, and the graph of the dump alone. The table's nodes are of no
+// unit yet: parsed gives them the dump's.
+func (p *Prescan) parseFound(path string, sc ipadump.Scan) scanned {
+	rd := ipadump.NewReader(nil, "")
+	rd.StripPrefixes(p.strip)
+	r := scanResult(rd, path, p.needles, sc, nil)
+	if r.found && len(r.recs) > 0 {
+		r.table = TableOf(ipadump.Dump{Path: path}, r.recs)
+	}
+	return r
+}
+
+// parsed returns what scanDumps makes of dump d for needles, when Visit
+// parsed it (ParseFound) with the prefixes strip: its records, counts
+// and errors, and its table with d's unit.
+func (p *Prescan) parsedFor(d ipadump.Dump, needles [][]byte, strip []string) (scanned, bool) {
+	if p == nil || !p.parse || !slices.Equal(strip, p.strip) || !slices.EqualFunc(needles, p.needles, bytes.Equal) {
+		return scanned{}, false
+	}
+	p.mu.Lock()
+	r, ok := p.parsed[d.Path]
+	p.mu.Unlock()
+	if !ok {
+		return scanned{}, false
+	}
+	if t := r.table; t != nil {
+		// The unit and LTO are d's (the table is shared: copy it).
+		c := *t
+		c.Nodes = slices.Clone(t.Nodes)
+		lto := d.Kind.LTO()
+		for i := range c.Nodes {
+			c.Nodes[i].ID.TU = d.TU
+			c.Nodes[i].LTO = lto
+		}
+		r.table = &c
+	}
+	return r, true
 }
 
 // scan returns what Visit found of the dump at path for needles, and

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -15,10 +16,14 @@ import (
 // TestPrescan: a load whose dumps and objects were read during the walk
 // (a Prescan as the walk's Visit) answers as one that reads them after:
 // the same dumps and objects found, the same units, counts, error and
-// answers about each name, the same objects defining it. Among the
-// dumps are compiled fixtures (an LTO program's among them), a dump with
-// a bad line, a dump with a truncated last line, and a directory reached
-// through a symbolic link, which the walk does not visit.
+// answers about each name, every node and edge of its units, the same
+// objects defining it. So it does when the walk also parsed the dumps
+// naming it (ParseFound), and when it parsed them with other
+// --strip-prefix values than the load's, which must then read them
+// again. Among the dumps are compiled fixtures (an LTO program's among
+// them), a dump with a bad line, a dump with a truncated last line, and
+// a directory reached through a symbolic link, which the walk does not
+// visit.
 func TestPrescan(t *testing.T) {
 	var roots []string
 	for _, name := range []string{"clones", "header", "statics", "lto", "cold"} {
@@ -36,36 +41,30 @@ func TestPrescan(t *testing.T) {
 	if err := os.Symlink(roots[0], filepath.Join(bad, "linked")); err != nil {
 		t.Fatal(err)
 	}
+	// An LTO program's unit of one dump: the walk's graph of it is
+	// taken whole, and its nodes must be the program's.
+	wpa, err := os.ReadFile(filepath.Join(roots[3], "prog.wpa.000i.ipa-clones"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(bad, "wpa"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "wpa", "prog.wpa.000i.ipa-clones"), wpa, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	roots = append(roots, bad)
 	opt := ipadump.DiscoverOptions{FollowOutside: true}
 	plain, perr := ipadump.DiscoverTree(opt, roots...)
 	_, full := fixtureGraph(t, "clones", "header", "statics", "lto", "cold")
+	modes := []struct {
+		name  string
+		parse bool
+		strip []string
+	}{{"scanned", false, nil}, {"parsed", true, nil}, {"parsed, other prefixes", true, []string{roots[0]}}}
 	for _, name := range append(full.Names(), "f", "no_such_function") {
-		pre := NewPrescan([]string{name}, true)
-		vopt := opt
-		vopt.Visit = pre.Visit
-		tree, err := ipadump.DiscoverTree(vopt, roots...)
-		if fmt.Sprint(err) != fmt.Sprint(perr) || !reflect.DeepEqual(tree, plain) {
-			t.Fatalf("%s: the walk with Visit found\n  %+v, %v\nwithout\n  %+v, %v", name, tree, err, plain, perr)
-		}
-		want, werr := LoadPartial(tree.Dumps, []string{name}, LoadOptions{})
-		got, gerr := LoadPartial(tree.Dumps, []string{name}, LoadOptions{Prescan: pre})
-		if fmt.Sprint(gerr) != fmt.Sprint(werr) || got.Stats() != want.Stats() || !reflect.DeepEqual(got.TUs(), want.TUs()) {
-			t.Errorf("%s: with the prescan %+v, %v; without %+v, %v", name, got.Stats(), gerr, want.Stats(), werr)
-		}
-		if a, b := answers(got, name), answers(want, name); a != b {
-			t.Errorf("%s: the answers differ:\n%s\nwithout the prescan:\n%s", name, a, b)
-		}
-		var objs []string
-		for _, d := range tree.Dumps {
-			if d.HasObject {
-				objs = append(objs, d.Object)
-			}
-		}
-		gd, gerr := ObjectsDefiningWith(objs, name, 0, pre)
-		wd, werr := ObjectsDefining(objs, name, 0)
-		if !reflect.DeepEqual(gd, wd) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
-			t.Errorf("%s: defined in %v, %v; without the prescan %v, %v", name, gd, gerr, wd, werr)
+		for _, m := range modes {
+			prescanOne(t, opt, roots, name, m.name, m.parse, m.strip, plain, perr)
 		}
 	}
 	if perr != nil {
@@ -73,16 +72,71 @@ func TestPrescan(t *testing.T) {
 	}
 }
 
+// prescanOne is TestPrescan's check of one name, in one mode.
+func prescanOne(t *testing.T, opt ipadump.DiscoverOptions, roots []string, name, mode string, parse bool, strip []string, plain ipadump.Tree, perr error) {
+	t.Helper()
+	pre := NewPrescan([]string{name}, true)
+	if parse {
+		pre.ParseFound(strip)
+	}
+	vopt := opt
+	vopt.Visit = pre.Visit
+	tree, err := ipadump.DiscoverTree(vopt, roots...)
+	if fmt.Sprint(err) != fmt.Sprint(perr) || !reflect.DeepEqual(tree, plain) {
+		t.Fatalf("%s (%s): the walk with Visit found\n  %+v, %v\nwithout\n  %+v, %v", name, mode, tree, err, plain, perr)
+	}
+	want, werr := LoadPartial(tree.Dumps, []string{name}, LoadOptions{})
+	got, gerr := LoadPartial(tree.Dumps, []string{name}, LoadOptions{Prescan: pre})
+	if fmt.Sprint(gerr) != fmt.Sprint(werr) || got.Stats() != want.Stats() || !reflect.DeepEqual(got.TUs(), want.TUs()) {
+		t.Errorf("%s (%s): with the prescan %+v, %v; without %+v, %v", name, mode, got.Stats(), gerr, want.Stats(), werr)
+	}
+	if a, b := answers(got, name), answers(want, name); a != b {
+		t.Errorf("%s (%s): the answers differ:\n%s\nwithout the prescan:\n%s", name, mode, a, b)
+	}
+	if a, b := unitsText(got, name), unitsText(want, name); a != b {
+		t.Errorf("%s (%s): its units differ:\n%s\nwithout the prescan:\n%s", name, mode, a, b)
+	}
+	var objs []string
+	for _, d := range tree.Dumps {
+		if d.HasObject {
+			objs = append(objs, d.Object)
+		}
+	}
+	gd, gerr := ObjectsDefiningWith(objs, name, 0, pre)
+	wd, werr := ObjectsDefining(objs, name, 0)
+	if !reflect.DeepEqual(gd, wd) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+		t.Errorf("%s (%s): defined in %v, %v; without the prescan %v, %v", name, mode, gd, gerr, wd, werr)
+	}
+}
+
+// unitsText is every node, with its edges, of the units holding name.
+func unitsText(g *Graph, name string) string {
+	var b strings.Builder
+	for _, id := range g.Lookup(name) {
+		nodes := g.nodesOfTU(id.TU)
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID.Name < nodes[j].ID.Name })
+		for _, n := range nodes {
+			fmt.Fprintf(&b, "%+v\nout %+v\nin %+v\n", *n, g.Out(n.ID), g.In(n.ID))
+		}
+	}
+	return b.String()
+}
+
 // TestPrescanTaken: the reads a Prescan made are the ones the load and
 // the search for definitions take. Every file is removed after the walk:
 // the answer about a function is still whole and without error, while a
-// load without the prescan reports every dump missing.
+// load without the prescan reports every dump missing. So it is when
+// the walk parsed the dumps naming the function (ParseFound), which it
+// then keeps only parsed: the load took the walk's graph of them.
 func TestPrescanTaken(t *testing.T) {
 	root := fixture.Build(t, "clones")
 	_, full := fixtureGraph(t, "clones")
 	lacking := 0
-	for _, name := range full.Names() {
+	for i, name := range full.Names() {
 		pre := NewPrescan([]string{name}, true)
+		if i%2 == 1 {
+			pre.ParseFound(nil)
+		}
 		tree, err := ipadump.DiscoverTree(ipadump.DiscoverOptions{Visit: pre.Visit}, root)
 		if err != nil {
 			t.Fatal(err)

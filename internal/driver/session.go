@@ -125,8 +125,12 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 	ev.inputs.DumpLists = o.DumpLists
 	var errs ipadump.ErrorList
 	t0 := time.Now()
+	// An O= build's source paths lose its source tree's prefix, as
+	// --strip-prefix would, so they read as an in-tree build's do.
+	strip := append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
 	if lean && len(names) > 0 {
 		ev.pre = callgraph.NewPrescan(names, len(names) == 1)
+		ev.pre.ParseFound(strip)
 	}
 	if len(o.Builds) > 0 {
 		t, err := ev.discover(o)
@@ -163,9 +167,7 @@ func loadOnce(o Options, lean bool, names []string) (*Session, error) {
 		}
 		return nil, Inputf("%s", msg)
 	}
-	// An O= build's source paths lose its source tree's prefix, as
-	// --strip-prefix would, so they read as an in-tree build's do.
-	ev.opts.StripPrefixes = append(append([]string(nil), o.StripPrefixes...), sourcePrefixes(o)...)
+	ev.opts.StripPrefixes = strip
 	lopts := callgraph.LoadOptions{StripPrefixes: ev.opts.StripPrefixes, ObjectUnits: units, Dumps: ev.dumpStore(), Prescan: ev.pre}
 	var g *callgraph.Graph
 	var err error

@@ -12,12 +12,19 @@ import (
 // time goes.
 var timing = os.Getenv("KLP_AUDIT_TIMING") != ""
 
-// phase writes, under KLP_AUDIT_TIMING, how long what took since start,
-// and returns now: the start of the next phase.
+// began is about when the process started: each phase also says when it
+// ended, counted from it.
+var began = time.Now()
+
+// phase writes, under KLP_AUDIT_TIMING, how long what took since start
+// and when it ended, and returns now: the start of the next phase.
 func phase(what string, start time.Time) time.Time {
 	now := time.Now()
 	if timing {
-		fmt.Fprintf(os.Stderr, "timing: %-40s %6.2fs\n", what, now.Sub(start).Seconds())
+		fmt.Fprintf(os.Stderr, "timing: %-44s %8.1f ms, done at %7.1f ms\n", what, ms(now.Sub(start)), ms(now.Sub(began)))
 	}
 	return now
 }
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
