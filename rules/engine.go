@@ -3,6 +3,7 @@ package rules
 import (
 	"debug/elf"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,6 +125,10 @@ type Engine struct {
 	// searched (or tu is not in a kernel tree). Nil: nothing was left
 	// unbuilt.
 	Unbuilt func(tu, name string) (files []string, searched bool)
+	// Closure is Graph.Impacted of the changed functions Run is given
+	// that are nodes of the graph, when the caller worked it out already
+	// (for its own answer): Run takes it when its Starts are those.
+	Closure *callgraph.Impact
 
 	flagsMu    sync.Mutex
 	flagsCache map[string]flagsEntry
@@ -278,7 +283,10 @@ func (r *run) containment(changed []callgraph.NodeID) {
 		r.note("containment is off in the policy: the functions holding the changed code are not listed")
 		return
 	}
-	imp := g.Impacted(starts...)
+	imp := r.e.Closure
+	if imp == nil || !slices.Equal(imp.Starts, starts) {
+		imp = g.Impacted(starts...)
+	}
 	chains := containmentChains(imp, r.e.Policy.severity(Containment))
 	for i, n := range imp.Nodes {
 		r.consider(n.ID, chains[i], Containment, "", "")

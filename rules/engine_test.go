@@ -237,3 +237,36 @@ func TestDeterministic(t *testing.T) {
 		t.Errorf("two runs differ:\n%s\nand\n%s", a, b)
 	}
 }
+
+// TestClosureTaken: Run given the closure of its changed functions
+// (Engine.Closure, as impacted passes its own) answers as Run working it
+// out; given the closure of other functions, it does not take it. The
+// answers are compared whole, every rule's targets and notes.
+func TestClosureTaken(t *testing.T) {
+	dir := buildFixture(t, "rule-containment")
+	u := loadUnit(t, dir, "plain.o")
+	names := u.g.Names()
+	if len(names) < 2 {
+		t.Fatalf("plain.o: %d functions in the dump, want at least 2", len(names))
+	}
+	id := func(n string) callgraph.NodeID { return callgraph.NodeID{Name: n, TU: "plain.o"} }
+	differ := 0
+	for i, n := range names {
+		other := names[(i+1)%len(names)]
+		want := (&rules.Engine{Graph: u.g, Objects: u.objs}).Run([]callgraph.NodeID{id(n)})
+		given := (&rules.Engine{Graph: u.g, Objects: u.objs, Closure: u.g.Impacted(id(n))}).Run([]callgraph.NodeID{id(n)})
+		if a, b := describe(given), describe(want); a != b {
+			t.Errorf("%s, its closure given:\n%s\nworked out:\n%s", n, a, b)
+		}
+		wrong := (&rules.Engine{Graph: u.g, Objects: u.objs, Closure: u.g.Impacted(id(other))}).Run([]callgraph.NodeID{id(n)})
+		if a, b := describe(wrong), describe(want); a != b {
+			t.Errorf("%s, the closure of %s given:\n%s\nworked out:\n%s", n, other, a, b)
+		}
+		if describe(want) != describe((&rules.Engine{Graph: u.g, Objects: u.objs}).Run([]callgraph.NodeID{id(other)})) {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("every function of plain.o has the same answer: a closure taken wrongly would go unseen")
+	}
+}

@@ -248,7 +248,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 		var eng *rules.Engine
 		if !opts.NoRules {
 			klp = ev.klpObjects()
-			eng = &rules.Engine{Graph: g, Objects: objs, Policy: policy,
+			eng = &rules.Engine{Graph: g, Objects: objs, Policy: policy, Closure: imp,
 				KernelBuild: func(tu string) bool {
 					t, ok := g.TU(tu)
 					return ok && klp.InKernelTree(t.Object)

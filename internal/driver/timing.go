@@ -3,6 +3,7 @@ package driver
 import (
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -21,7 +22,9 @@ var began = time.Now()
 func phase(what string, start time.Time) time.Time {
 	now := time.Now()
 	if timing {
-		fmt.Fprintf(os.Stderr, "timing: %-44s %8.1f ms, done at %7.1f ms\n", what, ms(now.Sub(start)), ms(now.Sub(began)))
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		fmt.Fprintf(os.Stderr, "timing: %-44s %8.1f ms, done at %7.1f ms (%d page faults so far)\n", what, ms(now.Sub(start)), ms(now.Sub(began)), ru.Minflt)
 	}
 	return now
 }
