@@ -178,6 +178,12 @@ func runImpacted(opts *ImpactedOptions) error {
 			return err
 		}
 	}
+	if opts.Fix == "" {
+		// The answer is written under the query's sparse collection:
+		// a collection between the two would find most of the heap
+		// live, to no use in a process about to end.
+		defer driver.SparseGC()()
+	}
 	a, err := driver.Impacted(opts.Options, opts.query())
 	if err != nil {
 		return err

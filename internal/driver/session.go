@@ -409,6 +409,11 @@ var gcState struct {
 	set    bool  // the settings are sparseGC's
 }
 
+// SparseGC is sparseGC for a caller whose work goes on after a query
+// returns (the CLI writing its answer, which allocates as much again):
+// the collector stays sparse until the function it returns is called.
+func SparseGC() (restore func()) { return sparseGC() }
+
 // sparseGC sets the collector as said above, unless GOGC says otherwise,
 // until the function it returns is called: queries running at once share
 // the setting, and the last one restores it.
