@@ -68,8 +68,7 @@ func Encode(w io.Writer, v any, f Format) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-		_, err := w.Write(indentJSON(make([]byte, 0, compact.Len()*3/2), compact.Bytes()))
-		return err
+		return writeIndented(w, compact.Bytes())
 	case YAML:
 		// yaml.v3 turns a write error into text; keep the original.
 		ew := &errWriter{w: w}
@@ -96,6 +95,32 @@ func Encode(w io.Writer, v any, f Format) error {
 // answer; src is known valid, so only strings need telling apart.
 // TestIndentJSON and FuzzIndentJSON hold it to json.Indent.
 func indentJSON(dst, src []byte) []byte {
+	dst, _ = indentJSONTo(dst, src, nil)
+	return dst
+}
+
+// indentFlush is how many bytes of indented JSON writeIndented holds
+// before it writes them.
+var indentFlush = 64 << 10
+
+// writeIndented writes the compact JSON src to w indented (indentJSON),
+// indentFlush bytes at a time: an answer of megabytes is not held twice.
+func writeIndented(w io.Writer, src []byte) error {
+	dst, err := indentJSONTo(make([]byte, 0, min(indentFlush+indentFlush/2, len(src)*3/2)), src, func(b []byte) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(dst)
+	return err
+}
+
+// indentJSONTo is indentJSON that, with flush, hands dst to flush and
+// starts it again whenever it holds indentFlush bytes or more, and stops
+// at flush's first error.
+func indentJSONTo(dst, src []byte, flush func([]byte) error) ([]byte, error) {
 	depth := 0
 	open := false // after { or [: the next byte says whether it is empty
 	newline := func() {
@@ -105,6 +130,12 @@ func indentJSON(dst, src []byte) []byte {
 		}
 	}
 	for i := 0; i < len(src); i++ {
+		if flush != nil && len(dst) >= indentFlush {
+			if err := flush(dst); err != nil {
+				return dst, err
+			}
+			dst = dst[:0]
+		}
 		c := src[i]
 		if open {
 			open = false
@@ -150,5 +181,5 @@ func indentJSON(dst, src []byte) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return dst
+	return dst, nil
 }

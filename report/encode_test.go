@@ -51,7 +51,10 @@ func TestIndentJSON(t *testing.T) {
 	if len(values) < 10 {
 		t.Fatalf("only %d values", len(values))
 	}
+	defer func(n int) { indentFlush = n }(indentFlush)
 	for i, v := range values {
+		// Written in pieces of every size up to the whole.
+		indentFlush = []int{1, 7, 64, 4096, 64 << 10}[i%5]
 		var got bytes.Buffer
 		if err := Encode(&got, v, JSON); err != nil {
 			t.Fatal(err)
@@ -83,6 +86,14 @@ func FuzzIndentJSON(f *testing.F) {
 		}
 		if got := indentJSON(nil, compact.Bytes()); !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("%q:\n%s\njson.Indent:\n%s", compact.Bytes(), got, want.Bytes())
+		}
+		// Written in pieces (indentFlush is 64 KiB, the fuzzer's
+		// inputs smaller: flushed at every byte).
+		defer func(n int) { indentFlush = n }(indentFlush)
+		indentFlush = 1
+		var got bytes.Buffer
+		if err := writeIndented(&got, compact.Bytes()); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("%q written in pieces: %v\n%s\njson.Indent:\n%s", compact.Bytes(), err, got.Bytes(), want.Bytes())
 		}
 	})
 }
