@@ -144,29 +144,27 @@ func (p *Prescan) parseFound(path string, sc ipadump.Scan) scanned {
 	return r
 }
 
-// parsed returns what scanDumps makes of dump d for needles, when Visit
-// parsed it (ParseFound) with the prefixes strip: its records, counts
-// and errors, and its table with d's unit.
+// parsedFor returns what scanDumps makes of dump d for needles, when
+// Visit parsed it (ParseFound) with the prefixes strip: its records,
+// counts and errors, and its table with d's unit. It is taken: a second
+// load with the Prescan reads the dump again.
 func (p *Prescan) parsedFor(d ipadump.Dump, needles [][]byte, strip []string) (scanned, bool) {
 	if p == nil || !p.parse || !slices.Equal(strip, p.strip) || !slices.EqualFunc(needles, p.needles, bytes.Equal) {
 		return scanned{}, false
 	}
 	p.mu.Lock()
 	r, ok := p.parsed[d.Path]
+	delete(p.parsed, d.Path)
 	p.mu.Unlock()
 	if !ok {
 		return scanned{}, false
 	}
 	if t := r.table; t != nil {
-		// The unit and LTO are d's (the table is shared: copy it).
-		c := *t
-		c.Nodes = slices.Clone(t.Nodes)
 		lto := d.Kind.LTO()
-		for i := range c.Nodes {
-			c.Nodes[i].ID.TU = d.TU
-			c.Nodes[i].LTO = lto
+		for i := range t.Nodes {
+			t.Nodes[i].ID.TU = d.TU
+			t.Nodes[i].LTO = lto
 		}
-		r.table = &c
 	}
 	return r, true
 }

@@ -18,12 +18,13 @@ import (
 // the same dumps and objects found, the same units, counts, error and
 // answers about each name, every node and edge of its units, the same
 // objects defining it. So it does when the walk also parsed the dumps
-// naming it (ParseFound), and when it parsed them with other
-// --strip-prefix values than the load's, which must then read them
-// again. Among the dumps are compiled fixtures (an LTO program's among
-// them), a dump with a bad line, a dump with a truncated last line, and
-// a directory reached through a symbolic link, which the walk does not
-// visit.
+// naming it (ParseFound), when it parsed them with other --strip-prefix
+// values than the load's, which must then read them again, and for a
+// second load with the same Prescan. Among the dumps are compiled
+// fixtures (an LTO program's among them, and its whole-program dump alone
+// in a directory), a dump with a bad line, a dump with a truncated last
+// line, and a directory reached through a symbolic link, which the walk
+// does not visit.
 func TestPrescan(t *testing.T) {
 	var roots []string
 	for _, name := range []string{"clones", "header", "statics", "lto", "cold"} {
@@ -95,6 +96,12 @@ func prescanOne(t *testing.T, opt ipadump.DiscoverOptions, roots []string, name,
 	}
 	if a, b := unitsText(got, name), unitsText(want, name); a != b {
 		t.Errorf("%s (%s): its units differ:\n%s\nwithout the prescan:\n%s", name, mode, a, b)
+	}
+	// A second load with the Prescan, whose parsed dumps the first
+	// took, reads them again.
+	again, aerr := LoadPartial(tree.Dumps, []string{name}, LoadOptions{Prescan: pre})
+	if fmt.Sprint(aerr) != fmt.Sprint(werr) || unitsText(again, name) != unitsText(want, name) {
+		t.Errorf("%s (%s): a second load with the prescan: %v\n%s\nwithout:\n%s", name, mode, aerr, unitsText(again, name), unitsText(want, name))
 	}
 	var objs []string
 	for _, d := range tree.Dumps {
