@@ -512,7 +512,11 @@ type unbuiltSet struct {
 }
 
 // unbuiltSources walks root's source tree for the sources UnbuiltNaming
-// searches; nil when there is none or it cannot be walked.
+// searches; nil when there is none or it cannot be walked. A source is
+// built when its object is beside it (in root's directory of the same
+// name for an O= build): each directory is listed once, nothing is
+// stat'ed file by file. A source too large to be searched is found so
+// when it is read.
 func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 	b := DetectBuild(root)
 	if b.Source == "" {
@@ -523,42 +527,70 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 		return nil
 	}
 	u := &unbuiltSet{source: b.Source, named: map[string][]string{}}
-	err := filepath.WalkDir(b.Source, func(p string, d fs.DirEntry, err error) error {
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		entries, err := os.ReadDir(filepath.Join(b.Source, rel))
 		if err != nil {
 			return err // an unreadable directory: the search is not whole
 		}
-		rel, _ := relTo(b.Source, p)
-		if d.IsDir() {
-			switch {
-			case p == b.Source:
-			case rel == "scripts" || rel == "tools" || rel == "samples" || rel == "Documentation" || rel == "include" || strings.HasPrefix(d.Name(), "."):
-				return filepath.SkipDir
-			case strings.HasPrefix(rel, "arch/") && strings.Count(rel, "/") == 1 && d.Name() != arch:
-				return filepath.SkipDir
+		// The objects beside the sources: regular files, or links to
+		// one (checked when a source needs it).
+		objDir := filepath.Join(root, rel)
+		objs := entries
+		if objDir != filepath.Join(b.Source, rel) {
+			objs, _ = os.ReadDir(objDir)
+		}
+		built := map[string]fs.FileMode{}
+		for _, e := range objs {
+			if strings.HasSuffix(e.Name(), ".o") {
+				built[e.Name()] = e.Type()
 			}
-			return nil
 		}
-		if !d.Type().IsRegular() || !(strings.HasSuffix(p, ".c") || strings.HasSuffix(p, ".S")) {
-			return nil
+		isBuilt := func(obj string) bool {
+			typ, ok := built[obj]
+			if ok && typ&fs.ModeSymlink != 0 {
+				st, err := os.Stat(filepath.Join(objDir, obj))
+				return err == nil && st.Mode().IsRegular()
+			}
+			return ok && typ.IsRegular()
 		}
-		if fi, err := d.Info(); err != nil {
-			return err
-		} else if fi.Size() > maxSourceSearched {
-			return fmt.Errorf("%s: %d bytes, more than a source is searched for", p, fi.Size())
-		}
-		o := filepath.Join(root, strings.TrimSuffix(strings.TrimSuffix(rel, ".c"), ".S")+".o")
-		if _, err := os.Stat(o); err == nil {
-			return nil // built: its object tells
-		}
-		k.mu.Lock()
-		entered := k.archivesIn(root, filepath.Dir(o)) != nil
-		k.mu.Unlock()
-		if !entered {
-			u.files = append(u.files, rel)
+		var entered *bool
+		for _, e := range entries {
+			name := e.Name()
+			r := filepath.Join(rel, name)
+			if e.IsDir() {
+				switch {
+				case strings.HasPrefix(name, "."):
+					continue
+				case rel == "" && (name == "scripts" || name == "tools" || name == "samples" || name == "Documentation" || name == "include"):
+					continue
+				case rel == "arch" && name != arch:
+					continue
+				}
+				if err := walk(r); err != nil {
+					return err
+				}
+				continue
+			}
+			if !e.Type().IsRegular() || !(strings.HasSuffix(name, ".c") || strings.HasSuffix(name, ".S")) {
+				continue
+			}
+			if isBuilt(name[:len(name)-2] + ".o") {
+				continue // built: its object tells
+			}
+			if entered == nil {
+				k.mu.Lock()
+				in := k.archivesIn(root, objDir) != nil
+				k.mu.Unlock()
+				entered = &in
+			}
+			if !*entered {
+				u.files = append(u.files, r)
+			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(""); err != nil {
 		return nil
 	}
 	return u
@@ -590,21 +622,49 @@ func configArch(root string) string {
 const maxSourceSearched = 64 << 20
 
 // containsWord reports whether data holds w with no identifier byte on
-// either side.
+// either side. It searches for w from its byte rarest in C sources
+// (byFrequency) on, and checks the bytes before: bytes.Index skips
+// ahead on its needle's first byte, and a name's first is often '_'
+// (two to three times slower).
 func containsWord(data, w []byte) bool {
 	ident := func(c byte) bool {
 		return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 	}
+	if len(w) == 0 {
+		return false
+	}
+	k := rarest(w)
 	for off := 0; ; {
-		i := bytes.Index(data[off:], w)
+		i := bytes.Index(data[off:], w[k:])
 		if i < 0 {
 			return false
 		}
-		i += off
+		i += off - k // where w would start
 		end := i + len(w)
-		if (i == 0 || !ident(data[i-1])) && (end == len(data) || !ident(data[end])) {
+		if i >= 0 && string(data[i:i+k]) == string(w[:k]) &&
+			(i == 0 || !ident(data[i-1])) && (end == len(data) || !ident(data[end])) {
 			return true
 		}
-		off = i + 1
+		off = i + k + 1
 	}
+}
+
+// byFrequency orders the bytes of C identifiers from the most to the
+// least frequent in the C sources of Linux 6.1's drivers/net.
+const byFrequency = "e_tr0isandcolpufxmvEhbgTRAw1ICS2kNLDMP3FOy84qGBX6U5HWV97KzYQjZJ"
+
+// rarest returns the index of w's byte least frequent in C sources (a
+// byte byFrequency does not list counts as rarest of all).
+func rarest(w []byte) int {
+	best, rank := 0, -1
+	for i, c := range w {
+		r := strings.IndexByte(byFrequency, c)
+		if r < 0 {
+			r = len(byFrequency)
+		}
+		if r > rank {
+			best, rank = i, r
+		}
+	}
+	return best
 }

@@ -266,6 +266,83 @@ func TestUnbuiltNaming(t *testing.T) {
 	}
 }
 
+// TestUnbuiltNamingOBuild: in an O= build the objects are looked for in
+// the output directory, not beside the sources: a source whose object
+// is there is told by it, one whose object is missing or a dangling link
+// is searched.
+func TestUnbuiltNamingOBuild(t *testing.T) {
+	src := kernelTree(t)
+	write(t, filepath.Join(src, "Makefile"), "VERSION = 6\n")
+	call := "void g(void) { memblock_add(0, 1); }\n"
+	write(t, filepath.Join(src, "drivers/of/fdt.c"), call)
+	write(t, filepath.Join(src, "drivers/of/built.c"), call)
+	write(t, filepath.Join(src, "drivers/of/dangling.c"), call)
+	write(t, filepath.Join(src, "mm/memblock.c"), "int memblock_add(int a, int b) { return a + b; }\n")
+	out := oBuild(t, generated(src), src)
+	write(t, filepath.Join(out, ".config"), "#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.1.0 Kernel Configuration\n")
+	compileObjects(t, out, "mm/memblock.o", "drivers/of/built.o")
+	// An object beside the source says nothing in an O= build.
+	compileObjects(t, src, "drivers/of/fdt.o")
+	if err := os.Symlink(filepath.Join(out, "no/such.o"), filepath.Join(out, "drivers/of/dangling.o")); err != nil {
+		t.Fatal(err)
+	}
+	if b := DetectBuild(out); !b.OutOfTree {
+		t.Fatalf("%s: %+v, want an O= build", out, b)
+	}
+	got, ok := NewObjects([]string{out}).UnbuiltNaming(filepath.Join(out, "mm/memblock.o"), "memblock_add")
+	if want := "drivers/of/dangling.c drivers/of/fdt.c"; !ok || strings.Join(got, " ") != want {
+		t.Errorf("UnbuiltNaming = %q, %v; want %s", got, ok, want)
+	}
+}
+
+// TestContainsWord: a name is found as a whole word wherever it is, its
+// rarest byte first or last, next to any byte; a longer identifier
+// holding it is not it.
+func TestContainsWord(t *testing.T) {
+	for _, c := range []struct {
+		data, w string
+		want    bool
+	}{
+		{"x = __bpf_tramp_exit();", "__bpf_tramp_exit", true},
+		{"__bpf_tramp_exit", "__bpf_tramp_exit", true},
+		{"a__bpf_tramp_exit()", "__bpf_tramp_exit", false},
+		{"__bpf_tramp_exitx __bpf_tramp_exit", "__bpf_tramp_exit", true},
+		{"____bpf_tramp_exit", "__bpf_tramp_exit", false},
+		{"kkfree(kfree);", "kfree", true},
+		{"kfree_rcu(p)", "kfree", false},
+		{"zz", "zz", true},
+		{"jz jj", "jj", true},
+		{"", "kfree", false},
+		{"kfre", "kfree", false},
+	} {
+		if got := containsWord([]byte(c.data), []byte(c.w)); got != c.want {
+			t.Errorf("containsWord(%q, %q) = %v, want %v", c.data, c.w, got, c.want)
+		}
+	}
+}
+
+// FuzzContainsWord holds containsWord to a plain search from the first
+// byte.
+func FuzzContainsWord(f *testing.F) {
+	f.Add([]byte("x = __bpf_tramp_exit();"), []byte("__bpf_tramp_exit"))
+	f.Add([]byte("kkfree(kfree);"), []byte("kfree"))
+	f.Fuzz(func(t *testing.T, data, w []byte) {
+		ident := func(c byte) bool {
+			return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		}
+		want := false
+		for i := 0; len(w) > 0 && i+len(w) <= len(data); i++ {
+			if bytes.Equal(data[i:i+len(w)], w) && (i == 0 || !ident(data[i-1])) && (i+len(w) == len(data) || !ident(data[i+len(w)])) {
+				want = true
+				break
+			}
+		}
+		if got := containsWord(data, w); got != want {
+			t.Fatalf("containsWord(%q, %q) = %v, want %v", data, w, got, want)
+		}
+	})
+}
+
 // TestModLister: with a lister (klp-audit's index) a directory's .mod
 // files are the ones it names, their contents read as without one; a
 // directory it does not know is listed.
