@@ -17,6 +17,7 @@ import (
 
 	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/internal/safeio"
+	"golang.org/x/sys/unix"
 )
 
 // Objects says which klp_object each object file belongs to: "vmlinux"
@@ -484,9 +485,13 @@ func (u *unbuiltSet) search(name string) ([]string, bool) {
 }
 
 // readInto reads the regular file at path (at most maxSourceSearched
-// bytes, or it fails) into buf, grown as needed, and returns it.
+// bytes, or it fails) into buf, grown as needed, and returns it. The
+// walk that found it listed it as a regular file: it is opened without
+// a stat first, a link refused, and refused if fstat finds it has become
+// another kind (safeio.OpenRawAt): four system calls a file, searched
+// once for every name asked.
 func readInto(path string, buf []byte) ([]byte, error) {
-	f, err := safeio.OpenLimit(path, maxSourceSearched)
+	f, err := safeio.OpenRawAt(unix.AT_FDCWD, path, path, maxSourceSearched)
 	if err != nil {
 		return nil, err
 	}
@@ -495,7 +500,8 @@ func readInto(path string, buf []byte) ([]byte, error) {
 		buf = make([]byte, need)
 	}
 	buf = buf[:f.Size]
-	if _, err := io.ReadFull(f.Reader(), buf); err != nil {
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !(err == io.EOF && n == len(buf)) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return buf, nil
