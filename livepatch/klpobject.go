@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -420,14 +421,59 @@ func readSmall(p string) ([]byte, error) {
 // The second result is false outside a kernel tree or when the sources
 // cannot be searched.
 func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
-	k.mu.Lock()
-	root, ok := k.kernelRoot(obj)
-	k.mu.Unlock()
-	if !ok || name == "" {
+	if name == "" {
 		return nil, false
 	}
 	k.unbuiltMu.Lock()
 	defer k.unbuiltMu.Unlock()
+	u := k.unbuiltOf(obj)
+	if u == nil {
+		return nil, false
+	}
+	if out, ok := u.named[name]; ok {
+		return out, out != nil
+	}
+	u.search([]string{name})
+	out := u.named[name]
+	return out, out != nil
+}
+
+// UnbuiltNamingMany searches, reading each source once, for every
+// names[i] what UnbuiltNaming(objs[i], names[i]) answers, which it then
+// answers from what was found.
+func (k *Objects) UnbuiltNamingMany(objs, names []string) {
+	k.unbuiltMu.Lock()
+	defer k.unbuiltMu.Unlock()
+	want := map[*unbuiltSet][]string{}
+	var order []*unbuiltSet
+	for i, obj := range objs {
+		u := k.unbuiltOf(obj)
+		if u == nil || names[i] == "" {
+			continue
+		}
+		if _, ok := u.named[names[i]]; ok || slices.Contains(want[u], names[i]) {
+			continue
+		}
+		if want[u] == nil {
+			order = append(order, u)
+		}
+		want[u] = append(want[u], names[i])
+	}
+	for _, u := range order {
+		u.search(want[u])
+	}
+}
+
+// unbuiltOf returns the sources UnbuiltNaming searches for obj's kernel
+// tree, listed the first time; nil outside a kernel tree or when they
+// cannot be listed. k.unbuiltMu is held.
+func (k *Objects) unbuiltOf(obj string) *unbuiltSet {
+	k.mu.Lock()
+	root, ok := k.kernelRoot(obj)
+	k.mu.Unlock()
+	if !ok {
+		return nil
+	}
 	u, ok := k.unbuilt[root]
 	if !ok {
 		u = k.unbuiltSources(root)
@@ -436,26 +482,22 @@ func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
 		}
 		k.unbuilt[root] = u
 	}
-	if u == nil {
-		return nil, false
-	}
-	if out, ok := u.named[name]; ok {
-		return out, out != nil
-	}
-	out, ok := u.search(name)
-	if !ok {
-		out = nil
-	}
-	u.named[name] = out
-	return out, ok
+	return u
 }
 
-// search reads every source of u, in parallel through buffers reused
-// from file to file, for name as a whole word; false when one cannot be
-// read (it might name it: unknown, never "nothing names it").
-func (u *unbuiltSet) search(name string) ([]string, bool) {
-	word := []byte(name)
-	hit := make([]bool, len(u.files))
+// search reads every source of u once, in parallel through buffers
+// reused from file to file, for each of names as a whole word, and keeps
+// each name's answer in u.named: nil for all when a source cannot be
+// read (it might name them: unknown, never "nothing names it").
+func (u *unbuiltSet) search(names []string) {
+	words := make([][]byte, len(names))
+	for j, n := range names {
+		words[j] = []byte(n)
+	}
+	hit := make([][]bool, len(names))
+	for j := range hit {
+		hit[j] = make([]bool, len(u.files))
+	}
 	var failed atomic.Bool
 	bufs := sync.Pool{New: func() any { return new([]byte) }}
 	par.Each(len(u.files), 2*runtime.NumCPU(), func(i int) {
@@ -470,18 +512,23 @@ func (u *unbuiltSet) search(name string) ([]string, bool) {
 			return
 		}
 		*bp = data
-		hit[i] = containsWord(data, word)
-	})
-	if failed.Load() {
-		return nil, false
-	}
-	out := []string{}
-	for i, h := range hit {
-		if h {
-			out = append(out, u.files[i])
+		for j, w := range words {
+			hit[j][i] = containsWord(data, w)
 		}
+	})
+	for j, n := range names {
+		if failed.Load() {
+			u.named[n] = nil
+			continue
+		}
+		out := []string{}
+		for i, h := range hit[j] {
+			if h {
+				out = append(out, u.files[i])
+			}
+		}
+		u.named[n] = out
 	}
-	return out, true
 }
 
 // readInto reads the regular file at path (at most maxSourceSearched

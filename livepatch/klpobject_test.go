@@ -248,6 +248,25 @@ func TestUnbuiltNaming(t *testing.T) {
 	if got, ok := k.UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_remove"); !ok || len(got) != 0 {
 		t.Errorf("a name no source holds: %q, %v", got, ok)
 	}
+	// Searched together (one read of each source), each name is
+	// answered as it is alone; the sources are not read again (a source
+	// gone since changes nothing).
+	m := NewObjects([]string{root})
+	obj := filepath.Join(root, "mm/memblock.o")
+	m.UnbuiltNamingMany([]string{obj, obj, obj}, []string{"memblock_add", "memblock_remove", "memblock_add"})
+	fdt := filepath.Join(root, "drivers/of/fdt.c")
+	if err := os.Rename(fdt, fdt+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"memblock_add", "memblock_remove"} {
+		want, wok := k.UnbuiltNaming(obj, name)
+		if got, ok := m.UnbuiltNaming(obj, name); ok != wok || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s searched with another: %q, %v; alone %q, %v", name, got, ok, want, wok)
+		}
+	}
+	if err := os.Rename(fdt+".gone", fdt); err != nil {
+		t.Fatal(err)
+	}
 	// A source the search cannot read whole (here one too large to be a
 	// C file: sparse) leaves it unknown, never "nothing names it".
 	big := filepath.Join(root, "drivers/huge/h.c")

@@ -125,6 +125,12 @@ type Engine struct {
 	// searched (or tu is not in a kernel tree). Nil: nothing was left
 	// unbuilt.
 	Unbuilt func(tu, name string) (files []string, searched bool)
+	// UnbuiltMany, when set with Unbuilt, searches at once for every
+	// names[i] what Unbuilt(tus[i], names[i]) answers, before Run asks
+	// Unbuilt for each: Run then decides the targets that need it once
+	// its other work is done (in the order its problems had). Nil: each
+	// name is searched when it is asked.
+	UnbuiltMany func(tus, names []string)
 	// Closure is Graph.Impacted of the changed functions Run is given
 	// that are nodes of the graph, when the caller worked it out already
 	// (for its own answer): Run takes it when its Starts are those.
@@ -189,6 +195,8 @@ type run struct {
 	// the address references of the uncovered objects.
 	searched, noObject, uncovered []string
 	liveAddrs                     map[string][]keyedAddr
+	// unbuilt are the targets decideUnbuilt decides.
+	unbuilt []pendingUnbuilt
 }
 
 // Run computes the must-patch set for the changed functions.
@@ -208,6 +216,7 @@ func (e *Engine) Run(changed []callgraph.NodeID) *Result {
 		r.icf(t)
 		r.callerAssumptions(t)
 	}
+	r.decideUnbuilt()
 	r.finish()
 	return r.res
 }

@@ -63,31 +63,16 @@ func (r *run) notPatchable(t *Target) {
 	}
 	r.demote(t, NotPatchable, "not directly patchable: "+why+"; its callers are replaced instead")
 	if r.addCallers(t, NotPatchable, StepCalledBy, "", "", true) == 0 {
-		if r.unreached(t) {
-			// Dead code to the build (memblock_add_node on x86, whose
-			// only caller is under ARCH_KEEP_MEMBLOCK), unless a source
-			// of a directory not built names it.
-			var files []string
-			searched := true
-			if r.e.Unbuilt != nil {
-				files, searched = r.e.Unbuilt(t.ID.TU, t.Symbol.Name)
-			}
-			kernel := r.e.KernelBuild != nil && r.e.KernelBuild(t.ID.TU)
-			switch {
-			case searched && len(files) == 0 || !searched && !kernel:
-				r.reexplain(t.ID, "not directly patchable ("+why+"), and nothing in the objects read calls it, takes its address or exports it, nor does any source of a directory left unbuilt name it: no replaced function reaches its changed code")
-				return
-			case searched:
-				shown := files[:min(3, len(files))]
-				more := ""
-				if len(files) > 3 {
-					more = fmt.Sprintf(" and %d more", len(files)-3)
-				}
-				r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and nothing in the objects read calls it, but sources in directories not built name it ("+strings.Join(shown, ", ")+more+"): callers there are unknown; build those directories")
-				return
-			}
+		unreached := r.unreached(t)
+		if unreached && r.e.Unbuilt != nil && r.e.UnbuiltMany != nil {
+			// Decided once the run is done, with every other such
+			// target's name (one search of the sources for all), in
+			// the place among the problems it has now.
+			r.unbuilt = append(r.unbuilt, pendingUnbuilt{t: t, why: why, at: len(r.res.Problems)})
+			r.res.Problems = append(r.res.Problems, Problem{})
+			return
 		}
-		r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
+		r.noCaller(t, why, unreached)
 	} else if at := append(r.addressTaken(t), r.externalAddrs(t)...); len(at) > 0 {
 		// Replacing the direct callers leaves the calls through the
 		// pointer on the old code.
@@ -108,6 +93,76 @@ func (r *run) notPatchable(t *Target) {
 				"): modules may call it, and callers in modules are found only among the objects read, so the callers of an exported function are never known complete")
 		}
 	}
+}
+
+// noCaller decides a target that cannot be patched and that nothing in
+// the objects read calls: dead code to the build (memblock_add_node on
+// x86, whose only caller is under ARCH_KEEP_MEMBLOCK) when it is
+// unreached and no source of a directory not built names it, else a
+// problem.
+func (r *run) noCaller(t *Target, why string, unreached bool) {
+	if unreached {
+		var files []string
+		searched := true
+		if r.e.Unbuilt != nil {
+			files, searched = r.e.Unbuilt(t.ID.TU, t.Symbol.Name)
+		}
+		kernel := r.e.KernelBuild != nil && r.e.KernelBuild(t.ID.TU)
+		switch {
+		case searched && len(files) == 0 || !searched && !kernel:
+			r.reexplain(t.ID, "not directly patchable ("+why+"), and nothing in the objects read calls it, takes its address or exports it, nor does any source of a directory left unbuilt name it: no replaced function reaches its changed code")
+			return
+		case searched:
+			shown := files[:min(3, len(files))]
+			more := ""
+			if len(files) > 3 {
+				more = fmt.Sprintf(" and %d more", len(files)-3)
+			}
+			r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and nothing in the objects read calls it, but sources in directories not built name it ("+strings.Join(shown, ", ")+more+"): callers there are unknown; build those directories")
+			return
+		}
+	}
+	r.problem(t.Object, t.ID.Name+" ("+t.ID.TU+") cannot be patched and has no direct caller"+r.pointerUse(t)+": how its changed code is reached is unknown")
+}
+
+// pendingUnbuilt is an unreached target noCaller decides once the run
+// is done (Engine.UnbuiltMany); at is its place among the problems.
+type pendingUnbuilt struct {
+	t   *Target
+	why string
+	at  int
+}
+
+// decideUnbuilt searches the sources of directories not built for the
+// names of every pending target at once (UnbuiltMany), then decides each
+// as noCaller does, its problem, if any, in the place held for it.
+func (r *run) decideUnbuilt() {
+	if len(r.unbuilt) == 0 {
+		return
+	}
+	tus, names := make([]string, len(r.unbuilt)), make([]string, len(r.unbuilt))
+	for i, p := range r.unbuilt {
+		tus[i], names[i] = p.t.ID.TU, p.t.Symbol.Name
+	}
+	r.e.UnbuiltMany(tus, names)
+	all := r.res.Problems
+	held := map[int]bool{}
+	for _, p := range r.unbuilt {
+		r.res.Problems = nil
+		r.noCaller(p.t, p.why, true)
+		if len(r.res.Problems) > 0 {
+			all[p.at] = r.res.Problems[0]
+		} else {
+			held[p.at] = true // explained, or its problem was there already
+		}
+	}
+	r.res.Problems = all[:0]
+	for i, p := range all {
+		if !held[i] {
+			r.res.Problems = append(r.res.Problems, p)
+		}
+	}
+	r.unbuilt = nil
 }
 
 // livepatchableBuild reports whether any unit of the build was compiled

@@ -3,6 +3,7 @@ package rules_test
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/klp-audit/klp-audit/callgraph"
@@ -210,4 +211,58 @@ func TestNotPatchable(t *testing.T) {
 			},
 		})
 	})
+}
+
+// TestUnbuiltDeferred: with UnbuiltMany the targets nothing in the
+// objects reaches are decided once the run is done, after one search for
+// all their names, and the answer is the one deciding each at once
+// gives, problems in the same order: whether a source of a directory not
+// built names the target (a problem), none does (explained), or the
+// sources could not be searched (a problem in a kernel build).
+func TestUnbuiltDeferred(t *testing.T) {
+	dir := buildFixture(t, "rule-notpatchable")
+	u := loadUnit(t, dir, "ftrace.o")
+	changed := []callgraph.NodeID{{Name: "nt_ptr", TU: "ftrace.o"}, {Name: "nt_dead", TU: "ftrace.o"}, {Name: "nt_both", TU: "ftrace.o"}}
+	for _, c := range []struct {
+		name     string
+		files    []string
+		searched bool
+		want     string // in the deferred answer
+	}{
+		{"named by an unbuilt source", []string{"drivers/x/y.c"}, true, "sources in directories not built name it (drivers/x/y.c)"},
+		{"named by none", []string{}, true, "nor does any source of a directory left unbuilt name it"},
+		{"not searched", nil, false, "nt_dead (ftrace.o) cannot be patched and has no direct caller"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var many [][]string
+			var asked []string
+			engine := func(deferred bool) *rules.Engine {
+				e := &rules.Engine{Graph: u.g, Objects: u.objs,
+					KernelBuild: func(string) bool { return true },
+					Unbuilt: func(tu, name string) ([]string, bool) {
+						if deferred && len(many) == 0 {
+							t.Errorf("Unbuilt(%s) asked before UnbuiltMany", name)
+						}
+						asked = append(asked, name)
+						return c.files, c.searched
+					}}
+				if deferred {
+					e.UnbuiltMany = func(tus, names []string) { many = append(many, names) }
+				}
+				return e
+			}
+			want := describe(engine(false).Run(changed))
+			asked = nil
+			got := describe(engine(true).Run(changed))
+			if got != want {
+				t.Errorf("deferred:\n%s\ndecided at once:\n%s", got, want)
+			}
+			if len(many) != 1 || strings.Join(many[0], " ") != "nt_dead" || strings.Join(asked, " ") != "nt_dead" {
+				t.Errorf("UnbuiltMany called with %q, Unbuilt asked %q; want nt_dead once each", many, asked)
+			}
+			if !strings.Contains(got, c.want) || strings.Count(got, "problem ") < 2 {
+				t.Errorf("the answer does not hold %q among other problems:\n%s", c.want, got)
+			}
+		})
+	}
 }

@@ -266,6 +266,15 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 						return nil, false
 					}
 					return klp.UnbuiltNaming(t.Object, name)
+				},
+				UnbuiltMany: func(tus, names []string) {
+					var objs, ns []string
+					for i, tu := range tus {
+						if t, ok := g.TU(tu); ok {
+							objs, ns = append(objs, t.Object), append(ns, names[i])
+						}
+					}
+					klp.UnbuiltNamingMany(objs, ns)
 				}}
 			// What the rules read of every object starts while the
 			// answer's objects are read.
