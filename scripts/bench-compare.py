@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""bench-compare.py N OLD NEW ARGS...: run the binaries OLD and NEW with
+ARGS alternately (the order swapped every round), N times each, and print
+for each the wall time (mean, median, best, 90th percentile, to the
+microsecond) and the mean CPU time of its runs. The machine's speed
+drifts from minute to minute; runs interleaved this way share the drift,
+where runs of one binary after the other do not. Output is discarded.
+
+  scripts/bench-compare.py 20 /tmp/klp-old bin/klp-audit \\
+      impacted --build ~/.cache/klp-audit/linux-6.1-full --func percpu_ref_put_many --format json
+"""
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    n = int(sys.argv[1])
+    bins = sys.argv[2:4]
+    args = sys.argv[4:]
+    wall = {b: [] for b in bins}
+    cpu = {b: [] for b in bins}
+    for i in range(n):
+        for b in bins if i % 2 == 0 else bins[::-1]:
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            subprocess.run([b] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wall[b].append((time.perf_counter() - t) * 1000)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[b].append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000)
+    for b in bins:
+        w = sorted(wall[b])
+        print(f"{b}: wall mean {statistics.mean(w):.1f} ms, median {statistics.median(w):.1f}, "
+              f"best {w[0]:.1f}, p90 {w[int(len(w) * 0.9)]:.1f}; CPU mean {statistics.mean(cpu[b]):.1f} ms (n={n})")
+
+
+if __name__ == "__main__":
+    main()
