@@ -22,20 +22,20 @@ def main():
     n = int(sys.argv[1])
     bins = sys.argv[2:4]
     args = sys.argv[4:]
-    wall = {b: [] for b in bins}
-    cpu = {b: [] for b in bins}
+    wall = [[], []]
+    cpu = [[], []]
     for i in range(n):
-        for b in bins if i % 2 == 0 else bins[::-1]:
+        for k in (0, 1) if i % 2 == 0 else (1, 0):
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            subprocess.run([b] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wall[b].append((time.perf_counter() - t) * 1000)
+            subprocess.run([bins[k]] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wall[k].append((time.perf_counter() - t) * 1000)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu[b].append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000)
-    for b in bins:
-        w = sorted(wall[b])
+            cpu[k].append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000)
+    for k, b in enumerate(bins):
+        w = sorted(wall[k])
         print(f"{b}: wall mean {statistics.mean(w):.1f} ms, median {statistics.median(w):.1f}, "
-              f"best {w[0]:.1f}, p90 {w[int(len(w) * 0.9)]:.1f}; CPU mean {statistics.mean(cpu[b]):.1f} ms (n={n})")
+              f"best {w[0]:.1f}, p90 {w[int(len(w) * 0.9)]:.1f}; CPU mean {statistics.mean(cpu[k]):.1f} ms (n={n})")
 
 
 if __name__ == "__main__":
