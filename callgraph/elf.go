@@ -329,12 +329,50 @@ func (rs rawSymtab) each(f func(name []byte, info byte, shndx elf.SectionIndex))
 // debug/elf's File.Symbols names them, empty names left out.
 func (rs rawSymtab) undefined() []string {
 	var out []string
-	rs.each(func(name []byte, _ byte, shndx elf.SectionIndex) {
-		if shndx == elf.SHN_UNDEF && len(name) > 0 {
-			out = append(out, string(name))
-		}
-	})
+	rs.each(undefinedInto(&out))
 	return out
+}
+
+// undefinedInto is a callback of each and eachSymbol that appends to out
+// the name of every undefined symbol, empty names left out.
+func undefinedInto(out *[]string) func(name []byte, info byte, shndx elf.SectionIndex) {
+	return func(name []byte, _ byte, shndx elf.SectionIndex) {
+		if shndx == elf.SHN_UNDEF && len(name) > 0 {
+			*out = append(*out, string(name))
+		}
+	}
+}
+
+// eachSymbol calls f for every symbol of the object open as fh (at
+// path) but the null one, as rawSymtab.each does: read raw (readSymtab)
+// when it reads plainly, else through debug/elf, which says what is
+// wrong (an object with no symbol table is an error). name is valid
+// during the call only.
+func eachSymbol(fh *safeio.File, path string, f func(name []byte, info byte, shndx elf.SectionIndex)) error {
+	b := lackBufs.Get().(*lackBuf)
+	defer lackBufs.Put(b)
+	if rs, ok := readSymtab(fh, fh.Size, b, true); ok {
+		rs.each(f)
+		return nil
+	}
+	ef, err := elf.NewFile(fh.SectionReader())
+	if err != nil {
+		return fmt.Errorf("object %s: %w", path, err)
+	}
+	if err := safeio.CheckCompressed(ef, path, fh.Size); err != nil {
+		return fmt.Errorf("object %w", err)
+	}
+	syms, err := ef.Symbols()
+	if err != nil {
+		if errors.Is(err, elf.ErrNoSymbols) {
+			return fmt.Errorf("object %s: no symbol table", path)
+		}
+		return fmt.Errorf("object %s: %w", path, err)
+	}
+	for _, s := range syms {
+		f([]byte(s.Name), s.Info, s.Section)
+	}
+	return nil
 }
 
 // grow returns (*buf)[:n], growing *buf to hold n bytes.
@@ -364,51 +402,25 @@ func definedFuncs(path string, unitsOnly bool) ([]string, map[string]bool, error
 	var weak map[string]bool
 	strong := map[string]bool{}
 	files := 0
-	sym := func(name string, info byte, shndx elf.SectionIndex) {
+	err = eachSymbol(fh, path, func(name []byte, info byte, shndx elf.SectionIndex) {
 		switch {
 		case elf.ST_TYPE(info) == elf.STT_FILE:
 			files++
 		case elf.ST_TYPE(info) == elf.STT_FUNC && shndx != elf.SHN_UNDEF:
-			names = append(names, name)
+			n := string(name)
+			names = append(names, n)
 			if elf.ST_BIND(info) == elf.STB_WEAK {
 				if weak == nil {
 					weak = map[string]bool{}
 				}
-				weak[name] = true
+				weak[n] = true
 			} else {
-				strong[name] = true
+				strong[n] = true
 			}
 		}
-	}
-	b := lackBufs.Get().(*lackBuf)
-	rs, ok := readSymtab(fh, fh.Size, b, true)
-	if ok {
-		rs.each(func(name []byte, info byte, shndx elf.SectionIndex) {
-			if t := elf.ST_TYPE(info); t == elf.STT_FILE || t == elf.STT_FUNC && shndx != elf.SHN_UNDEF {
-				sym(string(name), info, shndx)
-			}
-		})
-	}
-	lackBufs.Put(b)
-	if !ok {
-		// Anything readSymtab does not read plainly: debug/elf says what.
-		f, err := elf.NewFile(fh.SectionReader())
-		if err != nil {
-			return nil, nil, fmt.Errorf("object %s: %w", path, err)
-		}
-		if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
-			return nil, nil, fmt.Errorf("object %w", err)
-		}
-		syms, err := f.Symbols()
-		if err != nil {
-			if errors.Is(err, elf.ErrNoSymbols) {
-				return nil, nil, fmt.Errorf("object %s: no symbol table", path)
-			}
-			return nil, nil, fmt.Errorf("object %s: %w", path, err)
-		}
-		for _, s := range syms {
-			sym(s.Name, s.Info, s.Section)
-		}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if unitsOnly && files > 1 {
 		return nil, nil, nil

@@ -25,7 +25,6 @@ import (
 // read to no plain answer, is read by them as they read any other, and
 // says what is wrong in their words. A Prescan is for one load.
 type Prescan struct {
-	names   []string
 	needles [][]byte
 	defName string // names[0] when objects are searched, else ""
 
@@ -43,7 +42,7 @@ type Prescan struct {
 // NewPrescan returns a Prescan for a load about names. With defining,
 // the objects beside dumps are also searched for names[0]'s definition.
 func NewPrescan(names []string, defining bool) *Prescan {
-	p := &Prescan{names: slices.Clone(names), dumps: map[string]ipadump.Scan{}, parsed: map[string]scanned{}, lacks: map[string]bool{}}
+	p := &Prescan{dumps: map[string]ipadump.Scan{}, parsed: map[string]scanned{}, lacks: map[string]bool{}}
 	for _, n := range names {
 		p.needles = append(p.needles, ipadump.NameNeedle(n))
 	}
@@ -135,9 +134,7 @@ func (p *Prescan) Visit(d *ipadump.Dir) {
 // counted, and the graph of the dump alone. The table's nodes are of no
 // unit yet: parsed gives them the dump's.
 func (p *Prescan) parseFound(path string, sc ipadump.Scan) scanned {
-	rd := ipadump.NewReader(nil, "")
-	rd.StripPrefixes(p.strip)
-	r := scanResult(rd, path, p.needles, sc, nil)
+	r := scanResult(newReader(LoadOptions{StripPrefixes: p.strip}), path, p.needles, sc, nil)
 	if r.found && len(r.recs) > 0 {
 		r.table = TableOf(ipadump.Dump{Path: path}, r.recs)
 	}

@@ -1,8 +1,6 @@
 package callgraph
 
 import (
-	"debug/elf"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -155,36 +153,7 @@ func undefinedNames(path string) ([]string, error) {
 		return nil, fmt.Errorf("object %s: %w", path, err)
 	}
 	defer fh.Close()
-	b := lackBufs.Get().(*lackBuf)
-	rs, ok := readSymtab(fh, fh.Size, b, true)
-	var names []string
-	if ok {
-		names = rs.undefined()
-	}
-	lackBufs.Put(b)
-	if ok {
-		return names, nil
-	}
-	// Anything readSymtab does not read plainly: debug/elf says what.
-	f, err := elf.NewFile(fh.SectionReader())
-	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", path, err)
-	}
-	if err := safeio.CheckCompressed(f, path, fh.Size); err != nil {
-		return nil, fmt.Errorf("object %w", err)
-	}
-	syms, err := f.Symbols()
-	if err != nil {
-		if errors.Is(err, elf.ErrNoSymbols) {
-			return nil, fmt.Errorf("object %s: no symbol table", path)
-		}
-		return nil, fmt.Errorf("object %s: %w", path, err)
-	}
 	var out []string
-	for _, sym := range syms {
-		if sym.Section == elf.SHN_UNDEF && sym.Name != "" {
-			out = append(out, sym.Name)
-		}
-	}
-	return out, nil
+	err = eachSymbol(fh, path, undefinedInto(&out))
+	return out, err
 }

@@ -607,7 +607,7 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 			}
 			return ok && typ.IsRegular()
 		}
-		var entered *bool
+		entered, known := false, false // whether kbuild entered objDir, once asked
 		for _, e := range entries {
 			name := e.Name()
 			r := filepath.Join(rel, name)
@@ -631,13 +631,12 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 			if isBuilt(name[:len(name)-2] + ".o") {
 				continue // built: its object tells
 			}
-			if entered == nil {
+			if !known {
 				k.mu.Lock()
-				in := k.archivesIn(root, objDir) != nil
+				entered, known = k.archivesIn(root, objDir) != nil, true
 				k.mu.Unlock()
-				entered = &in
 			}
-			if !*entered {
+			if !entered {
 				u.files = append(u.files, r)
 			}
 		}

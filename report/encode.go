@@ -86,24 +86,11 @@ func Encode(w io.Writer, v any, f Format) error {
 	return fmt.Errorf("report: %s is not a data format", f)
 }
 
-// indentJSON appends to dst the compact JSON src (encoding/json's
-// output: no space outside strings) indented as json.Encoder with
-// SetIndent("", "  ") indents it, byte for byte: each element on a line
-// of its own, two spaces a level, ": " after a key, empty objects and
-// arrays kept as {} and []. encoding/json's indenting runs its scanner
-// on every byte, a fifth of an indexed query's time for a large
-// answer; src is known valid, so only strings need telling apart.
-// TestIndentJSON and FuzzIndentJSON hold it to json.Indent.
-func indentJSON(dst, src []byte) []byte {
-	dst, _ = indentJSONTo(dst, src, nil)
-	return dst
-}
-
 // indentFlush is how many bytes of indented JSON writeIndented holds
 // before it writes them.
 var indentFlush = 64 << 10
 
-// writeIndented writes the compact JSON src to w indented (indentJSON),
+// writeIndented writes the compact JSON src to w indented (indentJSONTo),
 // indentFlush bytes at a time: an answer of megabytes is not held twice.
 func writeIndented(w io.Writer, src []byte) error {
 	dst, err := indentJSONTo(make([]byte, 0, min(indentFlush+indentFlush/2, len(src)*3/2)), src, func(b []byte) error {
@@ -117,9 +104,17 @@ func writeIndented(w io.Writer, src []byte) error {
 	return err
 }
 
-// indentJSONTo is indentJSON that, with flush, hands dst to flush and
-// starts it again whenever it holds indentFlush bytes or more, and stops
-// at flush's first error.
+// indentJSONTo appends to dst the compact JSON src (encoding/json's
+// output: no space outside strings) indented as json.Encoder with
+// SetIndent("", "  ") indents it, byte for byte: each element on a line
+// of its own, two spaces a level, ": " after a key, empty objects and
+// arrays kept as {} and []. encoding/json's indenting runs its scanner
+// on every byte, a fifth of an indexed query's time for a large
+// answer; src is known valid, so only strings need telling apart.
+// TestIndentJSON and FuzzIndentJSON hold it to json.Indent.
+//
+// With flush, it hands dst to flush and starts it again whenever it
+// holds indentFlush bytes or more, and stops at flush's first error.
 func indentJSONTo(dst, src []byte, flush func([]byte) error) ([]byte, error) {
 	depth := 0
 	open := false // after { or [: the next byte says whether it is empty

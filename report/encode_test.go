@@ -65,6 +65,12 @@ func TestIndentJSON(t *testing.T) {
 	}
 }
 
+// indentJSON is indentJSONTo without flushing: the whole document.
+func indentJSON(dst, src []byte) []byte {
+	dst, _ = indentJSONTo(dst, src, nil)
+	return dst
+}
+
 // FuzzIndentJSON: for any valid JSON, compacted as encoding/json writes
 // it, indentJSON indents it as json.Indent does.
 func FuzzIndentJSON(f *testing.F) {

@@ -195,8 +195,8 @@ func readBugTable(t *testing.T, obj string) bugTable {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sec, rela := f.Section("__bug_table"), f.Section(".rela__bug_table")
-	if sec == nil || rela == nil {
+	sec := f.Section("__bug_table")
+	if sec == nil || f.Section(".rela__bug_table") == nil {
 		t.Fatalf("%s: no __bug_table or no .rela__bug_table", obj)
 	}
 	syms, err := f.Symbols()
@@ -207,31 +207,21 @@ func readBugTable(t *testing.T, obj string) bugTable {
 	if bt.data, err = sec.Data(); err != nil {
 		t.Fatal(err)
 	}
-	rb, err := rela.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// target resolves a relocation to its section and the address
-	// there (symbol value + addend; a data PC32 has no -4).
-	target := func(r elf.Rela64) (*elf.Section, uint64) {
-		s := syms[elf.R_SYM64(r.Info)-1] // debug/elf drops the null symbol
-		if int(s.Section) >= len(f.Sections) {
-			t.Fatalf("%s: __bug_table relocation against %s, in no section", obj, s.Name)
-		}
-		return f.Sections[s.Section], s.Value + uint64(r.Addend)
-	}
 	addrs, files := map[int]uint64{}, map[int]string{}
-	for i := 0; i+24 <= len(rb); i += 24 {
-		r := elf.Rela64{Off: binary.LittleEndian.Uint64(rb[i:]), Info: binary.LittleEndian.Uint64(rb[i+8:]), Addend: int64(binary.LittleEndian.Uint64(rb[i+16:]))}
-		ts, addr := target(r)
-		typ := elf.R_X86_64(elf.R_TYPE64(r.Info))
-		entry, field := int(r.Off)/bugEntrySize*bugEntrySize, int(r.Off)%bugEntrySize
+	for _, r := range relasOf(t, f, syms, sec) {
+		// The section and address the relocation points at (symbol
+		// value + addend; a data PC32 has no -4).
+		if int(r.sym.Section) >= len(f.Sections) {
+			t.Fatalf("%s: __bug_table relocation against %s, in no section", obj, r.sym.Name)
+		}
+		ts, addr := f.Sections[r.sym.Section], r.sym.Value+uint64(r.add)
+		entry, field := int(r.off)/bugEntrySize*bugEntrySize, int(r.off)%bugEntrySize
 		// The relocation by what it points at: a function and the
 		// offset in it (code above it may grow), or the string.
 		var what string
 		switch {
-		case typ != elf.R_X86_64_PC32:
-			t.Fatalf("%s: __bug_table+%#x: relocation %v, want R_X86_64_PC32", obj, r.Off, typ)
+		case r.typ != elf.R_X86_64_PC32:
+			t.Fatalf("%s: __bug_table+%#x: relocation %v, want R_X86_64_PC32", obj, r.off, r.typ)
 		case field == 0 && ts.Flags&elf.SHF_EXECINSTR != 0:
 			addrs[entry] = addr
 			for _, s := range syms {
@@ -243,15 +233,15 @@ func readBugTable(t *testing.T, obj string) bugTable {
 		case field == 4:
 			b, err := ts.Data()
 			if err != nil || addr >= uint64(len(b)) {
-				t.Fatalf("%s: __bug_table+%#x: file string at %s+%#x not readable (%v)", obj, r.Off, ts.Name, addr, err)
+				t.Fatalf("%s: __bug_table+%#x: file string at %s+%#x not readable (%v)", obj, r.off, ts.Name, addr, err)
 			}
 			str, _, _ := bytes.Cut(b[addr:], []byte{0})
 			files[entry] = string(str)
 			what = fmt.Sprintf("%s:%q", ts.Name, str)
 		default:
-			t.Fatalf("%s: __bug_table+%#x: relocation at field offset %d of an entry, want 0 (code) or 4 (file)", obj, r.Off, field)
+			t.Fatalf("%s: __bug_table+%#x: relocation at field offset %d of an entry, want 0 (code) or 4 (file)", obj, r.off, field)
 		}
-		bt.relocs = append(bt.relocs, fmt.Sprintf("%#x %v %s", r.Off, typ, what))
+		bt.relocs = append(bt.relocs, fmt.Sprintf("%#x %v %s", r.off, r.typ, what))
 	}
 	if len(bt.entries) != len(addrs) {
 		t.Fatalf("%s: __bug_table code addresses %v, not each in one function: %+v", obj, addrs, bt.entries)

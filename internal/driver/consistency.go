@@ -30,13 +30,14 @@ const maxDisagreements = 5
 
 // startDumpChecks checks the dump of every unit of res's entries against
 // its object (callgraph.Objects.CheckDump), in the background: the
-// function returned waits for the checks and adds their problems to res.
+// function returned waits for the checks and adds their problems to res
+// (after what was added to it meanwhile).
 // A dump from another compile than the object's makes the answer
 // incomplete, naming the dump and the functions they disagree on. Units
 // read from DWARF and LTO units have no dump of their own to check. The
 // units are checked in parallel, each once per session; a query reads
 // DWARF for them while its rules read symbol tables.
-func (ev *Session) startDumpChecks(objs *callgraph.Objects, res *report.Result) func(res *report.Result) {
+func (ev *Session) startDumpChecks(objs *callgraph.Objects, res *report.Result) (addProblems func()) {
 	var tus []string
 	seen := map[string]bool{}
 	for _, e := range res.Entries {
@@ -73,7 +74,7 @@ func (ev *Session) startDumpChecks(objs *callgraph.Objects, res *report.Result) 
 			entries[i].once.Do(func() { entries[i].problems = ev.checkOneDumpCached(objs, tus[i]) })
 		})
 	}()
-	return func(res *report.Result) {
+	return func() {
 		<-done
 		ev.saveChecks()
 		for _, en := range entries {

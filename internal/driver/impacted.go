@@ -291,7 +291,7 @@ func (sess *Session) Impacted(q ImpactQuery, policy *rules.Policy, linked *livep
 			t0 = phase("impacted: the rules", t0)
 		}
 		// The dumps' problems precede the rules'.
-		checked(res)
+		checked()
 		phase("impacted: the dumps checked against DWARF, after", t0)
 		if !opts.NoRules {
 			addRules(res, a.rules, policy, klp)

@@ -6,12 +6,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/klp-audit/klp-audit/internal/fixture"
+	"github.com/klp-audit/klp-audit/internal/par"
 	"github.com/klp-audit/klp-audit/report"
 )
 
@@ -83,7 +82,7 @@ func BenchmarkStatFloor(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		floorEach(len(paths), func(i int) {
+		par.Each(len(paths), runtime.GOMAXPROCS(0), func(i int) {
 			var st syscall.Stat_t
 			_ = syscall.Stat(paths[i], &st)
 		})
@@ -118,7 +117,7 @@ func BenchmarkWalkFloor(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		floorEach(len(dirs), func(i int) {
+		par.Each(len(dirs), runtime.GOMAXPROCS(0), func(i int) {
 			fd, err := syscall.Open(dirs[i], syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 			if err != nil {
 				return
@@ -132,7 +131,7 @@ func BenchmarkWalkFloor(b *testing.B) {
 			}
 			syscall.Close(fd)
 		})
-		floorEach(len(dumps), func(i int) {
+		par.Each(len(dumps), runtime.GOMAXPROCS(0), func(i int) {
 			fd, err := syscall.Open(dumps[i], syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 			if err != nil {
 				return
@@ -169,21 +168,4 @@ func BenchmarkColdQuery(b *testing.B) {
 			b.Fatal("no entries")
 		}
 	}
-}
-
-// floorEach calls fn for 0..n-1 on one goroutine per core, each taking
-// the next index: the cheapest spread of the floors' work.
-func floorEach(n int, fn func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
 }

@@ -3,28 +3,29 @@
 // the parser, not the order, set the pace.
 package par
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Each calls fn(i) for every i in [0, n) on at most workers goroutines
 // (at least one, at most n) and returns when every call has returned.
 // fn must be safe to run concurrently for different i; results go into
 // slots indexed by i, so their order does not depend on the scheduling.
+// Each goroutine takes the next i from a shared counter: a build's
+// 25,000 sources or 13,000 files cost no hand-off each.
 func Each(n, workers int, fn func(i int)) {
 	workers = max(1, min(workers, n))
-	next := make(chan int)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
 				fn(i)
 			}
 		}()
 	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
