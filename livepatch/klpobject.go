@@ -418,8 +418,9 @@ func readSmall(p string) ([]byte, error) {
 // Headers are not searched (a header's inline function that calls name
 // shows in the objects of the units that use it), nor scripts/, tools/,
 // samples/, Documentation/ or another architecture's arch/ directory.
-// The second result is false outside a kernel tree or when the sources
-// cannot be searched.
+// A source that is a symbolic link is read through it. The second result
+// is false outside a kernel tree or when the sources cannot be searched:
+// one cannot be read, or is neither a file nor a link (a FIFO named x.c).
 func (k *Objects) UnbuiltNaming(obj, name string) ([]string, bool) {
 	if name == "" {
 		return nil, false
@@ -499,6 +500,7 @@ func (u *unbuiltSet) search(names []string) {
 		hit[j] = make([]bool, len(u.files))
 	}
 	var failed atomic.Bool
+	failed.Store(u.odd)
 	bufs := sync.Pool{New: func() any { return new([]byte) }}
 	par.Each(len(u.files), 2*runtime.NumCPU(), func(i int) {
 		if failed.Load() {
@@ -506,7 +508,7 @@ func (u *unbuiltSet) search(names []string) {
 		}
 		bp := bufs.Get().(*[]byte)
 		defer bufs.Put(bp)
-		data, err := readInto(filepath.Join(u.source, u.files[i]), *bp)
+		data, err := readInto(filepath.Join(u.source, u.files[i]), u.linked[i], *bp)
 		if err != nil {
 			failed.Store(true)
 			return
@@ -533,12 +535,19 @@ func (u *unbuiltSet) search(names []string) {
 
 // readInto reads the regular file at path (at most maxSourceSearched
 // bytes, or it fails) into buf, grown as needed, and returns it. The
-// walk that found it listed it as a regular file: it is opened without
-// a stat first, a link refused, and refused if fstat finds it has become
-// another kind (safeio.OpenRawAt): four system calls a file, searched
-// once for every name asked.
-func readInto(path string, buf []byte) ([]byte, error) {
-	f, err := safeio.OpenRawAt(unix.AT_FDCWD, path, path, maxSourceSearched)
+// walk that found it listed it as a regular file (link false): it is
+// opened without a stat first, a link refused, and refused if fstat
+// finds it has become another kind (safeio.OpenRawAt), four system calls
+// a file. A source the walk listed as a symbolic link is read through it
+// (safeio.OpenRaw: what it leads to must be a regular file).
+func readInto(path string, link bool, buf []byte) ([]byte, error) {
+	open := func() (*safeio.RawFile, error) { return safeio.OpenRawAt(unix.AT_FDCWD, path, path, maxSourceSearched) }
+	if link {
+		// A source linked from elsewhere: read what the link leads to,
+		// checked before it is opened.
+		open = func() (*safeio.RawFile, error) { return safeio.OpenRaw(path, maxSourceSearched) }
+	}
+	f, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -559,6 +568,12 @@ func readInto(path string, buf []byte) ([]byte, error) {
 type unbuiltSet struct {
 	source string
 	files  []string // relative to source
+	// linked says which of files are symbolic links (read through
+	// them); odd that a source there is neither a file nor a link (a
+	// FIFO named x.c, say): it cannot be read, so no name is known
+	// absent from them.
+	linked []bool
+	odd    bool
 	// named holds each name's answer: the sources naming it, nil when
 	// they could not all be searched.
 	named map[string][]string
@@ -625,7 +640,7 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 				}
 				continue
 			}
-			if !e.Type().IsRegular() || !(strings.HasSuffix(name, ".c") || strings.HasSuffix(name, ".S")) {
+			if !(strings.HasSuffix(name, ".c") || strings.HasSuffix(name, ".S")) {
 				continue
 			}
 			if isBuilt(name[:len(name)-2] + ".o") {
@@ -636,8 +651,13 @@ func (k *Objects) unbuiltSources(root string) *unbuiltSet {
 				entered, known = k.archivesIn(root, objDir) != nil, true
 				k.mu.Unlock()
 			}
-			if !entered {
+			switch typ := e.Type(); {
+			case entered:
+			case typ.IsRegular(), typ&fs.ModeSymlink != 0:
 				u.files = append(u.files, r)
+				u.linked = append(u.linked, typ&fs.ModeSymlink != 0)
+			default:
+				u.odd = true
 			}
 		}
 		return nil

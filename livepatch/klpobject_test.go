@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klp-audit/klp-audit/internal/fixture"
 )
 
 // kernelTree makes a directory that looks like a kernel build's top: a
@@ -278,6 +280,28 @@ func TestUnbuiltNaming(t *testing.T) {
 		t.Errorf("with an unreadable source: %q searched, want not searched", got)
 	}
 	os.Remove(big)
+	// A source that is a link (to a file out of the searched
+	// directories) is read through it; one that is a FIFO cannot be
+	// read, so nothing is known absent (and the search never blocks).
+	write(t, filepath.Join(root, "tools/shared/calls.c"), call)
+	if err := os.MkdirAll(filepath.Join(root, "drivers/net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../tools/shared/calls.c", filepath.Join(root, "drivers/net/calls.c")); err != nil {
+		t.Fatal(err)
+	}
+	got, ok = NewObjects([]string{root}).UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_add")
+	if !ok || strings.Join(got, " ") != "arch/x86/kernel/e820.c drivers/net/calls.c drivers/of/fdt.c" {
+		t.Errorf("with a linked source: %q, %v; want it among the sources naming memblock_add", got, ok)
+	}
+	fifo := filepath.Join(root, "drivers/net/pipe.c")
+	fixture.FIFO(t, fifo)
+	fixture.Within(t, 10*time.Second, fifo, func() {
+		if got, ok := NewObjects([]string{root}).UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_remove"); ok {
+			t.Errorf("with a FIFO named like a source: %q searched, want not searched", got)
+		}
+	})
+	os.Remove(fifo)
 	// Without the architecture in .config the search cannot be scoped.
 	write(t, filepath.Join(root, ".config"), "CONFIG_X=y\n")
 	if _, ok := NewObjects([]string{root}).UnbuiltNaming(filepath.Join(root, "mm/memblock.o"), "memblock_add"); ok {
